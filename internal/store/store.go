@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// ScopeStore persists scopes.
+type ScopeStore interface {
+	CreateScope(ctx context.Context, s Scope) (Scope, error) // ErrConflict on a duplicate name
+	GetScope(ctx context.Context, id string) (Scope, error)
+	GetScopeByName(ctx context.Context, name string) (Scope, error)
+	ListScopes(ctx context.Context, f ScopeFilter) ([]Scope, int, error) // page and total
+	UpdateScope(ctx context.Context, id string, fn func(Scope) (Scope, error)) (Scope, error)
+	DeleteScope(ctx context.Context, id string) error // ErrConflict while a role or client holds it
+	// ScopeUsage counts the roles and the clients that hold a scope.
+	ScopeUsage(ctx context.Context, id string) (roles, clients int, err error)
+}
+
+// RoleStore persists roles and their scope sets.
+type RoleStore interface {
+	CreateRole(ctx context.Context, r Role) (Role, error) // ErrConflict on a duplicate name
+	GetRole(ctx context.Context, id string) (Role, error)
+	GetRoleByName(ctx context.Context, name string) (Role, error)
+	ListRoles(ctx context.Context, f RoleFilter) ([]Role, int, error)
+	UpdateRole(ctx context.Context, id string, fn func(Role) (Role, error)) (Role, error) // replaces ScopeIDs
+	DeleteRole(ctx context.Context, id string) error                                      // ErrConflict while a user holds it
+	// RoleUserCounts maps role id to the number of users holding it.
+	RoleUserCounts(ctx context.Context) (map[string]int, error)
+}
+
+// ClientStore persists clients and their secrets.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c Client) (Client, error)     // ErrConflict on a duplicate client_id
+	GetClient(ctx context.Context, clientID string) (Client, error) // by public client_id
+	ListClients(ctx context.Context, f ClientFilter) ([]Client, int, error)
+	UpdateClient(ctx context.Context, clientID string, fn func(Client) (Client, error)) (Client, error)
+	DeleteClient(ctx context.Context, clientID string) error // removes its secrets too
+	// RecordClientUsage adds n to total_requests and sets last_used, for batched counters.
+	RecordClientUsage(ctx context.Context, clientID string, n int64, at time.Time) error
+
+	AddClientSecret(ctx context.Context, s ClientSecret) (ClientSecret, error)
+	// ListClientSecrets returns the client's secrets that have not expired at now.
+	ListClientSecrets(ctx context.Context, clientUUID string, now time.Time) ([]ClientSecret, error)
+	// ExpireClientSecrets sets ExpiresAt on every secret of the client that
+	// has none or a later one, except keepID.
+	ExpireClientSecrets(ctx context.Context, clientUUID, keepID string, at time.Time) error
+}
+
+// UserStore persists users, their roles and their mailed tokens.
+type UserStore interface {
+	CreateUser(ctx context.Context, u User) (User, error) // ErrConflict on duplicate username or email (case-insensitive)
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByLogin finds a user by username or email, case-insensitively.
+	GetUserByLogin(ctx context.Context, login string) (User, error)
+	ListUsers(ctx context.Context, f UserFilter) ([]User, int, error)
+	UpdateUser(ctx context.Context, id string, fn func(User) (User, error)) (User, error) // replaces RoleIDs
+	DeleteUser(ctx context.Context, id string) error                                      // cascades to sessions and refresh tokens
+	UserStats(ctx context.Context, now time.Time) (UserStats, error)                      // RecentRegistrations: last 30 days
+	// UnlockExpired clears lockouts that ended before now; it returns how many.
+	UnlockExpired(ctx context.Context, now time.Time) (int, error)
+
+	CreateUserToken(ctx context.Context, t UserToken) error
+	// ConsumeUserToken marks an unexpired, unused token used and returns it.
+	// ErrNotFound for unknown or expired, ErrAlreadyUsed for used tokens.
+	ConsumeUserToken(ctx context.Context, hash []byte, purpose string, now time.Time) (UserToken, error)
+	DeleteExpiredUserTokens(ctx context.Context, now time.Time) (int, error)
+}
+
+// SessionStore persists sessions, refresh tokens and authorization codes.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s Session) (Session, error)
+	GetSession(ctx context.Context, id string) (Session, error)
+	// ListSessions returns a user's sessions that are not revoked and not expired at now.
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) (Session, error)
+	// RevokeUserSessions revokes every live session of a user and returns how many.
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error)
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	SessionStats(ctx context.Context, now, since time.Time) (SessionStats, error)
+
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
+	// UseRefreshToken atomically sets UsedAt on an unused token. It returns
+	// ErrAlreadyUsed (with the token) when it was used before.
+	UseRefreshToken(ctx context.Context, hash []byte, at time.Time) (RefreshToken, error)
+	RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) (int, error)
+	RevokeSessionRefreshTokens(ctx context.Context, sessionID string, at time.Time) (int, error)
+	RevokeUserRefreshTokens(ctx context.Context, userID string, at time.Time) (int, error)
+	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int, error)
+
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// ConsumeAuthCode marks an unexpired code used and returns it;
+	// ErrAlreadyUsed if it was used, ErrNotFound if unknown or expired.
+	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+}
+
+// RevocationStore persists the access-token revocation list.
+type RevocationStore interface {
+	// Revoke adds a jti; revoking twice is not an error.
+	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
+	IsRevoked(ctx context.Context, jti string, now time.Time) (bool, error)
+	// ListRevocations returns unexpired entries with Seq > afterSeq, in Seq order.
+	ListRevocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]Revocation, error)
+	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
+}
+
+// KeyStore persists signing keys.
+type KeyStore interface {
+	CreateKey(ctx context.Context, k SigningKey) error  // ErrConflict on a duplicate kid
+	ListKeys(ctx context.Context) ([]SigningKey, error) // every key, oldest first
+	UpdateKey(ctx context.Context, kid string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
+	DeleteKey(ctx context.Context, kid string) error
+}
+
+// AuditStore persists audit events.
+type AuditStore interface {
+	AppendAuditEvents(ctx context.Context, events []AuditEvent) error
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, int, error) // newest first
+	DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// Change tells other replicas that cached data changed.
+type Change struct {
+	Kind string // one of the Change* kinds
+	ID   string // the changed item's key (client_id, kid, jti), or empty for "everything of this kind"
+}
+
+// Change kinds.
+const (
+	ChangeClient     = "client"
+	ChangeScope      = "scope"
+	ChangeRole       = "role"
+	ChangeKey        = "key"
+	ChangeRevocation = "revocation"
+	ChangeUser       = "user"
+)
+
+// Store is everything Permiso persists. Consumers should accept the smaller
+// interfaces they use.
+type Store interface {
+	ScopeStore
+	RoleStore
+	ClientStore
+	UserStore
+	SessionStore
+	RevocationStore
+	KeyStore
+	AuditStore
+
+	// Lock runs fn while holding a named lock shared by every process using
+	// the same database (a PostgreSQL advisory lock; a transaction-level lock
+	// on SQLite), so replicas that start together do not race.
+	Lock(ctx context.Context, name string, fn func(ctx context.Context) error) error
+	// Publish announces a change to every replica (PostgreSQL NOTIFY; a
+	// no-op broadcast within the process on SQLite). Subscribe delivers
+	// changes published by any process until ctx ends. Writes through the
+	// store publish their own changes; callers publish only what the store
+	// cannot know.
+	Publish(ctx context.Context, c Change) error
+	Subscribe(ctx context.Context, fn func(Change)) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,209 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Scope is a permission name such as "trade:read".
+type Scope struct {
+	ID          string
+	Name        string // unique, ^[A-Za-z0-9_.:-]+$
+	Description string
+	Resource    string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Role groups scopes; users receive scopes through roles.
+type Role struct {
+	ID          string
+	Name        string // unique
+	Description string
+	// ScopeIDs is what writes set. Reads fill both ScopeIDs and Scopes.
+	ScopeIDs  []string
+	Scopes    []Scope
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Client is an OAuth client: a service (confidential) or an app (public).
+type Client struct {
+	ID                      string // UUID
+	ClientID                string // public identifier, unique
+	Name                    string
+	Description             string
+	Type                    string // confidential | public
+	Active                  bool
+	Trusted                 bool
+	GrantTypes              []string
+	TokenEndpointAuthMethod string
+	// ScopeIDs is what writes set. Reads fill both ScopeIDs and Scopes.
+	ScopeIDs             []string
+	Scopes               []Scope
+	Audiences            []string // the first is the default
+	RedirectURIs         []string
+	AccessTokenLifetime  int  // seconds
+	RefreshTokenLifetime *int // seconds; nil: no refresh tokens
+	RateLimitPerMinute   int
+	RateLimitPerHour     int
+	AllowedIPs           []string // addresses and CIDRs; empty: any
+	WebhookURL           string
+	ContactEmail         string
+	WebsiteURL           string
+	LastUsed             *time.Time
+	TotalRequests        int64
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+// ScopeNames returns the names of c.Scopes.
+func (c *Client) ScopeNames() []string {
+	names := make([]string, len(c.Scopes))
+	for i, s := range c.Scopes {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// ClientSecret is one stored secret of a client. Several may be valid at once
+// during a rotation: the previous one keeps working until ExpiresAt.
+type ClientSecret struct {
+	ID        string
+	ClientID  string // Client.ID (UUID), not the public client_id
+	Hash      []byte // HMAC-SHA-256 with the server pepper, or an Argon2id PHC string for imported secrets
+	CreatedAt time.Time
+	ExpiresAt *time.Time // nil: no expiry
+	LastUsed  *time.Time
+}
+
+// User is a person who logs in.
+type User struct {
+	ID                  string // UUID
+	Username            string // unique, case-insensitive
+	Email               string // unique, case-insensitive
+	PasswordHash        string // Argon2id PHC string
+	FirstName           string
+	LastName            string
+	DisplayName         string
+	Bio                 string
+	Active              bool
+	Verified            bool
+	Superuser           bool
+	FailedLoginAttempts int
+	LockedUntil         *time.Time
+	LastLogin           *time.Time
+	PasswordChangedAt   time.Time
+	// RoleIDs is what writes set. Reads fill both RoleIDs and Roles (with their scopes).
+	RoleIDs   []string
+	Roles     []Role
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Session is one login of a user through a client.
+type Session struct {
+	ID           string // UUID
+	UserID       string
+	ClientID     string // public client_id, empty for the original's login
+	IP           string
+	UserAgent    string
+	CreatedAt    time.Time
+	LastActivity time.Time
+	ExpiresAt    time.Time
+	RevokedAt    *time.Time
+}
+
+// RefreshToken is the stored form of an opaque refresh token.
+type RefreshToken struct {
+	ID        string
+	Hash      []byte // SHA-256 of the token; the lookup key
+	FamilyID  string
+	ParentID  string
+	SessionID string
+	UserID    string
+	ClientID  string // public client_id
+	Scope     string // space-separated, fixed at login
+	Audience  []string
+	CreatedAt time.Time
+	ExpiresAt time.Time // absolute cap of the family
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+}
+
+// Revocation keeps a revoked access token's jti until the token expires.
+type Revocation struct {
+	Seq       int64 // assigned by the store, increasing
+	JTI       string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Key states.
+const (
+	KeyNext    = "next"
+	KeyActive  = "active"
+	KeyRetired = "retired"
+)
+
+// SigningKey is a token-signing key. The private key is encrypted with the
+// master key by package keys; the store never sees it in the clear.
+type SigningKey struct {
+	KID         string
+	Alg         string
+	PrivateKey  []byte // encrypted
+	PublicJWK   json.RawMessage
+	State       string
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+	RetiresAt   *time.Time // when it stopped signing
+	ExpiresAt   *time.Time // when it leaves the JWKS
+}
+
+// AuditEvent records an authentication decision or an admin change.
+type AuditEvent struct {
+	ID        string
+	Time      time.Time
+	Type      string // e.g. token.issued, login.failure, client.created
+	Outcome   string // success | failure | denied
+	ActorType string // user | client | system | anonymous
+	ActorID   string
+	Target    string
+	IP        string
+	UserAgent string
+	RequestID string
+	Details   map[string]any
+}
+
+// AuthCode is an authorization code (RFC 6749 §4.1), stored hashed.
+type AuthCode struct {
+	Hash                []byte
+	ClientID            string // public client_id
+	UserID              string
+	SessionID           string
+	RedirectURI         string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Scope               string
+	Audience            []string
+	Nonce               string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	UsedAt              *time.Time
+}
+
+// User token purposes.
+const (
+	PurposePasswordReset     = "password_reset"
+	PurposeEmailVerification = "email_verification"
+)
+
+// UserToken is a single-use token mailed to a user, stored hashed.
+type UserToken struct {
+	Hash      []byte
+	UserID    string
+	Purpose   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}

@@ -1,0 +1,3 @@
+module github.com/permiso-auth/permiso/sdk
+
+go 1.26.0

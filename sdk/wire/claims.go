@@ -1,0 +1,66 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// Claims are the claims of a Permiso access token: RFC 9068 §2.2 plus the
+// original Permiso's `scopes`, `type`, `is_trusted`, `username` and `roles`.
+type Claims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  Audience `json:"aud"`
+	Expiry    int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	ID        string   `json:"jti"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	Scopes    []string `json:"scopes"`
+	Type      string   `json:"type,omitempty"`
+	IsTrusted *bool    `json:"is_trusted,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	Roles     []string `json:"roles,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+}
+
+// Trusted reports the is_trusted claim, false when absent.
+func (c *Claims) Trusted() bool { return c.IsTrusted != nil && *c.IsTrusted }
+
+// Audience is the `aud` claim: a single string or an array of strings on the
+// wire (RFC 7519 §4.1.3). It always encodes as an array except for exactly
+// one value, which encodes as a string as RFC 9068 examples do.
+type Audience []string
+
+// Contains reports whether aud holds s.
+func (a Audience) Contains(s string) bool {
+	for _, v := range a {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*a = Audience{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return errors.New("aud: want a string or an array of strings")
+	}
+	*a = l
+	return nil
+}

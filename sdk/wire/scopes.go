@@ -1,0 +1,54 @@
+package wire
+
+import "strings"
+
+// adminSystemImplies lists what admin:system implies beyond read:system and
+// write:system, as the original Permiso did (not transitively).
+var adminSystemImplies = [...]string{
+	"read:profile", "write:profile", "read:trades", "write:trades",
+	"admin:users", "admin:clients", "service:mt5", "service:api",
+}
+
+// HasScope reports whether granted satisfies required, directly or through
+// the implied-scope rule: admin:X implies read:X and write:X, and
+// admin:system also implies a fixed set. Matching is exact and
+// case-sensitive; wildcards grant nothing.
+func HasScope(granted []string, required string) bool {
+	for _, g := range granted {
+		if g == required {
+			return true
+		}
+	}
+	action, resource, ok := strings.Cut(required, ":")
+	if !ok || resource == "" {
+		return false
+	}
+	if action == "read" || action == "write" {
+		for _, g := range granted {
+			if g == "admin:"+resource {
+				return true
+			}
+		}
+	}
+	for _, g := range granted {
+		if g == "admin:system" {
+			for _, s := range adminSystemImplies {
+				if s == required {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// MissingScopes returns the scopes of required that granted does not satisfy.
+func MissingScopes(granted, required []string) []string {
+	var missing []string
+	for _, r := range required {
+		if !HasScope(granted, r) {
+			missing = append(missing, r)
+		}
+	}
+	return missing
+}

@@ -1,0 +1,78 @@
+package wire
+
+// Grant types (RFC 6749 §4, RFC 8693).
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantAuthorizationCode = "authorization_code"
+)
+
+// Client authentication methods at the token endpoint (RFC 8414 §2).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthNone              = "none"
+)
+
+// Token types and the JWT `typ` of RFC 9068 access tokens.
+const (
+	TokenTypeBearer        = "Bearer"
+	AccessTokenJWTType     = "at+jwt"
+	HintAccessToken        = "access_token"
+	HintRefreshToken       = "refresh_token"
+	ClaimTypeAccess        = "access"
+	ClaimTypeService       = "service"
+	ClientTypeConfidential = "confidential"
+	ClientTypePublic       = "public"
+)
+
+// TokenResponse is the successful token response of RFC 6749 §5.1.
+// SessionID is the original Permiso's extension on user logins.
+type TokenResponse struct {
+	AccessToken     string `json:"access_token"`
+	TokenType       string `json:"token_type"`
+	ExpiresIn       int64  `json:"expires_in"`
+	RefreshToken    string `json:"refresh_token,omitempty"`
+	Scope           string `json:"scope,omitempty"`
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
+}
+
+// IntrospectionResponse is the RFC 7662 §2.2 response. Inactive tokens are
+// encoded as {"active":false} and nothing else.
+type IntrospectionResponse struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Nbf       int64    `json:"nbf,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       Audience `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	Jti       string   `json:"jti,omitempty"`
+	// Permiso extensions, mirroring the access-token claims.
+	Scopes    []string `json:"scopes,omitempty"`
+	Type      string   `json:"type,omitempty"`
+	IsTrusted *bool    `json:"is_trusted,omitempty"`
+	Roles     []string `json:"roles,omitempty"`
+}
+
+// RevokedToken is one entry of the revocation list that the server publishes
+// at its revocation_list_endpoint, so resource servers can refuse revoked
+// JWTs without a network call per request.
+type RevokedToken struct {
+	JTI       string `json:"jti"`
+	ExpiresAt int64  `json:"exp"`
+}
+
+// RevocationList is a page of the revocation list. Cursor is passed back as
+// the `since` query parameter to receive only newer entries. When Full is
+// true the list replaces whatever the caller held.
+type RevocationList struct {
+	Revoked []RevokedToken `json:"revoked"`
+	Cursor  int64          `json:"cursor"`
+	Full    bool           `json:"full"`
+}
