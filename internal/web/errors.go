@@ -1,0 +1,115 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// Error is an error with a safe, client-facing form. Description must never
+// contain secrets or internals; Err holds the internal cause for the log.
+type Error struct {
+	Status      int
+	Code        string
+	Description string
+	Header      http.Header
+	// Extra adds fields to the JSON body (locked_until, required_scopes, ...).
+	Extra map[string]any
+	// Body, when set, replaces the whole JSON body.
+	Body any
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Description, e.Err)
+	}
+	return e.Code + ": " + e.Description
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// WithHeader sets a response header on e and returns e.
+func (e *Error) WithHeader(key, value string) *Error {
+	if e.Header == nil {
+		e.Header = make(http.Header)
+	}
+	e.Header.Set(key, value)
+	return e
+}
+
+// With adds a body field to e and returns e.
+func (e *Error) With(key string, value any) *Error {
+	if e.Extra == nil {
+		e.Extra = make(map[string]any)
+	}
+	e.Extra[key] = value
+	return e
+}
+
+// Errorf builds an *Error with a formatted safe description.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// BadRequest is a 400 invalid_request.
+func BadRequest(format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, wire.ErrInvalidRequest, format, args...)
+}
+
+// Invalid is the 422 validation_error of the original /api/v1.
+func Invalid(format string, args ...any) *Error {
+	return Errorf(http.StatusUnprocessableEntity, wire.ErrValidation, format, args...)
+}
+
+// NotFound is a 404 not_found naming what was missing.
+func NotFound(what string) *Error {
+	return Errorf(http.StatusNotFound, wire.ErrNotFound, "%s not found", what)
+}
+
+// Conflict is a 409 conflict.
+func Conflict(format string, args ...any) *Error {
+	return Errorf(http.StatusConflict, wire.ErrConflict, format, args...)
+}
+
+// Forbidden is a 403 with the given code.
+func Forbidden(code, format string, args ...any) *Error {
+	return Errorf(http.StatusForbidden, code, format, args...)
+}
+
+// Unauthorized is a 401 invalid_token with the RFC 6750 challenge. When no
+// credential was presented, RFC 6750 §3.1 says the challenge carries no
+// error code.
+func Unauthorized(realm string, presented bool, description string) *Error {
+	e := Errorf(http.StatusUnauthorized, wire.ErrInvalidToken, "%s", description)
+	if presented {
+		return e.WithHeader("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, realm))
+	}
+	return e.WithHeader("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q`, realm))
+}
+
+// TooManyRequests is a 429 with Retry-After in whole seconds (at least 1).
+func TooManyRequests(retryAfterSeconds int) *Error {
+	if retryAfterSeconds < 1 {
+		retryAfterSeconds = 1
+	}
+	return Errorf(http.StatusTooManyRequests, wire.ErrRateLimitExceeded, "Too many requests; retry after %d seconds", retryAfterSeconds).
+		WithHeader("Retry-After", strconv.Itoa(retryAfterSeconds)).
+		With("retry_after", retryAfterSeconds)
+}
+
+// Unavailable is a 503 temporarily_unavailable, for a database that is down.
+func Unavailable(err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: wire.ErrTemporarilyUnavailable,
+		Description: "The service is temporarily unavailable; retry shortly", Err: err, Header: http.Header{"Retry-After": {"1"}}}
+}
+
+// AsError returns the *Error in err's chain, if any.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
