@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/oauth"
+	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/internal/tokens"
+	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// Config configures the API.
+type Config struct {
+	Store       store.Store
+	OAuth       *oauth.Provider
+	Keys        *keys.Manager
+	Revocations *tokens.RevocationList
+	Secrets     *oauth.Secrets
+	Audit       audit.Recorder
+	Logger      *slog.Logger
+	Now         func() time.Time
+	// Version and Environment are reported by GET /health.
+	Version     string
+	Environment string
+	// DefaultSecretGrace is how long a rotated-out client secret keeps
+	// working when the caller does not say; default 24h.
+	DefaultSecretGrace time.Duration
+}
+
+// API is the /api/v1 surface.
+type API struct {
+	cfg Config
+}
+
+// New returns the API.
+func New(cfg Config) *API {
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Discard{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DefaultSecretGrace == 0 {
+		cfg.DefaultSecretGrace = 24 * time.Hour
+	}
+	return &API{cfg: cfg}
+}
+
+// Mount registers every /api/v1 route on mux.
+func (a *API) Mount(mux *http.ServeMux) {
+	a.mountClients(mux)
+	a.mountScopes(mux)
+	a.mountRoles(mux)
+	a.mountAuth(mux)
+	a.mountKeys(mux)
+}
+
+// handle registers h for pattern ("METHOD /path") in both slash forms, so
+// /api/v1/roles and /api/v1/roles/ are the same resource.
+func (a *API) handle(mux *http.ServeMux, pattern string, h web.HandlerFunc) {
+	handler := web.Handle(a.cfg.Logger, h)
+	method, path, _ := strings.Cut(pattern, " ")
+	path = strings.TrimSuffix(path, "/")
+	mux.Handle(method+" "+path, handler)
+	mux.Handle(method+" "+path+"/{$}", handler)
+}
+
+const realm = "permiso"
+
+// bearer extracts the RFC 6750 bearer token from the Authorization header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != "" && len(tok) <= tokens.MaxTokenBytes
+}
+
+// authenticate verifies the caller's access token.
+func (a *API) authenticate(r *http.Request) (*wire.Claims, error) {
+	tok, ok := bearer(r)
+	if !ok {
+		return nil, web.Unauthorized(realm, r.Header.Get("Authorization") != "", "Authentication required: send an access token as a Bearer credential")
+	}
+	c, err := a.cfg.OAuth.VerifyAccess(r.Context(), tok)
+	if err != nil {
+		if isInactive(err) {
+			return nil, web.Unauthorized(realm, true, "The access token is invalid, expired or revoked")
+		}
+		return nil, web.Unavailable(err)
+	}
+	return c, nil
+}
+
+// requireScope authenticates the caller and checks one scope (with the
+// implied-scope rule). A missing scope is 403 insufficient_scope.
+func (a *API) requireScope(r *http.Request, scope string) (*wire.Claims, error) {
+	c, err := a.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if !wire.HasScope(c.Scopes, scope) {
+		a.cfg.Audit.Record(r.Context(), a.event(r, c, "authz.denied", audit.Denied, "", map[string]any{"required_scope": scope}))
+		return nil, web.Forbidden(wire.ErrInsufficientScope, "This request requires the %s scope", scope).
+			WithHeader("WWW-Authenticate", `Bearer realm="permiso", error="insufficient_scope", scope="`+scope+`"`).
+			With("required_scopes", []string{scope})
+	}
+	return c, nil
+}
+
+func isInactive(err error) bool { return errors.Is(err, oauth.ErrInactive) }
+
+// event builds an audit event for an API action by the caller c.
+func (a *API) event(r *http.Request, c *wire.Claims, typ, outcome, target string, details map[string]any) store.AuditEvent {
+	e := store.AuditEvent{Type: typ, Outcome: outcome, Target: target, IP: web.ClientIP(r.Context()),
+		UserAgent: r.UserAgent(), RequestID: web.RequestID(r.Context()), Details: details}
+	if len(e.UserAgent) > 256 {
+		e.UserAgent = e.UserAgent[:256]
+	}
+	if c != nil {
+		e.ActorID = c.Subject
+		e.ActorType = "user"
+		if c.Type == wire.ClaimTypeService {
+			e.ActorType = "client"
+		}
+	}
+	return e
+}
+
+func (a *API) record(ctx context.Context, e store.AuditEvent) { a.cfg.Audit.Record(ctx, e) }

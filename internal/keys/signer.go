@@ -1,0 +1,102 @@
+package keys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+)
+
+// Signer signs compact JWS objects with one key. It is immutable and safe
+// for concurrent use; the header is encoded once when the key loads.
+type Signer struct {
+	KID    string
+	Alg    string
+	key    crypto.Signer
+	header string // base64url of the protected header, with the trailing '.'
+}
+
+func newSigner(kid, alg string, key crypto.Signer, typ string) (*Signer, error) {
+	h, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{alg, kid, typ})
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{KID: kid, Alg: alg, key: key, header: base64.RawURLEncoding.EncodeToString(h) + "."}, nil
+}
+
+// Sign returns header.payload.signature for the JSON payload.
+func (s *Signer) Sign(payload []byte) (string, error) {
+	enc := base64.RawURLEncoding
+	n := len(s.header) + enc.EncodedLen(len(payload))
+	buf := make([]byte, 0, n+1+enc.EncodedLen(512))
+	buf = append(buf, s.header...)
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := s.signBytes(buf)
+	if err != nil {
+		return "", fmt.Errorf("sign with key %s: %w", s.KID, err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+func (s *Signer) signBytes(input []byte) ([]byte, error) {
+	switch k := s.key.(type) {
+	case *ecdsa.PrivateKey:
+		sum := sha256.Sum256(input)
+		r, ss, err := ecdsa.Sign(rand.Reader, k, sum[:])
+		if err != nil {
+			return nil, err
+		}
+		// JWS wants the fixed-width R||S form (RFC 7518 §3.4), not ASN.1.
+		out := make([]byte, 64)
+		r.FillBytes(out[:32])
+		ss.FillBytes(out[32:])
+		return out, nil
+	case ed25519.PrivateKey:
+		return ed25519.Sign(k, input), nil
+	case *rsa.PrivateKey:
+		sum := sha256.Sum256(input)
+		return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, sum[:])
+	}
+	return nil, errors.New("unsupported key type")
+}
+
+// VerifySignature checks a JWS signature over input with pub for alg. It
+// is strict about the algorithm matching the key type, so an RSA or EC
+// public key can never be used as an HMAC secret.
+func VerifySignature(alg string, pub crypto.PublicKey, input, sig []byte) bool {
+	switch alg {
+	case ES256:
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok || len(sig) != 64 {
+			return false
+		}
+		sum := sha256.Sum256(input)
+		r := new(big.Int).SetBytes(sig[:32])
+		s := new(big.Int).SetBytes(sig[32:])
+		return ecdsa.Verify(k, sum[:], r, s)
+	case EdDSA:
+		k, ok := pub.(ed25519.PublicKey)
+		return ok && ed25519.Verify(k, input, sig)
+	case RS256:
+		k, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return false
+		}
+		sum := sha256.Sum256(input)
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig) == nil
+	}
+	return false
+}

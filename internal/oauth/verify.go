@@ -1,0 +1,144 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"github.com/permiso-auth/permiso/internal/web"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/internal/tokens"
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// ErrInactive is returned for any token that is not currently valid. The
+// reason is for logs only; every caller answers it the same way.
+var ErrInactive = errors.New("token inactive")
+
+// ErrNotOwner is returned when a client revokes a token issued to another.
+var ErrNotOwner = errors.New("token belongs to another client")
+
+// SubjectChecker decides whether the subject behind a user token may still
+// act (the user exists, is active and unlocked, the session lives). The
+// people part of Permiso registers one; without it user tokens are judged
+// by signature, time, revocation and client only.
+type SubjectChecker interface {
+	SubjectActive(ctx context.Context, c *wire.Claims) (bool, error)
+}
+
+// RefreshTokens handles opaque refresh tokens at the introspection and
+// revocation endpoints; registered by the people part of Permiso.
+type RefreshTokens interface {
+	IntrospectRefresh(ctx context.Context, token string) (wire.IntrospectionResponse, error)
+	RevokeRefresh(ctx context.Context, token, callerClientID string, admin bool) error
+}
+
+// SetSubjectChecker installs the user-state check.
+func (p *Provider) SetSubjectChecker(sc SubjectChecker) { p.subjects = sc }
+
+// SetRefreshTokens installs the refresh-token handler.
+func (p *Provider) SetRefreshTokens(rt RefreshTokens) { p.refresh = rt }
+
+// VerifyAccess is the one verification path for access tokens presented to
+// Permiso: signature, issuer, times, revocation list, and the current state
+// of the client (and user) behind it. Refresh tokens are never bearer
+// credentials.
+func (p *Provider) VerifyAccess(ctx context.Context, raw string) (*wire.Claims, error) {
+	if strings.HasPrefix(raw, tokens.RefreshPrefix) {
+		return nil, ErrInactive
+	}
+	c, err := p.cfg.Tokens.Verify(raw)
+	if err != nil {
+		return nil, errors.Join(ErrInactive, err)
+	}
+	if p.cfg.Revocations.IsRevoked(c.ID) {
+		return nil, ErrInactive
+	}
+	if c.ClientID != "" {
+		cl, err := p.cfg.Store.GetClient(ctx, c.ClientID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !cl.Active) {
+			return nil, ErrInactive
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if c.Type == wire.ClaimTypeService {
+		return nil, ErrInactive
+	}
+	if c.Type == wire.ClaimTypeAccess && p.subjects != nil {
+		ok, err := p.subjects.SubjectActive(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrInactive
+		}
+	}
+	return c, nil
+}
+
+// Introspect answers RFC 7662 for a token. Anything not active is
+// {"active":false}; errors are only for a store that is down.
+func (p *Provider) Introspect(ctx context.Context, raw string) (wire.IntrospectionResponse, error) {
+	if strings.HasPrefix(raw, tokens.RefreshPrefix) {
+		if p.refresh == nil {
+			return wire.IntrospectionResponse{}, nil
+		}
+		return p.refresh.IntrospectRefresh(ctx, raw)
+	}
+	c, err := p.VerifyAccess(ctx, raw)
+	active := err == nil
+	if f := p.cfg.Observer.Introspection; f != nil {
+		f(active)
+	}
+	if errors.Is(err, ErrInactive) {
+		return wire.IntrospectionResponse{}, nil
+	}
+	if err != nil {
+		return wire.IntrospectionResponse{}, err
+	}
+	return IntrospectionOf(c), nil
+}
+
+// IntrospectionOf builds the RFC 7662 response for active claims.
+func IntrospectionOf(c *wire.Claims) wire.IntrospectionResponse {
+	return wire.IntrospectionResponse{
+		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username,
+		TokenType: wire.TokenTypeBearer, Exp: c.Expiry, Iat: c.IssuedAt, Nbf: c.NotBefore,
+		Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
+		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted, Roles: c.Roles,
+	}
+}
+
+// Revoke revokes a token on behalf of callerClientID (or any token when
+// admin). Unknown, malformed and expired tokens succeed silently (RFC 7009
+// §2.2); a valid token of another client is ErrNotOwner.
+func (p *Provider) Revoke(ctx context.Context, raw, callerClientID string, admin bool) error {
+	if strings.HasPrefix(raw, tokens.RefreshPrefix) {
+		if p.refresh == nil {
+			return nil
+		}
+		return p.refresh.RevokeRefresh(ctx, raw, callerClientID, admin)
+	}
+	c, err := p.cfg.Tokens.Verify(raw)
+	if err != nil {
+		return nil
+	}
+	if !admin && (c.ClientID == "" || c.ClientID != callerClientID) {
+		return ErrNotOwner
+	}
+	if err := p.cfg.Revocations.Revoke(ctx, c.ID, time.Unix(c.Expiry, 0)); err != nil {
+		return err
+	}
+	if f := p.cfg.Observer.Revocation; f != nil {
+		f()
+	}
+	return nil
+}
+
+func revokeEvent(r *http.Request, clientID string) store.AuditEvent {
+	return store.AuditEvent{Type: "token.revoked", Outcome: "success", ActorType: "client", ActorID: clientID,
+		IP: web.ClientIP(r.Context()), UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())}
+}
