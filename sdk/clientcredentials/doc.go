@@ -1,0 +1,31 @@
+// Package clientcredentials gets and keeps OAuth 2.0 access tokens for a
+// calling service with the client credentials grant (RFC 6749 §4.4).
+//
+// A [Config] names the authorization server by its issuer URL; the token
+// endpoint is found through RFC 8414 metadata (with the OpenID Connect
+// discovery document as a fallback), so the package works against Permiso and
+// any standards-compliant server. [Config.TokenSource] returns a [Source]
+// that implements [golang.org/x/oauth2.TokenSource] and
+//
+//   - caches tokens per (sorted scopes, audience),
+//   - refreshes them in the background before they expire, with jitter, so
+//     callers never wait on the token endpoint while a valid token exists,
+//   - shares one in-flight request among concurrent callers,
+//   - retries network errors, 5xx and 429 responses with exponential backoff
+//     and jitter (honouring Retry-After), never invalid_client or other 4xx,
+//   - stops calling an authorization server that keeps failing (a circuit
+//     breaker) while callers keep using a still-valid cached token.
+//
+// [Source.Transport] and [Config.Client] add the bearer token to outgoing
+// requests and, when the called service answers 401 with
+// error="invalid_token", drop the cached token and retry the request once if
+// its body can be replayed.
+//
+// OAuth error responses are returned as [*wire.Error], which carries the
+// error code, description and HTTP status. Metrics are reported through
+// [Hooks] so the package depends on no metrics library.
+//
+// The package leaves token verification to package guard.
+//
+// API maturity: stable within a major version of the sdk module.
+package clientcredentials

@@ -1,0 +1,254 @@
+package clientcredentials
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/permiso-auth/permiso/sdk/internal/metadata"
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// maxResponse bounds a token endpoint response body.
+const maxResponse = 1 << 20
+
+// ErrCircuitOpen is returned (wrapped) when the circuit breaker refuses to
+// call the authorization server after repeated failures.
+var ErrCircuitOpen = errors.New("clientcredentials: circuit breaker open")
+
+// statusError is a non-200 answer of the token endpoint. It unwraps to the
+// [*wire.Error] when the body was an OAuth error response.
+type statusError struct {
+	status     int
+	retryAfter time.Duration
+	err        error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// transportError is a failure to exchange a request with the server.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+// retryable reports whether err is worth retrying and the delay the server
+// asked for, if any.
+func retryable(err error) (bool, time.Duration) {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status >= 500 || se.status == http.StatusTooManyRequests, se.retryAfter
+	}
+	var te *transportError
+	if errors.As(err, &te) {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded), 0
+	}
+	return false, 0
+}
+
+// fetch gets a token for key from the token endpoint, retrying transient
+// failures with exponential backoff and jitter, and consulting the breaker.
+func (s *Source) fetch(ctx context.Context, key cacheKey) (*oauth2.Token, error) {
+	var last error
+	for attempt := 0; ; attempt++ {
+		if err := s.breaker.allow(s.now()); err != nil {
+			if last != nil {
+				err = fmt.Errorf("%w (last error: %v)", err, last)
+			}
+			s.failed(err)
+			return nil, err
+		}
+		start := time.Now()
+		tok, err := s.request(ctx, key)
+		if h := s.cfg.Hooks.OnFetch; h != nil {
+			h(time.Since(start), err)
+		}
+		retry, wait := retryable(err)
+		s.breaker.record(s.now(), err == nil || !retry)
+		if err == nil {
+			return tok, nil
+		}
+		last = err
+		if !retry || attempt >= s.set.maxRetries {
+			s.failed(err)
+			return nil, err
+		}
+		if wait > s.set.maxBackoff {
+			err = fmt.Errorf("clientcredentials: server asked to retry after %s: %w", wait, err)
+			s.failed(err)
+			return nil, err
+		}
+		if wait == 0 {
+			wait = s.backoff(attempt)
+		}
+		s.log.Debug("token request failed, retrying", "attempt", attempt+1, "delay", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			err = fmt.Errorf("clientcredentials: waiting to retry: %w (last error: %v)", ctx.Err(), last)
+			s.failed(err)
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Source) failed(err error) {
+	if h := s.cfg.Hooks.OnFailure; h != nil {
+		h(err)
+	}
+}
+
+// backoff returns the delay before retry attempt+1: exponential from
+// MinBackoff, capped at MaxBackoff, with full jitter over its upper half.
+func (s *Source) backoff(attempt int) time.Duration {
+	d := s.set.minBackoff << min(attempt, 20)
+	if d <= 0 || d > s.set.maxBackoff {
+		d = s.set.maxBackoff
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// request performs one token request.
+func (s *Source) request(ctx context.Context, key cacheKey) (*oauth2.Token, error) {
+	endpoint, err := s.endpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.cfg.secret()
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{"grant_type": {wire.GrantClientCredentials}}
+	if key.scopes != "" {
+		form.Set("scope", key.scopes)
+	}
+	if key.audience != "" {
+		form.Set("resource", key.audience)
+	}
+	if s.cfg.AuthMethod == wire.AuthClientSecretPost {
+		form.Set("client_id", s.cfg.ClientID)
+		form.Set("client_secret", secret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("clientcredentials: build token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if s.cfg.AuthMethod != wire.AuthClientSecretPost {
+		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+		req.SetBasicAuth(url.QueryEscape(s.cfg.ClientID), url.QueryEscape(secret))
+	}
+	issued := s.now()
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, &transportError{fmt.Errorf("clientcredentials: token request: %w", err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, &transportError{fmt.Errorf("clientcredentials: read token response: %w", err)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, responseError(resp, body, issued)
+	}
+	return parseToken(body, issued)
+}
+
+// responseError turns a non-200 token response into an error.
+func responseError(resp *http.Response, body []byte, now time.Time) error {
+	se := &statusError{status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now)}
+	var we wire.Error
+	if json.Unmarshal(body, &we) == nil && we.Code != "" {
+		we.Status = resp.StatusCode
+		se.err = &we
+	} else {
+		se.err = fmt.Errorf("clientcredentials: token endpoint answered HTTP %d", resp.StatusCode)
+	}
+	return se
+}
+
+// retryAfter parses a Retry-After header (RFC 9110 §10.2.3): seconds or an
+// HTTP date. Unparseable or past values give zero.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// parseToken decodes a successful token response (RFC 6749 §5.1).
+func parseToken(body []byte, issued time.Time) (*oauth2.Token, error) {
+	var tr wire.TokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, fmt.Errorf("clientcredentials: decode token response: %w", err)
+	}
+	if tr.AccessToken == "" {
+		return nil, errors.New("clientcredentials: token response has no access_token")
+	}
+	if !strings.EqualFold(tr.TokenType, wire.TokenTypeBearer) {
+		return nil, fmt.Errorf("clientcredentials: token type %q is not Bearer", tr.TokenType)
+	}
+	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: wire.TokenTypeBearer, ExpiresIn: tr.ExpiresIn}
+	if tr.ExpiresIn > 0 {
+		tok.Expiry = issued.Add(time.Duration(tr.ExpiresIn) * time.Second)
+	}
+	if tr.Scope != "" {
+		tok = tok.WithExtra(map[string]any{"scope": tr.Scope})
+	}
+	return tok, nil
+}
+
+// endpoint returns the token endpoint, discovering and caching it.
+func (s *Source) endpoint(ctx context.Context) (string, error) {
+	if s.cfg.TokenURL != "" {
+		return s.cfg.TokenURL, nil
+	}
+	s.mu.Lock()
+	u := s.tokenURL
+	s.mu.Unlock()
+	if u != "" {
+		return u, nil
+	}
+	v, err, _ := s.group.Do("\x00discovery", func() (any, error) {
+		md, err := metadata.Fetch(ctx, s.hc, s.cfg.IssuerURL)
+		if err != nil {
+			var st *metadata.StatusError
+			if errors.As(err, &st) {
+				return "", &statusError{status: st.Status, err: fmt.Errorf("clientcredentials: %w", err)}
+			}
+			return "", &transportError{fmt.Errorf("clientcredentials: %w", err)}
+		}
+		if md.TokenEndpoint == "" {
+			return "", fmt.Errorf("clientcredentials: metadata of %s has no token_endpoint", s.cfg.IssuerURL)
+		}
+		s.mu.Lock()
+		s.tokenURL = md.TokenEndpoint
+		s.mu.Unlock()
+		return md.TokenEndpoint, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}

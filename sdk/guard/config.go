@@ -1,0 +1,159 @@
+package guard
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Mode selects how a [Guard] decides that a token is valid.
+type Mode int
+
+const (
+	// ModeLocal verifies JWT access tokens locally against the issuer's JWKS.
+	// It is the default.
+	ModeLocal Mode = iota
+	// ModeIntrospection asks the issuer's introspection endpoint (RFC 7662)
+	// about every token not seen in the last IntrospectionCacheTTL.
+	ModeIntrospection
+)
+
+// Signature algorithms a Guard can accept. HMAC algorithms and "none" are
+// never accepted.
+const (
+	ES256 = "ES256"
+	EdDSA = "EdDSA"
+	RS256 = "RS256"
+)
+
+// Sentinel errors of [Guard.Verify]; the returned errors wrap one of them
+// with a detail meant for logs, not for the caller's client.
+var (
+	// ErrInvalidToken means the token is malformed, forged, expired,
+	// revoked, or not meant for this service.
+	ErrInvalidToken = errors.New("guard: invalid token")
+	// ErrUnavailable means the token could not be checked because the
+	// issuer's keys, revocation list or introspection endpoint could not be
+	// reached.
+	ErrUnavailable = errors.New("guard: token verification unavailable")
+)
+
+// Config configures a [Guard]. The zero value of every optional field
+// selects the documented default.
+type Config struct {
+	// Issuer is the exact iss value of accepted tokens and the base of the
+	// RFC 8414 metadata URL. Required.
+	Issuer string
+	// Audience is this service's identifier; accepted tokens must list it
+	// in aud. Required.
+	Audience string
+	// Realm is the realm of WWW-Authenticate challenges; empty means
+	// Audience.
+	Realm string
+	// Algorithms is the allow-list of signature algorithms; empty means
+	// ES256, EdDSA and RS256. Only those three are supported.
+	Algorithms []string
+	// Leeway is the clock skew allowed on exp, nbf and iat; zero means 30 s,
+	// negative means none. At most 5 minutes.
+	Leeway time.Duration
+	// HTTPClient reaches the issuer; nil means a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// Mode is ModeLocal (default) or ModeIntrospection.
+	Mode Mode
+	// ClientID and ClientSecret authenticate the guard to the introspection
+	// endpoint (client_secret_basic); required in ModeIntrospection.
+	ClientID     string
+	ClientSecret string
+	// IntrospectionCacheTTL is how long an active introspection answer is
+	// reused; zero means 5 s.
+	IntrospectionCacheTTL time.Duration
+	// RevocationPoll, when positive, makes a local-mode guard poll the
+	// issuer's revocation list at that interval and refuse revoked tokens.
+	// Zero disables it. Values under one second are raised to one second.
+	RevocationPoll time.Duration
+	// MaxTokenBytes bounds accepted tokens; zero means 8 KiB.
+	MaxTokenBytes int
+	// CacheSize bounds the verified-token cache; zero means 10000 entries,
+	// negative disables the cache.
+	CacheSize int
+	// JWKSMinRefresh is the least time between two JWKS fetches triggered by
+	// unknown key ids; zero means 10 s.
+	JWKSMinRefresh time.Duration
+	// Logger receives debug and warning records; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// defaults returns c with every zero optional field set, or an error naming
+// every problem.
+func (c Config) defaults() (Config, error) {
+	var problems []string
+	if c.Issuer == "" {
+		problems = append(problems, "Issuer is required")
+	}
+	if c.Audience == "" {
+		problems = append(problems, "Audience is required")
+	}
+	if c.Realm == "" {
+		c.Realm = c.Audience
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{ES256, EdDSA, RS256}
+	}
+	c.Algorithms = slices.Clone(c.Algorithms)
+	for _, a := range c.Algorithms {
+		if a != ES256 && a != EdDSA && a != RS256 {
+			problems = append(problems, fmt.Sprintf("algorithm %q is not supported", a))
+		}
+	}
+	switch {
+	case c.Leeway == 0:
+		c.Leeway = 30 * time.Second
+	case c.Leeway < 0:
+		c.Leeway = 0
+	case c.Leeway > 5*time.Minute:
+		problems = append(problems, "Leeway must be at most 5m")
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	switch c.Mode {
+	case ModeLocal:
+	case ModeIntrospection:
+		if c.ClientID == "" || c.ClientSecret == "" {
+			problems = append(problems, "ClientID and ClientSecret are required in ModeIntrospection")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("unknown Mode %d", c.Mode))
+	}
+	if c.IntrospectionCacheTTL == 0 {
+		c.IntrospectionCacheTTL = 5 * time.Second
+	}
+	if c.RevocationPoll > 0 && c.RevocationPoll < time.Second {
+		c.RevocationPoll = time.Second
+	}
+	if c.MaxTokenBytes <= 0 {
+		c.MaxTokenBytes = 8 << 10
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 10000
+	}
+	if c.JWKSMinRefresh <= 0 {
+		c.JWKSMinRefresh = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("guard: invalid config: %s", strings.Join(problems, "; "))
+	}
+	return c, nil
+}

@@ -1,0 +1,27 @@
+// Package guard protects a service's endpoints with OAuth 2.0 bearer access
+// tokens (RFC 6750) issued by Permiso or any RFC 9068 compliant server.
+//
+// A [Guard] verifies tokens locally against the issuer's JWKS, found through
+// RFC 8414 metadata and cached in memory (honouring Cache-Control, refreshed
+// on an unknown kid at a limited rate, kept when a refresh fails). It checks
+// the header typ (at+jwt), an allow-list of asymmetric algorithms (never
+// none, never HMAC), the key id and signature, iss, aud, exp/nbf/iat with a
+// small leeway, and the token size. Verified tokens are cached, bounded in
+// number, so a token presented again costs a map lookup.
+//
+// Two stricter modes are available: with RevocationPoll set, the guard
+// follows the server's revocation list (metadata revocation_list_endpoint)
+// and refuses revoked tokens within one poll interval, without a network call
+// per request; with Mode set to [ModeIntrospection] every new token is
+// checked with the server's introspection endpoint (RFC 7662) and the answer
+// is cached briefly.
+//
+// [Guard.Require] returns plain net/http middleware enforcing [AllOf],
+// [AnyOf] (with the implied-scope rule of [wire.HasScope]) and [Trusted]
+// requirements and answering failures as RFC 6750 §3 describes. Handlers read
+// the claims with [ClaimsFrom] and the typed accessors. [Guard.Verify] serves
+// other transports; gRPC interceptors live in the separate module
+// sdk/guard/grpcguard so HTTP-only users never depend on gRPC.
+//
+// API maturity: stable within a major version of the sdk module.
+package guard
