@@ -1,0 +1,142 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type option struct {
+	name  string
+	help  string
+	value valueSetter
+}
+
+type valueSetter interface {
+	String() string
+	Set(string) error
+}
+
+func (o option) env() string {
+	return "PERMISO_" + strings.ToUpper(strings.ReplaceAll(o.name, "-", "_"))
+}
+
+// options declares every option once, with its default.
+func options(c *Config) []option {
+	return []option{
+		{"config", "YAML configuration file", str(&c.File, "")},
+		{"data-dir", "directory for the SQLite database, the development master key and the bootstrap credentials", str(&c.DataDir, "./permiso-data")},
+		{"addr", "listen address", str(&c.Addr, "127.0.0.1:8000")},
+		{"issuer", "issuer URL (default http://ADDR); set it when Permiso sits behind a proxy or TLS terminator", str(&c.Issuer, "")},
+		{"database-url", "postgres://... to use PostgreSQL instead of the embedded SQLite", str(&c.DatabaseURL, "")},
+		{"master-key", "secret (>= 32 chars) that encrypts signing keys and peppers client secrets; default: generated into DATA_DIR/master.key", str(&c.MasterKey, "")},
+		{"environment", "environment name reported by /health", str(&c.Environment, "development")},
+		{"signing-alg", "algorithm of new signing keys: ES256, EdDSA or RS256", str(&c.SigningAlg, "ES256")},
+		{"key-publish-delay", "how long a rotated key is published before it signs", dur(&c.KeyPublishDelay, 10*time.Minute)},
+		{"key-retention", "how long a retired key stays published (must exceed the longest token lifetime)", dur(&c.KeyRetention, 25*time.Hour)},
+		{"log-level", "debug, info, warn or error", str(&c.LogLevel, "info")},
+		{"log-format", "json or text", str(&c.LogFormat, "json")},
+		{"trusted-proxies", "comma-separated addresses/CIDRs whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
+		{"cors-origins", "comma-separated origins allowed to call the API from a browser", list(&c.CORSOrigins)},
+		{"shutdown-timeout", "how long SIGTERM waits for in-flight requests", dur(&c.ShutdownTimeout, 15*time.Second)},
+		{"read-timeout", "HTTP read timeout", dur(&c.ReadTimeout, 10*time.Second)},
+		{"write-timeout", "HTTP write timeout", dur(&c.WriteTimeout, 15*time.Second)},
+		{"idle-timeout", "HTTP keep-alive idle timeout", dur(&c.IdleTimeout, 120*time.Second)},
+		{"max-header-bytes", "largest request header block accepted", num(&c.MaxHeaderBytes, 16<<10)},
+		{"metrics-addr", "serve /metrics on this address instead of the main listener", str(&c.MetricsAddr, "")},
+		{"redis-url", "redis://... to share rate limits across replicas", str(&c.RedisURL, "")},
+		{"redis-prefix", "key prefix in Redis", str(&c.RedisPrefix, "permiso:")},
+		{"access-token-lifetime", "lifetime of user access tokens", dur(&c.AccessTokenLifetime, 30*time.Minute)},
+		{"refresh-token-lifetime", "absolute lifetime of a refresh-token family", dur(&c.RefreshTokenLifetime, 7*24*time.Hour)},
+		{"secret-grace", "default grace period of a rotated-out client secret", dur(&c.SecretGrace, 24*time.Hour)},
+		{"max-login-attempts", "failed logins before a lockout", num(&c.MaxLoginAttempts, 5)},
+		{"lockout-duration", "how long a lockout lasts", dur(&c.LockoutDuration, 15*time.Minute)},
+		{"audit-retention", "how long audit events are kept", dur(&c.AuditRetention, 90*24*time.Hour)},
+		{"default-user-role", "role given to newly registered users", str(&c.DefaultUserRole, "user")},
+		{"password-min-length", "minimum password length", num(&c.PasswordMinLength, 8)},
+		{"smtp-url", "smtp://user:pass@host:port for outgoing mail; empty: mail is written to the log", str(&c.SMTPURL, "")},
+		{"mail-from", "sender address of outgoing mail", str(&c.MailFrom, "permiso@localhost")},
+		{"auth-failures-per-minute", "failed authentications allowed per client id and per IP each minute", num(&c.AuthFailuresPerMin, 30)},
+		{"cache-ttl", "backstop lifetime of cached clients, scopes and roles", dur(&c.CacheTTL, 30*time.Second)},
+	}
+}
+
+type strValue struct{ p *string }
+
+func str(p *string, def string) valueSetter { *p = def; return strValue{p} }
+func (v strValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+func (v strValue) Set(s string) error { *v.p = s; return nil }
+
+type durValue struct{ p *time.Duration }
+
+func dur(p *time.Duration, def time.Duration) valueSetter { *p = def; return durValue{p} }
+func (v durValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.p.String()
+}
+func (v durValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 30s or 15m", s)
+	}
+	*v.p = d
+	return nil
+}
+
+type numValue struct{ p *int }
+
+func num(p *int, def int) valueSetter { *p = def; return numValue{p} }
+func (v numValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*v.p)
+}
+func (v numValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v.p = n
+	return nil
+}
+
+type listValue struct{ p *[]string }
+
+func list(p *[]string) valueSetter { return listValue{p} }
+func (v listValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+func (v listValue) Set(s string) error {
+	*v.p = nil
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*v.p = append(*v.p, part)
+		}
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", port)
+	}
+	return host, n, nil
+}

@@ -1,0 +1,295 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/permiso-auth/permiso/internal/api"
+	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/oauth"
+	"github.com/permiso-auth/permiso/internal/rbac"
+	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/internal/store/sqlstore"
+	"github.com/permiso-auth/permiso/internal/tokens"
+	"github.com/permiso-auth/permiso/internal/web"
+)
+
+// Config is everything the server needs, translated from internal/config
+// by cmd/permiso.
+type Config struct {
+	DataDir     string
+	Addr        string
+	Issuer      string
+	DatabaseURL string // empty: SQLite in DataDir
+	MasterKey   string // empty: the development key in DataDir
+	Environment string
+	Version     string
+
+	SigningAlg      string
+	KeyPublishDelay time.Duration
+	KeyRetention    time.Duration
+
+	TrustedProxies  []netip.Prefix
+	CORSOrigins     []string
+	ShutdownTimeout time.Duration
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	MaxHeaderBytes  int
+
+	SecretGrace    time.Duration
+	CacheTTL       time.Duration
+	AuditRetention time.Duration
+
+	Logger *slog.Logger
+	// Out receives the bootstrap credentials, printed once on first start.
+	Out io.Writer
+}
+
+// Server is an assembled Permiso.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *sqlstore.DB
+	store    *store.Cache
+	keys     *keys.Manager
+	revoked  *tokens.RevocationList
+	provider *oauth.Provider
+	audit    *audit.Sink
+	usage    *oauth.Usage
+	handler  http.Handler
+	draining atomic.Bool
+	started  time.Time
+}
+
+// New opens the store, migrates it, prepares keys, seeds defaults and
+// wires every component. Close releases what New opened if Run is not called.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	master, err := loadMasterKey(cfg.MasterKey, cfg.DataDir, func(msg string, args ...any) { s.log.Warn(msg, args...) })
+	if err != nil {
+		return nil, err
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		url = cfg.DataDir + "/permiso.db"
+	}
+	if s.db, err = sqlstore.Open(ctx, sqlstore.Config{URL: url, Logger: s.log}); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := s.init(ctx, master); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) init(ctx context.Context, master []byte) error {
+	cfg := s.cfg
+	if err := s.db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	s.store = store.NewCache(s.db, store.CacheConfig{TTL: cfg.CacheTTL})
+	var err error
+	if s.keys, err = keys.New(keys.Config{Store: s.db, MasterKey: master, Alg: cfg.SigningAlg,
+		PublishDelay: cfg.KeyPublishDelay, RetainFor: cfg.KeyRetention, Logger: s.log}); err != nil {
+		return err
+	}
+	if err := s.keys.Init(ctx); err != nil {
+		return err
+	}
+	if err := rbac.Seed(ctx, s.store); err != nil {
+		return err
+	}
+	pepper, err := keys.DeriveKey(master, "client-secret pepper")
+	if err != nil {
+		return err
+	}
+	secrets := oauth.NewSecrets(pepper, nil)
+	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out); err != nil {
+		return err
+	}
+	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.db, Logger: s.log})
+	if err := s.revoked.Sync(ctx); err != nil {
+		return err
+	}
+	s.audit = audit.NewSink(audit.Config{Store: s.db, Logger: s.log.With("component", "audit")})
+	s.usage = oauth.NewUsage(s.db, s.log, nil)
+	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer})
+	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, Store: s.store, Tokens: tok, Revocations: s.revoked,
+		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log})
+	a := api.New(api.Config{Store: s.store, OAuth: s.provider, Keys: s.keys, Revocations: s.revoked, Secrets: secrets,
+		Audit: s.audit, Logger: s.log, Version: cfg.Version, Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace})
+
+	mux := http.NewServeMux()
+	s.provider.Mount(mux)
+	a.Mount(mux)
+	s.mountHealth(mux)
+	mux.Handle("/", web.NotFoundHandler())
+
+	var h http.Handler = mux
+	h = limitBodies(1<<20, h)
+	h = cors(cfg.CORSOrigins, h)
+	h = securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), h)
+	h = observe(s.log, nil, h)
+	h = web.IPResolver{TrustedProxies: cfg.TrustedProxies}.ClientIPs(h)
+	s.handler = web.RequestIDs(h)
+	return nil
+}
+
+// Handler returns the server's HTTP handler (for in-process tests).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the database.
+func (s *Server) Close() error { return s.db.Close() }
+
+// Run serves on cfg.Addr until ctx ends, then drains: readiness turns
+// false, in-flight requests finish within ShutdownTimeout, queued audit
+// events and usage counters are written, and the database is closed.
+// ready, if not nil, is called with the bound address once listening.
+func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		s.db.Close()
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	auditDone := make(chan struct{})
+	go func() { s.audit.Run(bg); close(auditDone) }()
+	wg.Go(func() { s.usage.Run(bg, 5*time.Second) })
+	wg.Go(func() { s.store.Run(bg) })
+	wg.Go(func() { s.follow(bg) })
+	wg.Go(func() { s.housekeeping(bg) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.log.Info("permiso serving", "addr", ln.Addr().String(), "issuer", s.cfg.Issuer, "database", s.db.Dialect(),
+		"startup", time.Since(s.started).Round(time.Millisecond).String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		s.draining.Store(true)
+		s.log.Info("draining", "timeout", s.cfg.ShutdownTimeout.String())
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			srv.Close()
+		}
+	}
+	stopBG()
+	wg.Wait()
+	<-auditDone
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	s.log.Info("stopped")
+	return err
+}
+
+// follow applies changes announced by other replicas (and this one) to
+// the in-memory revocation list and keys.
+func (s *Server) follow(ctx context.Context) {
+	err := s.db.Subscribe(ctx, func(c store.Change) {
+		switch c.Kind {
+		case store.ChangeRevocation:
+			s.logErr(s.revoked.Sync(ctx), "sync revocations")
+		case store.ChangeKey:
+			s.logErr(s.keys.Reload(ctx), "reload keys")
+		case "*":
+			s.logErr(s.revoked.Reset(ctx), "reload revocations")
+			s.logErr(s.keys.Reload(ctx), "reload keys")
+		}
+	})
+	if err != nil {
+		s.log.Error("subscribe to changes", "err", err)
+	}
+	<-ctx.Done()
+}
+
+// housekeeping runs the periodic backstops: revocation sync, the key
+// schedule, and purges of expired rows.
+func (s *Server) housekeeping(ctx context.Context) {
+	fast := time.NewTicker(5 * time.Second)
+	slow := time.NewTicker(time.Hour)
+	defer fast.Stop()
+	defer slow.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-fast.C:
+			s.logErr(s.revoked.Sync(ctx), "sync revocations")
+			s.logErr(s.keys.Tick(ctx), "key schedule")
+		case <-slow.C:
+			now := time.Now()
+			_, err := s.db.DeleteExpiredRevocations(ctx, now)
+			s.logErr(err, "purge revocations")
+			if s.cfg.AuditRetention > 0 {
+				_, err = s.db.DeleteAuditEventsBefore(ctx, now.Add(-s.cfg.AuditRetention))
+				s.logErr(err, "purge audit events")
+			}
+		}
+	}
+}
+
+func (s *Server) logErr(err error, what string) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Warn(what, "err", err)
+	}
+}
+
+// Migrate opens the database, applies migrations and closes it.
+func Migrate(ctx context.Context, cfg Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil && cfg.DatabaseURL == "" {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		url = cfg.DataDir + "/permiso.db"
+	}
+	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: url, Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	return db.Migrate(ctx)
+}
