@@ -1,0 +1,141 @@
+package testissuer
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (i *Issuer) metadata(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, wire.Metadata{
+		Issuer:                            i.URL,
+		TokenEndpoint:                     i.URL + "/token",
+		JWKSURI:                           i.URL + "/jwks",
+		IntrospectionEndpoint:             i.URL + "/introspect",
+		RevocationListEndpoint:            i.URL + "/revocations",
+		GrantTypesSupported:               []string{wire.GrantClientCredentials},
+		TokenEndpointAuthMethodsSupported: []string{wire.AuthClientSecretBasic, wire.AuthClientSecretPost},
+	})
+}
+
+func (i *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
+	i.JWKSRequests.Add(1)
+	i.mu.Lock()
+	age := i.maxAge
+	i.mu.Unlock()
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(age))
+	writeJSON(w, http.StatusOK, i.PublicJWKS())
+}
+
+// authenticate returns the client of a client_secret_basic or _post request.
+func (i *Issuer) authenticate(r *http.Request) (string, Client, bool) {
+	id, secret, ok := r.BasicAuth()
+	if ok {
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	} else {
+		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+	}
+	i.mu.Lock()
+	c, found := i.clients[id]
+	i.mu.Unlock()
+	return id, c, found && !c.Disabled && c.Secret == secret
+}
+
+func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
+	i.TokenRequests.Add(1)
+	id, c, ok := i.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		writeJSON(w, http.StatusUnauthorized, wire.Error{Code: wire.ErrInvalidClient, Description: "Client authentication failed"})
+		return
+	}
+	scopes := strings.Fields(r.PostFormValue("scope"))
+	if len(scopes) == 0 {
+		scopes = c.Scopes
+	}
+	for _, s := range scopes {
+		if !slices.Contains(c.Scopes, s) {
+			writeJSON(w, http.StatusBadRequest, wire.Error{Code: wire.ErrInvalidScope, Description: "Scope not allowed: " + s})
+			return
+		}
+	}
+	aud := r.PostFormValue("resource")
+	if aud == "" && len(c.Audiences) > 0 {
+		aud = c.Audiences[0]
+	}
+	if !slices.Contains(c.Audiences, aud) {
+		writeJSON(w, http.StatusBadRequest, wire.Error{Code: wire.ErrInvalidTarget, Description: "Audience not allowed"})
+		return
+	}
+	life := c.Lifetime
+	if life == 0 {
+		life = time.Hour
+	}
+	claims := i.Claims(id, aud, scopes...)
+	claims.Expiry = claims.IssuedAt + int64(life/time.Second)
+	claims.Scope = strings.Join(scopes, " ")
+	trusted := c.Trusted
+	claims.IsTrusted = &trusted
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, wire.TokenResponse{
+		AccessToken: i.Mint(claims), TokenType: wire.TokenTypeBearer,
+		ExpiresIn: int64(life / time.Second), Scope: claims.Scope,
+	})
+}
+
+func (i *Issuer) introspect(w http.ResponseWriter, r *http.Request) {
+	if _, _, ok := i.authenticate(r); !ok {
+		writeJSON(w, http.StatusUnauthorized, wire.Error{Code: wire.ErrInvalidClient})
+		return
+	}
+	inactive := wire.IntrospectionResponse{}
+	jws, err := jose.ParseSigned(r.PostFormValue("token"), []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+	if err != nil {
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	payload, err := jws.Verify(i.PublicJWKS())
+	var c wire.Claims
+	if err != nil || json.Unmarshal(payload, &c) != nil || c.Expiry < i.now().Unix() || i.isRevoked(c.ID) {
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.IntrospectionResponse{
+		Active: true, Scope: strings.Join(c.Scopes, " "), ClientID: c.ClientID, TokenType: wire.TokenTypeBearer,
+		Exp: c.Expiry, Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
+		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted,
+	})
+}
+
+func (i *Issuer) isRevoked(jti string) bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return slices.ContainsFunc(i.revoked, func(t wire.RevokedToken) bool { return t.JTI == jti })
+}
+
+func (i *Issuer) revocations(w http.ResponseWriter, r *http.Request) {
+	since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
+	i.mu.Lock()
+	n := int64(len(i.revoked))
+	l := wire.RevocationList{Cursor: n, Full: since == 0, Revoked: []wire.RevokedToken{}}
+	if since >= 0 && since <= n {
+		l.Revoked = append(l.Revoked, i.revoked[since:]...)
+	}
+	i.mu.Unlock()
+	writeJSON(w, http.StatusOK, l)
+}
