@@ -1,0 +1,248 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/permiso-auth/permiso/internal/store"
+)
+
+// Dialect names returned by [DB.Dialect].
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// Config selects and tunes the database.
+type Config struct {
+	// URL is "postgres://..." or "postgresql://..." for PostgreSQL; anything
+	// else is a SQLite file path, optionally prefixed "sqlite:" or "file:".
+	URL string
+	// Logger receives connection-level events (LISTEN reconnects). Nil
+	// discards them.
+	Logger *slog.Logger
+	// MaxOpenConns caps the pool. Zero means 8 for SQLite (writers queue on
+	// the file lock anyway) and 20 for PostgreSQL.
+	MaxOpenConns int
+}
+
+// DB is a store.Store backed by SQLite or PostgreSQL. It is safe for
+// concurrent use.
+type DB struct {
+	sql     *sql.DB
+	dialect string
+	pgURL   string // for the dedicated LISTEN connection
+	log     *slog.Logger
+
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex // SQLite: process-local named locks
+
+	hub hub // SQLite: in-process change fan-out
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open connects to the database and checks that it answers. It does not
+// migrate: call [DB.Migrate] (normally once at startup).
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db := &DB{log: log, locks: map[string]*sync.Mutex{}}
+	var (
+		driver, dsn string
+		maxOpen     = cfg.MaxOpenConns
+	)
+	if isPostgres(cfg.URL) {
+		db.dialect, driver, dsn, db.pgURL = DialectPostgres, "pgx", cfg.URL, cfg.URL
+		if maxOpen == 0 {
+			maxOpen = 20
+		}
+	} else {
+		path := strings.TrimPrefix(strings.TrimPrefix(cfg.URL, "sqlite:"), "file:")
+		if path == "" {
+			return nil, errors.New("open database: empty URL")
+		}
+		db.dialect, driver, dsn = DialectSQLite, "sqlite", sqliteDSN(path)
+		if maxOpen == 0 {
+			maxOpen = 8
+		}
+		if path == ":memory:" {
+			// Every connection would get its own empty in-memory database.
+			maxOpen = 1
+		}
+	}
+	conn, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", db.dialect, err)
+	}
+	conn.SetMaxOpenConns(maxOpen)
+	conn.SetMaxIdleConns(maxOpen)
+	conn.SetConnMaxIdleTime(5 * time.Minute)
+	db.sql = conn
+	if err := db.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("open %s database: %w", db.dialect, err)
+	}
+	return db, nil
+}
+
+func isPostgres(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// sqliteDSN sets the pragmas every connection needs. _txlock=immediate makes
+// every BeginTx a BEGIN IMMEDIATE, so a read-then-write transaction takes the
+// write lock up front and waits on busy_timeout instead of failing with
+// SQLITE_BUSY when it tries to upgrade while another writer holds the lock.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// Stats returns connection-pool statistics for metrics.
+func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
+
+// Ping checks that the database answers within ctx's deadline.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.sql.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool. Subscriptions end with their own contexts.
+func (db *DB) Close() error { return db.sql.Close() }
+
+func (db *DB) pg() bool { return db.dialect == DialectPostgres }
+
+// rebind turns '?' placeholders into $1, $2, ... for PostgreSQL. Queries in
+// this package never contain a literal '?'.
+func (db *DB) rebind(q string) string {
+	if !db.pg() || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// runner is what reads and writes need: the pool or a transaction, with
+// placeholders rebound for the dialect.
+type runner interface {
+	exec(ctx context.Context, q string, args ...any) (sql.Result, error)
+	query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	queryRow(ctx context.Context, q string, args ...any) *sql.Row
+	dbh() *DB
+}
+
+func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.sql.ExecContext(ctx, db.rebind(q), args...)
+}
+func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.sql.QueryContext(ctx, db.rebind(q), args...)
+}
+func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.sql.QueryRowContext(ctx, db.rebind(q), args...)
+}
+func (db *DB) dbh() *DB { return db }
+
+// tx is a write transaction that collects the changes it publishes.
+type tx struct {
+	db      *DB
+	sqltx   *sql.Tx
+	changes []store.Change
+}
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.sqltx.ExecContext(ctx, t.db.rebind(q), args...)
+}
+func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.sqltx.QueryContext(ctx, t.db.rebind(q), args...)
+}
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.sqltx.QueryRowContext(ctx, t.db.rebind(q), args...)
+}
+func (t *tx) dbh() *DB { return t.db }
+
+// publish announces c when the transaction commits. On PostgreSQL
+// pg_notify is itself transactional, so replicas hear of the change only if
+// it commits; on SQLite the change is fanned out after a successful commit.
+func (t *tx) publish(ctx context.Context, c store.Change) error {
+	if t.db.pg() {
+		if _, err := t.exec(ctx, "SELECT pg_notify(?, ?)", notifyChannel, encodeChange(c)); err != nil {
+			return fmt.Errorf("notify %s change: %w", c.Kind, err)
+		}
+		return nil
+	}
+	t.changes = append(t.changes, c)
+	return nil
+}
+
+// inTx runs fn in a transaction and commits if it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*tx) error) error {
+	sqltx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &tx{db: db, sqltx: sqltx}
+	if err := fn(t); err != nil {
+		_ = sqltx.Rollback() // the fn error is the one worth returning
+		return err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return mapErr(fmt.Errorf("commit: %w", err))
+	}
+	for _, c := range t.changes {
+		db.hub.broadcast(c)
+	}
+	return nil
+}
+
+// forUpdate locks the row read by an Update on PostgreSQL, so two
+// concurrent Updates serialize instead of losing one write. SQLite needs
+// nothing: BEGIN IMMEDIATE already holds the database write lock.
+func (db *DB) forUpdate() string {
+	if db.pg() {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// like is the case-insensitive LIKE operator of the dialect. SQLite's LIKE
+// already ignores ASCII case.
+func (db *DB) like() string {
+	if db.pg() {
+		return "ILIKE"
+	}
+	return "LIKE"
+}
