@@ -154,9 +154,21 @@ func (s *Source) stopTimers() {
 	}
 }
 
-// valid reports whether tok may still be handed out at now.
+// valid reports whether tok may still be handed out at now: until
+// ExpiryDelta before its expiry, or a quarter of its lifetime before it for
+// tokens living less than four ExpiryDeltas.
 func (s *Source) valid(tok *oauth2.Token, now time.Time) bool {
-	return tok != nil && (tok.Expiry.IsZero() || now.Before(tok.Expiry.Add(-s.set.expiryDelta)))
+	if tok == nil {
+		return false
+	}
+	if tok.Expiry.IsZero() {
+		return true
+	}
+	delta := s.set.expiryDelta
+	if life := time.Duration(tok.ExpiresIn) * time.Second; life > 0 && life/4 < delta {
+		delta = life / 4
+	}
+	return now.Before(tok.Expiry.Add(-delta))
 }
 
 func (s *Source) get(ctx context.Context, e *entry) (*oauth2.Token, error) {
