@@ -1,0 +1,102 @@
+// Command mt5-api serves the MT5 trading API of the example over a
+// simulated broker, protected by sdk/guard in its revocation-aware local
+// mode (or by introspection with --mode introspection).
+//
+//	go run ./mt5-api --addr 127.0.0.1:8001 --issuer http://127.0.0.1:8000 --audience https://mt5-api.trading.local
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/permiso-auth/permiso/examples/trading/broker"
+	"github.com/permiso-auth/permiso/examples/trading/mt5api"
+	"github.com/permiso-auth/permiso/sdk/guard"
+)
+
+const version = "1.0.0"
+
+// DefaultAudience is the example's resource identifier for mt5-api.
+const DefaultAudience = "https://mt5-api.trading.local"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "mt5-api:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("mt5-api", flag.ContinueOnError)
+	addr := fs.String("addr", env("MT5_API_ADDR", "127.0.0.1:8001"), "listen address (env MT5_API_ADDR)")
+	issuer := fs.String("issuer", env("PERMISO_ISSUER", "http://127.0.0.1:8000"), "Permiso issuer URL (env PERMISO_ISSUER)")
+	audience := fs.String("audience", env("MT5_API_AUDIENCE", DefaultAudience), "this API's audience URI (env MT5_API_AUDIENCE)")
+	corsOrigin := fs.String("cors-origin", env("MT5_CORS_ORIGIN", ""), "the one browser origin allowed by CORS (env MT5_CORS_ORIGIN)")
+	mode := fs.String("mode", env("MT5_API_GUARD_MODE", "local"), "token validation: local (JWKS + revocation list) or introspection")
+	poll := fs.Duration("revocation-poll", 2*time.Second, "revocation list poll interval in local mode (0 disables)")
+	clientID := fs.String("client-id", env("MT5_API_CLIENT_ID", ""), "client id for introspection mode (env MT5_API_CLIENT_ID)")
+	clientSecret := fs.String("client-secret", env("MT5_API_CLIENT_SECRET", ""), "client secret for introspection mode (env MT5_API_CLIENT_SECRET)")
+	balance := fs.Float64("balance", 10000, "starting balance of the simulated account in USD")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	gcfg := guard.Config{Issuer: *issuer, Audience: *audience, Logger: log}
+	switch *mode {
+	case "local":
+		gcfg.RevocationPoll = *poll
+	case "introspection":
+		gcfg.Mode, gcfg.ClientID, gcfg.ClientSecret = guard.ModeIntrospection, *clientID, *clientSecret
+	default:
+		return fmt.Errorf("--mode %q: want local or introspection", *mode)
+	}
+	g, err := guard.New(ctx, gcfg)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+
+	srv := &http.Server{
+		Addr: *addr,
+		Handler: mt5api.Handler(mt5api.Config{
+			Broker: broker.NewSim(broker.SimConfig{Balance: *balance}), Guard: g,
+			CORSOrigin: *corsOrigin, Version: version, Logger: log,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("mt5-api listening", "addr", *addr, "issuer", *issuer, "audience", *audience, "mode", *mode)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("mt5-api stopped")
+	return nil
+}
