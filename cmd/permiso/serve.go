@@ -60,6 +60,10 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, ShutdownTimeout: c.ShutdownTimeout,
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
 		SecretGrace: c.SecretGrace, CacheTTL: c.CacheTTL, AuditRetention: c.AuditRetention,
+		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
+		MaxLoginAttempts: c.MaxLoginAttempts, LockoutDuration: c.LockoutDuration, DefaultUserRole: c.DefaultUserRole,
+		PasswordMinLength: c.PasswordMinLength, SMTPURL: c.SMTPURL, MailFrom: c.MailFrom,
+		MetricsAddr: c.MetricsAddr, RedisURL: c.RedisURL, RedisPrefix: c.RedisPrefix, AuthFailuresPerMin: c.AuthFailuresPerMin,
 		Logger: logger, Out: out,
 	}
 }

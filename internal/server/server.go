@@ -53,9 +53,70 @@ type Config struct {
 	CacheTTL       time.Duration
 	AuditRetention time.Duration
 
+	// People (users, logins, sessions).
+	AccessTokenLifetime  time.Duration
+	RefreshTokenLifetime time.Duration
+	MaxLoginAttempts     int
+	LockoutDuration      time.Duration
+	DefaultUserRole      string
+	PasswordMinLength    int
+	SMTPURL              string
+	MailFrom             string
+
+	// Operations.
+	MetricsAddr        string
+	RedisURL           string
+	RedisPrefix        string
+	AuthFailuresPerMin int
+
 	Logger *slog.Logger
 	// Out receives the bootstrap credentials, printed once on first start.
 	Out io.Writer
+}
+
+// defaults fills zero values, so tests and embedders may set only what
+// they care about.
+func (c *Config) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&c.KeyPublishDelay, 10*time.Minute)
+	set(&c.KeyRetention, 25*time.Hour)
+	set(&c.ShutdownTimeout, 15*time.Second)
+	set(&c.ReadTimeout, 10*time.Second)
+	set(&c.WriteTimeout, 15*time.Second)
+	set(&c.IdleTimeout, 120*time.Second)
+	set(&c.SecretGrace, 24*time.Hour)
+	set(&c.CacheTTL, 30*time.Second)
+	set(&c.AccessTokenLifetime, 30*time.Minute)
+	set(&c.RefreshTokenLifetime, 7*24*time.Hour)
+	set(&c.LockoutDuration, 15*time.Minute)
+	if c.SigningAlg == "" {
+		c.SigningAlg = "ES256"
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 16 << 10
+	}
+	if c.MaxLoginAttempts == 0 {
+		c.MaxLoginAttempts = 5
+	}
+	if c.DefaultUserRole == "" {
+		c.DefaultUserRole = "user"
+	}
+	if c.PasswordMinLength == 0 {
+		c.PasswordMinLength = 8
+	}
+	if c.AuthFailuresPerMin == 0 {
+		c.AuthFailuresPerMin = 30
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "permiso:"
+	}
+	if c.Environment == "" {
+		c.Environment = "development"
+	}
 }
 
 // Server is an assembled Permiso.
@@ -70,6 +131,7 @@ type Server struct {
 	audit    *audit.Sink
 	usage    *oauth.Usage
 	handler  http.Handler
+	ops      *ops
 	draining atomic.Bool
 	started  time.Time
 }
@@ -83,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
+	cfg.defaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -136,23 +199,31 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	}
 	s.audit = audit.NewSink(audit.Config{Store: s.db, Logger: s.log.With("component", "audit")})
 	s.usage = oauth.NewUsage(s.db, s.log, nil)
+	if s.ops, err = newOps(ctx, s); err != nil {
+		return err
+	}
 	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer})
 	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, Store: s.store, Tokens: tok, Revocations: s.revoked,
-		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log})
+		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log,
+		Limiter: s.ops.limiter(), Observer: s.ops.observer()})
 	a := api.New(api.Config{Store: s.store, OAuth: s.provider, Keys: s.keys, Revocations: s.revoked, Secrets: secrets,
 		Audit: s.audit, Logger: s.log, Version: cfg.Version, Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace})
 
 	mux := http.NewServeMux()
 	s.provider.Mount(mux)
 	a.Mount(mux)
+	if err := s.mountPeople(ctx, mux, peopleDeps{tokens: tok, secrets: secrets, api: a}); err != nil {
+		return err
+	}
 	s.mountHealth(mux)
+	s.ops.mount(mux)
 	mux.Handle("/", web.NotFoundHandler())
 
 	var h http.Handler = mux
 	h = limitBodies(1<<20, h)
 	h = cors(cfg.CORSOrigins, h)
 	h = securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), h)
-	h = observe(s.log, nil, h)
+	h = observe(s.log, s.ops.requestDone, h)
 	h = web.IPResolver{TrustedProxies: cfg.TrustedProxies}.ClientIPs(h)
 	s.handler = web.RequestIDs(h)
 	return nil
