@@ -44,7 +44,7 @@ type clientDef struct {
 
 var serviceClients = []clientDef{
 	{ID: "mt5-api-service", Name: "MT5 API Service", Description: "The MT5 trading API (introspection and service calls)",
-		Scopes: []string{"trade:open", "trade:close", "trade:modify", "trade:read", "account:read", "account:balance", "market:data", "service:mt5"},
+		Scopes:  []string{"trade:open", "trade:close", "trade:modify", "trade:read", "account:read", "account:balance", "market:data", "service:mt5"},
 		Trusted: true, Lifetime: 3600},
 	{ID: "trading-bot", Name: "Trading Bot", Description: "Automated trading bot of the example",
 		Scopes:   []string{"market:data", "trade:read", "trade:open", "trade:close", "account:read"},

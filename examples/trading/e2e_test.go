@@ -1,0 +1,338 @@
+package trading_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/permiso-auth/permiso/sdk/clientcredentials"
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// The end-to-end test builds Permiso and the example's commands, starts
+// them as real processes on loopback ports and drives them over HTTP.
+
+const audience = "https://mt5-api.trading.local"
+
+// proc is a started process whose output is kept for failure reports.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, name string, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.Env = append(os.Environ(), env...)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("--- output of %s ---\n%s", name, p.out)
+		}
+	})
+	return p
+}
+
+// run runs a command to completion and returns its combined output.
+func run(t *testing.T, env []string, bin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitOK(t *testing.T, url string, p *proc) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.cmd.ProcessState != nil {
+			t.Fatalf("%s exited:\n%s", p.name, p.out)
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s not healthy at %s after 60s:\n%s", p.name, url, p.out)
+}
+
+func build(t *testing.T, dir, out string, pkgs ...string) {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"build", "-o", out}, pkgs...)...)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %v in %s: %v\n%s", pkgs, dir, err, b)
+	}
+}
+
+// call sends a request with a bearer token and returns status, headers and body.
+func call(t *testing.T, method, url, token string, body any) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and starts processes")
+	}
+	tmp := t.TempDir()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	build(t, root, filepath.Join(tmp, "permiso"), "github.com/permiso-auth/permiso/cmd/permiso")
+	build(t, ".", tmp+string(filepath.Separator), "./mt5-api", "./trading-bot", "./setup")
+
+	permisoAddr, mt5Addr := freeAddr(t), freeAddr(t)
+	issuer, mt5 := "http://"+permisoAddr, "http://"+mt5Addr
+	dataDir := filepath.Join(tmp, "data")
+	permiso := start(t, "permiso", nil, filepath.Join(tmp, "permiso"), "serve", "--data-dir", dataDir, "--addr", permisoAddr)
+	waitOK(t, issuer+"/healthz", permiso)
+
+	bootstrap := filepath.Join(dataDir, "bootstrap-admin.json")
+	secrets := filepath.Join(tmp, "secrets.json")
+	for i := range 2 { // the second run proves setup is idempotent
+		out, err := run(t, nil, filepath.Join(tmp, "setup"), "--permiso-url", issuer, "--bootstrap-file", bootstrap,
+			"--mt5-audience", audience, "--secrets-out", secrets)
+		if err != nil {
+			t.Fatalf("setup run %d: %v\n%s", i+1, err, out)
+		}
+	}
+	var sf struct {
+		Clients map[string]struct {
+			ClientSecret string `json:"client_secret"`
+		} `json:"clients"`
+	}
+	if b, err := os.ReadFile(secrets); err != nil || json.Unmarshal(b, &sf) != nil {
+		t.Fatalf("secrets file: %v", err)
+	}
+	if fi, err := os.Stat(secrets); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file mode: %v %v", fi.Mode(), err)
+	}
+	botSecret := sf.Clients["trading-bot"].ClientSecret
+	if botSecret == "" {
+		t.Fatalf("no trading-bot secret in %s", secrets)
+	}
+
+	api := start(t, "mt5-api", nil, filepath.Join(tmp, "mt5-api"), "--addr", mt5Addr, "--issuer", issuer, "--audience", audience)
+	waitOK(t, mt5+"/health", api)
+
+	ctx := context.Background()
+	bot := clientcredentials.Config{IssuerURL: issuer, ClientID: "trading-bot", ClientSecret: botSecret, Audience: audience}
+	token := func(t *testing.T, cfg clientcredentials.Config, scopes ...string) string {
+		t.Helper()
+		cfg.Scopes = scopes
+		tok, err := cfg.Token(ctx)
+		if err != nil {
+			t.Fatalf("token for %s %v: %v", cfg.ClientID, scopes, err)
+		}
+		return tok.AccessToken
+	}
+
+	t.Run("bot trades", func(t *testing.T) {
+		out, err := run(t, []string{"PERMISO_CLIENT_ID=trading-bot", "PERMISO_CLIENT_SECRET=" + botSecret},
+			filepath.Join(tmp, "trading-bot"), "--issuer", issuer, "--mt5-url", mt5, "--audience", audience,
+			"--iterations", "3", "--interval", "200ms", "--hold", "1")
+		if err != nil {
+			t.Fatalf("trading-bot: %v\n%s", err, out)
+		}
+		for _, want := range []string{"market data", "position opened", "position closed"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("bot output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("allowed calls succeed", func(t *testing.T) {
+		tok := token(t, bot, "market:data", "trade:read", "trade:open", "trade:close", "account:read")
+		for _, c := range []struct{ method, path string }{
+			{"GET", "/api/v1/market/EURUSD"}, {"GET", "/api/v1/trades"}, {"GET", "/api/v1/account"},
+		} {
+			if st, _, b := call(t, c.method, mt5+c.path, tok, nil); st != http.StatusOK {
+				t.Errorf("%s %s = %d %s", c.method, c.path, st, b)
+			}
+		}
+		st, _, b := call(t, "POST", mt5+"/api/v1/trades", tok, map[string]any{"symbol": "EURUSD", "volume": 0.1, "trade_type": "buy"})
+		var tr struct{ ID int64 }
+		if st != http.StatusOK || json.Unmarshal(b, &tr) != nil || tr.ID == 0 {
+			t.Fatalf("open trade = %d %s", st, b)
+		}
+		if st, _, b := call(t, "DELETE", fmt.Sprintf("%s/api/v1/trades/%d", mt5, tr.ID), tok, nil); st != http.StatusOK {
+			t.Fatalf("close trade = %d %s", st, b)
+		}
+		if st, _, b := call(t, "POST", mt5+"/api/v1/trades", tok, map[string]any{"symbol": "EURUSD", "volume": 500, "trade_type": "buy"}); st != http.StatusBadRequest {
+			t.Fatalf("invalid trade = %d %s", st, b)
+		}
+	})
+
+	t.Run("missing scope is 403", func(t *testing.T) {
+		tok := token(t, bot, "market:data")
+		st, h, b := call(t, "POST", mt5+"/api/v1/trades", tok, map[string]any{"symbol": "EURUSD", "volume": 0.1, "trade_type": "buy"})
+		var body struct {
+			Error   string   `json:"error"`
+			Missing []string `json:"missing_scopes"`
+		}
+		if st != http.StatusForbidden || json.Unmarshal(b, &body) != nil || body.Error != "insufficient_scope" ||
+			len(body.Missing) != 1 || body.Missing[0] != "trade:open" {
+			t.Fatalf("POST /api/v1/trades = %d %s", st, b)
+		}
+		if !strings.Contains(h.Get("WWW-Authenticate"), `scope="trade:open"`) {
+			t.Errorf("WWW-Authenticate = %q", h.Get("WWW-Authenticate"))
+		}
+		if st, _, b := call(t, "GET", mt5+"/api/v1/admin/stats", tok, nil); st != http.StatusForbidden {
+			t.Fatalf("admin stats = %d %s", st, b)
+		}
+	})
+
+	t.Run("token for another audience is 401", func(t *testing.T) {
+		admin := readAdmin(t, bootstrap, issuer)
+		tok := token(t, admin)
+		st, h, _ := call(t, "GET", mt5+"/api/v1/market/EURUSD", tok, nil)
+		if st != http.StatusUnauthorized || !strings.Contains(h.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("foreign-audience token = %d %q", st, h.Get("WWW-Authenticate"))
+		}
+	})
+
+	t.Run("revoked token is refused within seconds", func(t *testing.T) {
+		tok := token(t, bot, "market:data")
+		if st, _, b := call(t, "GET", mt5+"/api/v1/market/EURUSD", tok, nil); st != http.StatusOK {
+			t.Fatalf("before revocation = %d %s", st, b)
+		}
+		req, _ := http.NewRequest("POST", issuer+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("trading-bot", url.QueryEscape(botSecret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("revoke = %d", resp.StatusCode)
+		}
+		revoked := time.Now()
+		for {
+			st, _, _ := call(t, "GET", mt5+"/api/v1/market/EURUSD", tok, nil)
+			if st == http.StatusUnauthorized {
+				t.Logf("revoked token refused after %v", time.Since(revoked).Round(10*time.Millisecond))
+				break
+			}
+			if time.Since(revoked) > 10*time.Second {
+				t.Fatalf("revoked token still accepted after 10s (status %d)", st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	t.Run("disabled client gets no tokens", func(t *testing.T) {
+		admin := readAdmin(t, bootstrap, issuer)
+		adminTok := token(t, admin)
+		st, _, body := call(t, "PUT", issuer+"/api/v1/service-clients/trading-bot", adminTok, map[string]any{"is_active": false})
+		if st != http.StatusOK {
+			t.Fatalf("disable client = %d %s", st, body)
+		}
+		_, err := bot.Token(ctx)
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Code != wire.ErrInvalidClient || we.Status != http.StatusUnauthorized {
+			t.Fatalf("token for a disabled client: %v", err)
+		}
+	})
+}
+
+// readAdmin returns a client-credentials Config for the bootstrap admin.
+func readAdmin(t *testing.T, path, issuer string) clientcredentials.Config {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admin struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal(b, &admin); err != nil || admin.ClientID == "" {
+		t.Fatalf("bootstrap file %s: %v", path, err)
+	}
+	return clientcredentials.Config{IssuerURL: issuer, ClientID: admin.ClientID, ClientSecret: admin.ClientSecret}
+}
