@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -61,8 +62,16 @@ func run(args []string) error {
 	fs.IntVar(&o.iterations, "iterations", 0, "rounds to run; 0 runs until interrupted")
 	fs.DurationVar(&o.interval, "interval", 2*time.Second, "pause between rounds")
 	fs.IntVar(&o.holdRounds, "hold", 2, "rounds to hold a position before closing it")
+	secretsFile := fs.String("secrets-file", "", "read the client secret from the JSON file written by setup --secrets-out")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *secretsFile != "" {
+		secret, err := secretFromSetup(*secretsFile, cfg.ClientID)
+		if err != nil {
+			return err
+		}
+		cfg.ClientSecret = secret
 	}
 	o.symbols = strings.Split(symbols, ",")
 	if len(cfg.Scopes) == 0 {
@@ -85,6 +94,27 @@ func run(args []string) error {
 		last: map[string]float64{},
 	}
 	return b.run(ctx)
+}
+
+// secretFromSetup reads clientID's secret from a file written by setup.
+func secretFromSetup(path, clientID string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secrets file: %w", err)
+	}
+	var f struct {
+		Clients map[string]struct {
+			ClientSecret string `json:"client_secret"`
+		} `json:"clients"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return "", fmt.Errorf("decode secrets file %s: %w", path, err)
+	}
+	s := f.Clients[clientID].ClientSecret
+	if s == "" {
+		return "", fmt.Errorf("secrets file %s holds no secret for %s", path, clientID)
+	}
+	return s, nil
 }
 
 // bot is the trading loop's state.
