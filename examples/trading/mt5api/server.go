@@ -78,8 +78,7 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		a.cfg.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"client_id", guard.ClientID(r.Context()))
+		a.cfg.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status)
 	})
 }
 
