@@ -78,7 +78,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if maxOpen == 0 {
 			maxOpen = 8
 		}
-		if path == ":memory:" {
+		if path == ":memory:" || strings.Contains(path, "mode=memory") {
 			// Every connection would get its own empty in-memory database.
 			maxOpen = 1
 		}
@@ -113,7 +113,11 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&" // the caller passed options of its own ("file:x.db?mode=ro")
+	}
+	return "file:" + path + sep + q.Encode()
 }
 
 // Dialect returns "sqlite" or "postgres".

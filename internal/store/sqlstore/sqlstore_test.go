@@ -33,3 +33,28 @@ func TestMigrateIdempotent(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteURLForms accepts a bare path, "sqlite:" and "file:" prefixes
+// (with options of the caller's own) and an in-memory database.
+func TestSQLiteURLForms(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, url := range []string{dir + "/a.db", "sqlite:" + dir + "/b.db", "file:" + dir + "/c.db?cache=private", ":memory:"} {
+		t.Run(url, func(t *testing.T) {
+			db := sqltest.Open(t, url)
+			ctx := context.Background()
+			if _, err := db.CreateScope(ctx, store.Scope{Name: "s"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.GetScopeByName(ctx, "s"); err != nil {
+				t.Fatal(err)
+			}
+			if db.Dialect() != "sqlite" {
+				t.Fatalf("Dialect() = %q", db.Dialect())
+			}
+			if st := db.Stats(); st.MaxOpenConnections == 0 {
+				t.Fatal("Stats: no pool limit")
+			}
+		})
+	}
+}
