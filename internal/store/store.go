@@ -149,8 +149,9 @@ type Store interface {
 	AuditStore
 
 	// Lock runs fn while holding a named lock shared by every process using
-	// the same database (a PostgreSQL advisory lock; a transaction-level lock
-	// on SQLite), so replicas that start together do not race.
+	// the same database (a PostgreSQL advisory lock; one process
+	// owns a SQLite file, so a process-local lock suffices there), so
+	// replicas that start together do not race.
 	Lock(ctx context.Context, name string, fn func(ctx context.Context) error) error
 	// Publish announces a change to every replica (PostgreSQL NOTIFY; a
 	// no-op broadcast within the process on SQLite). Subscribe delivers
