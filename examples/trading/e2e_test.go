@@ -23,7 +23,8 @@ import (
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-// The end-to-end test builds Permiso and the example's commands, starts
+// The end-to-end test builds Permiso (or uses $PERMISO_BIN) and the
+// example's commands, starts
 // them as real processes on loopback ports and drives them over HTTP.
 
 const audience = "https://mt5-api.trading.local"
@@ -162,13 +163,17 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build(t, root, filepath.Join(tmp, "permiso"), "github.com/permiso-auth/permiso/cmd/permiso")
+	permisoBin := os.Getenv("PERMISO_BIN") // a prebuilt server, e.g. in CI
+	if permisoBin == "" {
+		permisoBin = filepath.Join(tmp, "permiso")
+		build(t, root, permisoBin, "github.com/permiso-auth/permiso/cmd/permiso")
+	}
 	build(t, ".", tmp+string(filepath.Separator), "./mt5-api", "./trading-bot", "./setup")
 
 	permisoAddr, mt5Addr := freeAddr(t), freeAddr(t)
 	issuer, mt5 := "http://"+permisoAddr, "http://"+mt5Addr
 	dataDir := filepath.Join(tmp, "data")
-	permiso := start(t, "permiso", nil, filepath.Join(tmp, "permiso"), "serve", "--data-dir", dataDir, "--addr", permisoAddr)
+	permiso := start(t, "permiso", nil, permisoBin, "serve", "--data-dir", dataDir, "--addr", permisoAddr)
 	waitOK(t, issuer+"/healthz", permiso)
 
 	bootstrap := filepath.Join(dataDir, "bootstrap-admin.json")
