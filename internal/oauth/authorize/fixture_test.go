@@ -270,3 +270,5 @@ func location(t *testing.T, p *page) *url.URL {
 	}
 	return u
 }
+
+func newJar() (http.CookieJar, error) { return cookiejar.New(nil) }

@@ -241,7 +241,8 @@ func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, req *aut
 	if e.description != "" {
 		v.Set("error_description", e.description)
 	}
-	if req.params.State != "" {
+	// An over-long state is not echoed: it is the error being reported.
+	if req.params.State != "" && len(req.params.State) <= maxParamLen {
 		v.Set("state", req.params.State)
 	}
 	redirect(w, r, responseURL(req.redirect, v), http.StatusFound)
