@@ -1,0 +1,238 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/permiso-auth/permiso/internal/rbac"
+	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/internal/web"
+)
+
+// This file holds what the scope, role and client resources share: naming a
+// scope or role by UUID or by name, the paginated list envelope, and small
+// request helpers.
+
+// uuidShaped reports whether s has the textual form of a UUID. Ids are
+// looked up as ids only when they look like one, so a name never reaches
+// an id column (and a UUID-shaped name still resolves by name).
+func uuidShaped(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// findScope returns the scope whose id or name is ref. The error wraps
+// store.ErrNotFound when there is none.
+func (a *API) findScope(ctx context.Context, ref string) (store.Scope, error) {
+	if uuidShaped(ref) {
+		s, err := a.cfg.Store.GetScope(ctx, strings.ToLower(ref))
+		if !errors.Is(err, store.ErrNotFound) {
+			return s, err
+		}
+	}
+	return a.cfg.Store.GetScopeByName(ctx, ref)
+}
+
+// findRole returns the role whose id or name is ref.
+func (a *API) findRole(ctx context.Context, ref string) (store.Role, error) {
+	if uuidShaped(ref) {
+		r, err := a.cfg.Store.GetRole(ctx, strings.ToLower(ref))
+		if !errors.Is(err, store.ErrNotFound) {
+			return r, err
+		}
+	}
+	return a.cfg.Store.GetRoleByName(ctx, ref)
+}
+
+// resolveScopeRefs turns scope names or ids into scope ids, deduplicated in
+// the order given. Unknown references are added to problems by name, so one
+// 422 lists them together with every other validation problem.
+func (a *API) resolveScopeRefs(ctx context.Context, field string, refs []string, problems *web.Fields) ([]string, error) {
+	ids := make([]string, 0, len(refs))
+	var unknown []string
+	for _, ref := range refs {
+		ref = strings.TrimSpace(ref)
+		if ref == "" || len(ref) > 100 {
+			unknown = append(unknown, ref)
+			continue
+		}
+		s, err := a.findScope(ctx, ref)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			unknown = append(unknown, ref)
+		case err != nil:
+			return nil, web.Unavailable(err)
+		case !slices.Contains(ids, s.ID):
+			ids = append(ids, s.ID)
+		}
+	}
+	if len(unknown) > 0 {
+		problems.Addf("%s: unknown scopes %s (give scope names or ids)", field, quoteList(unknown))
+	}
+	return ids, nil
+}
+
+// scopeFilterRef resolves the scope_id query filter (a name or an id).
+func (a *API) scopeFilterRef(ctx context.Context, q url.Values, problems *web.Fields) (string, error) {
+	ref := q.Get("scope_id")
+	if ref == "" {
+		return "", nil
+	}
+	ids, err := a.resolveScopeRefs(ctx, "scope_id", []string{ref}, problems)
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// quoteList renders client-supplied values for a message: quoted, bounded,
+// and with control characters removed.
+func quoteList(l []string) string {
+	var b strings.Builder
+	for i, s := range l {
+		if i == 10 {
+			b.WriteString(", ...")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if len(s) > 64 {
+			s = s[:64] + "..."
+		}
+		b.WriteString(strconv.QuoteToGraphic(s))
+	}
+	return b.String()
+}
+
+// listPaging is the page and per_page of a list request.
+type listPaging struct {
+	Page, PerPage int
+}
+
+// parseListPaging reads page (>= 1, default 1) and per_page (1..100,
+// default 20), adding a problem for each bad value.
+func parseListPaging(q url.Values, problems *web.Fields) listPaging {
+	p := listPaging{Page: 1, PerPage: 20}
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			problems.Addf("page must be an integer of at least 1")
+		} else {
+			p.Page = n
+		}
+	}
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			problems.Addf("per_page must be an integer between 1 and 100")
+		} else {
+			p.PerPage = n
+		}
+	}
+	return p
+}
+
+func (p listPaging) store() store.Page {
+	return store.Page{Offset: (p.Page - 1) * p.PerPage, Limit: p.PerPage}
+}
+
+// envelope is the original's list shape: {<key>: items, total, page,
+// per_page, pages}, with pages at least 1 so an empty list has one page.
+func (p listPaging) envelope(key string, items any, total int) map[string]any {
+	pages := int(math.Ceil(float64(total) / float64(p.PerPage)))
+	return map[string]any{key: items, "total": total, "page": p.Page, "per_page": p.PerPage, "pages": max(1, pages)}
+}
+
+// searchParam reads the search query parameter, bounded.
+func searchParam(q url.Values, problems *web.Fields) string {
+	s := strings.TrimSpace(q.Get("search"))
+	if len(s) > 200 {
+		problems.Addf("search must be at most 200 characters")
+		return ""
+	}
+	return s
+}
+
+// boolParam reads an optional boolean query parameter.
+func boolParam(q url.Values, name string, problems *web.Fields) *bool {
+	v := q.Get(name)
+	if v == "" {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		problems.Addf("%s must be true or false", name)
+		return nil
+	}
+	return &b
+}
+
+// decodeOptionalJSON decodes a JSON body if there is one; an absent or
+// empty body leaves v untouched. Some endpoints take an optional body and
+// clients send none at all (the original's docs call rotate-secret so).
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.Body == nil || r.ContentLength == 0 {
+		return nil
+	}
+	br := bufio.NewReader(r.Body)
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		return nil
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, r.Body}
+	return web.DecodeJSON(w, r, v)
+}
+
+// scopeBrief is the compact scope object embedded in roles and clients.
+type scopeBrief struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Resource    string `json:"resource"`
+	Action      string `json:"action"`
+}
+
+func briefScopes(scopes []store.Scope) []scopeBrief {
+	out := make([]scopeBrief, len(scopes))
+	for i, s := range scopes {
+		out[i] = scopeBrief{s.ID, s.Name, s.Description, s.Resource, rbac.Action(s.Name)}
+	}
+	return out
+}
+
+// storeErr maps a store error to a response: not found and conflict get
+// the given messages; anything else means the database is unavailable.
+func storeErr(err error, notFound, conflict string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return web.NotFound(notFound)
+	case errors.Is(err, store.ErrConflict) && conflict != "":
+		return web.Conflict("%s", conflict)
+	}
+	return web.Unavailable(err)
+}
