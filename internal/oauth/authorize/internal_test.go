@@ -5,21 +5,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
-// TestVerifierMatches uses the RFC 7636 Appendix B example and the
-// verifier bounds of §4.1.
+// TestVerifierMatches checks against x/oauth2's independent S256 and the
+// verifier bounds of RFC 7636 §4.1.
 func TestVerifierMatches(t *testing.T) {
-	const (
-		verifier  = "dBjftJeZ4CVP-mJ92K9lTRbXAxd7J-fA-hw5BFF4Bfk"
-		challenge = "E9Melhoa2OwvFrEMTJguCQaoWC3OvwrC2aoMT8OtxjY"
-	)
+	verifier := oauth2.GenerateVerifier()[:43]
+	challenge := oauth2.S256ChallengeFromVerifier(verifier)
+	flipped := verifier[:42] + "a"
+	if verifier[42] == 'a' {
+		flipped = verifier[:42] + "b"
+	}
+	long := strings.Repeat("a-._~", 25) + "abc" // 128 characters
 	tests := []struct {
 		name, verifier string
 		want           bool
 	}{
-		{"rfc example", verifier, true},
-		{"one char off", verifier[:42] + "j", false},
+		{"43 chars", verifier, true},
+		{"one char off", flipped, false},
 		{"42 chars", verifier[:42], false},
 		{"129 chars", strings.Repeat("a", 129), false},
 		{"reserved char", verifier[:42] + "+", false},
@@ -29,6 +34,9 @@ func TestVerifierMatches(t *testing.T) {
 		if got := verifierMatches(tt.verifier, challenge); got != tt.want {
 			t.Errorf("%s: got %v", tt.name, got)
 		}
+	}
+	if !verifierMatches(long, oauth2.S256ChallengeFromVerifier(long)) || verifierMatches(long+"a", oauth2.S256ChallengeFromVerifier(long+"a")) {
+		t.Error("the 128-character bound is wrong")
 	}
 }
 
