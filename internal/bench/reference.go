@@ -1,0 +1,241 @@
+package bench
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Reference is the minimal token endpoint the benchmark compares Permiso
+// with: it parses the form, checks one client's secret in constant time,
+// signs an ES256 JWT and writes the JSON token response, nothing more (no
+// store, no scope policy, no audit). It answers POST /oauth2/token only.
+// Its throughput on a machine is the ceiling a real server approaches.
+type Reference struct {
+	clientID string
+	secret   []byte
+	issuer   string
+	scope    string
+	lifetime time.Duration
+	key      *ecdsa.PrivateKey
+	header   string // base64url of the constant JOSE header
+	now      func() time.Time
+	mux      *http.ServeMux
+}
+
+// ReferenceConfig configures a [Reference]. ClientID and Secret are
+// required.
+type ReferenceConfig struct {
+	ClientID, Secret string
+	// Issuer is the iss claim; empty means "http://reference.invalid".
+	Issuer string
+	// Scope is the granted scope; empty means "trade:read market:data".
+	Scope string
+	// Lifetime of the tokens; zero means one hour.
+	Lifetime time.Duration
+	// Key signs the tokens; nil generates a P-256 key.
+	Key *ecdsa.PrivateKey
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewReference returns the reference handler.
+func NewReference(cfg ReferenceConfig) (*Reference, error) {
+	if cfg.ClientID == "" || cfg.Secret == "" {
+		return nil, errors.New("reference: client id and secret are required")
+	}
+	r := &Reference{clientID: cfg.ClientID, secret: []byte(cfg.Secret), issuer: cfg.Issuer,
+		scope: cfg.Scope, lifetime: cfg.Lifetime, key: cfg.Key, now: cfg.Now}
+	if r.issuer == "" {
+		r.issuer = "http://reference.invalid"
+	}
+	if r.scope == "" {
+		r.scope = "trade:read market:data"
+	}
+	if r.lifetime == 0 {
+		r.lifetime = time.Hour
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.key == nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("reference: generate key: %w", err)
+		}
+		r.key = k
+	}
+	hdr, err := json.Marshal(map[string]string{"alg": "ES256", "typ": "at+jwt", "kid": "reference"})
+	if err != nil {
+		return nil, fmt.Errorf("reference: header: %w", err)
+	}
+	r.header = base64.RawURLEncoding.EncodeToString(hdr)
+	r.mux = http.NewServeMux()
+	r.mux.HandleFunc("POST /oauth2/token", r.token)
+	return r, nil
+}
+
+// PublicKey returns the key that verifies the reference's tokens.
+func (r *Reference) PublicKey() *ecdsa.PublicKey { return &r.key.PublicKey }
+
+// ServeHTTP implements http.Handler.
+func (r *Reference) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
+
+type referenceClaims struct {
+	Iss      string `json:"iss"`
+	Sub      string `json:"sub"`
+	Aud      string `json:"aud"`
+	Exp      int64  `json:"exp"`
+	Iat      int64  `json:"iat"`
+	Nbf      int64  `json:"nbf"`
+	Jti      string `json:"jti"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+}
+
+type referenceResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+func (r *Reference) token(w http.ResponseWriter, req *http.Request) {
+	req.Body = http.MaxBytesReader(w, req.Body, 64<<10)
+	if err := req.ParseForm(); err != nil {
+		referenceError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
+	if req.PostForm.Get("grant_type") != "client_credentials" {
+		referenceError(w, http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	id, secret, ok := req.BasicAuth()
+	if !ok {
+		id, secret = req.PostForm.Get("client_id"), req.PostForm.Get("client_secret")
+	}
+	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(r.clientID))
+	secretOK := subtle.ConstantTimeCompare([]byte(secret), r.secret)
+	if idOK&secretOK != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="reference"`)
+		referenceError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	tok, err := r.sign(id)
+	if err != nil {
+		referenceError(w, http.StatusInternalServerError, "server_error")
+		return
+	}
+	body, err := json.Marshal(referenceResponse{AccessToken: tok, TokenType: "Bearer",
+		ExpiresIn: int64(r.lifetime / time.Second), Scope: r.scope})
+	if err != nil {
+		referenceError(w, http.StatusInternalServerError, "server_error")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.Write(body)
+}
+
+// sign mints the access token for clientID.
+func (r *Reference) sign(clientID string) (string, error) {
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", fmt.Errorf("jti: %w", err)
+	}
+	now := r.now().Unix()
+	payload, err := json.Marshal(referenceClaims{Iss: r.issuer, Sub: clientID, Aud: r.issuer,
+		Exp: now + int64(r.lifetime/time.Second), Iat: now, Nbf: now,
+		Jti: base64.RawURLEncoding.EncodeToString(jti[:]), ClientID: clientID, Scope: r.scope})
+	if err != nil {
+		return "", fmt.Errorf("claims: %w", err)
+	}
+	var sb strings.Builder
+	sb.Grow(len(r.header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload)) + 1 + 86)
+	sb.WriteString(r.header)
+	sb.WriteByte('.')
+	sb.WriteString(base64.RawURLEncoding.EncodeToString(payload))
+	digest := sha256.Sum256([]byte(sb.String()))
+	der, err := ecdsa.SignASN1(rand.Reader, r.key, digest[:])
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	raw, err := derToJOSE(der, 32)
+	if err != nil {
+		return "", err
+	}
+	sb.WriteByte('.')
+	sb.WriteString(base64.RawURLEncoding.EncodeToString(raw))
+	return sb.String(), nil
+}
+
+func referenceError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":%q}`, code)
+}
+
+// derToJOSE converts an ASN.1 DER ECDSA signature, SEQUENCE { INTEGER r,
+// INTEGER s }, into the JWS form (RFC 7518 §3.4): r and s as big-endian
+// integers of size bytes each, concatenated.
+func derToJOSE(der []byte, size int) ([]byte, error) {
+	seq, rest, ok := derElement(der, 0x30)
+	if !ok || len(rest) != 0 {
+		return nil, errors.New("signature: malformed DER sequence")
+	}
+	out := make([]byte, 2*size)
+	for i := range 2 {
+		var n []byte
+		n, seq, ok = derElement(seq, 0x02)
+		if !ok || len(n) == 0 || n[0]&0x80 != 0 {
+			return nil, errors.New("signature: malformed DER integer")
+		}
+		for len(n) > 0 && n[0] == 0 {
+			n = n[1:]
+		}
+		if len(n) > size {
+			return nil, errors.New("signature: integer too large")
+		}
+		copy(out[(i+1)*size-len(n):(i+1)*size], n)
+	}
+	if len(seq) != 0 {
+		return nil, errors.New("signature: trailing data in DER sequence")
+	}
+	return out, nil
+}
+
+// derElement reads one DER element with the given tag from b and returns
+// its contents and what follows. Lengths above 65535 are refused.
+func derElement(b []byte, tag byte) (content, rest []byte, ok bool) {
+	if len(b) < 2 || b[0] != tag {
+		return nil, nil, false
+	}
+	n, off := int(b[1]), 2
+	if n&0x80 != 0 {
+		k := n & 0x7f
+		if k == 0 || k > 2 || len(b) < 2+k {
+			return nil, nil, false
+		}
+		n = 0
+		for _, c := range b[2 : 2+k] {
+			n = n<<8 | int(c)
+		}
+		off = 2 + k
+	}
+	if len(b)-off < n {
+		return nil, nil, false
+	}
+	return b[off : off+n], b[off+n:], true
+}

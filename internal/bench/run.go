@@ -1,0 +1,289 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Limits on a run's settings.
+const (
+	MaxDuration    = 5 * time.Minute
+	MaxWarmup      = time.Minute
+	MaxConnections = 4096
+)
+
+// Config describes one benchmark run. The zero value of every field but
+// Connections and Duration has a meaning, given below.
+type Config struct {
+	// Target is the base URL of a running server; empty means start one.
+	Target string
+	// AdminClientID and AdminClientSecret authenticate to the admin API.
+	// When the benchmark starts the server they default to its bootstrap
+	// admin client.
+	AdminClientID, AdminClientSecret string
+	// ServerBinary is the permiso executable to start; required when
+	// Target is empty.
+	ServerBinary string
+	// ServerArgs go to `serve` after --data-dir and --addr.
+	ServerArgs []string
+	// Scenarios to run, in this order; empty means all.
+	Scenarios []string
+	// Connections, Warmup and Duration shape each load run.
+	Connections      int
+	Warmup, Duration time.Duration
+	// Reference also runs the scenarios that have one against the
+	// in-process reference handler, with the same settings.
+	Reference bool
+	// AllowRemote permits a non-loopback Target.
+	AllowRemote bool
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+	// Lookup resolves the target's host for the loopback check; nil uses
+	// the system resolver.
+	Lookup LookupFunc
+}
+
+// Validate reports every problem with cfg at once.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.Connections < 1 || cfg.Connections > MaxConnections {
+		errs = append(errs, fmt.Errorf("connections must be 1..%d, got %d", MaxConnections, cfg.Connections))
+	}
+	if cfg.Duration <= 0 || cfg.Duration > MaxDuration {
+		errs = append(errs, fmt.Errorf("duration must be above 0 and at most %s, got %s", MaxDuration, cfg.Duration))
+	}
+	if cfg.Warmup < 0 || cfg.Warmup > MaxWarmup {
+		errs = append(errs, fmt.Errorf("warm-up must be 0..%s, got %s", MaxWarmup, cfg.Warmup))
+	}
+	if cfg.Target == "" && cfg.ServerBinary == "" {
+		errs = append(errs, errors.New("no target and no server binary to start"))
+	}
+	for _, name := range cfg.Scenarios {
+		if _, ok := lookupScenario(name); !ok {
+			errs = append(errs, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(ScenarioNames(), ", ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseScenarios splits a comma-separated list; "all" (or empty) means
+// every scenario.
+func ParseScenarios(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case part == "":
+		case part == "all":
+			return ScenarioNames()
+		case !slices.Contains(out, part):
+			out = append(out, part)
+		}
+	}
+	if len(out) == 0 {
+		return ScenarioNames()
+	}
+	return out
+}
+
+// Run performs the benchmark and returns its report. The report is
+// returned even with an error, as far as it got; an error means a scenario
+// failed or the run could not start. Scenarios the server does not offer
+// are reported as unavailable, which is not an error.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	names := cfg.Scenarios
+	if len(names) == 0 {
+		names = ScenarioNames()
+	}
+	rep := &Report{StartedAt: time.Now().UTC(), Connections: cfg.Connections,
+		DurationSeconds: cfg.Duration.Seconds(), WarmupSeconds: cfg.Warmup.Seconds(),
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+
+	base, adminID, adminSecret := cfg.Target, cfg.AdminClientID, cfg.AdminClientSecret
+	var srv *serverProcess
+	if cfg.Target == "" {
+		var err error
+		srv, err = startServer(ctx, startConfig{binary: cfg.ServerBinary, args: cfg.ServerArgs, logger: log})
+		if err != nil {
+			return nil, err
+		}
+		defer srv.stop(log)
+		if adminID == "" || adminSecret == "" {
+			if err := srv.readBootstrap(); err != nil {
+				return nil, err
+			}
+			adminID, adminSecret = srv.adminID, srv.adminPW
+		}
+		base = srv.baseURL
+		rep.ServerStarted = true
+		rep.Server = &ServerStats{PID: srv.pid(), Args: cfg.ServerArgs,
+			StartupMS: float64(srv.startup.Microseconds()) / 1000}
+	} else {
+		u, err := CheckTargetURL(ctx, cfg.Target, cfg.AllowRemote, cfg.Lookup)
+		if err != nil {
+			return nil, err
+		}
+		base = strings.TrimRight(u.String(), "/")
+	}
+	rep.Target = base
+
+	var ref *referenceServer
+	if cfg.Reference && slices.ContainsFunc(names, func(n string) bool { sc, _ := lookupScenario(n); return sc.reference }) {
+		var err error
+		if ref, err = startReference(); err != nil {
+			return nil, err
+		}
+		defer ref.close()
+	}
+
+	st := newSetup(base, adminID, adminSecret, cfg.Connections, cfg.AllowRemote)
+	defer st.client.CloseIdleConnections()
+	var failed []string
+	for _, name := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		sc, _ := lookupScenario(name)
+		res := runScenario(ctx, cfg, log, sc, st, srv, ref)
+		rep.Scenarios = append(rep.Scenarios, res)
+		if res.Status == StatusFailed {
+			failed = append(failed, name)
+		}
+	}
+	if srv != nil {
+		if rss, err := processPeakRSS(srv.pid()); err == nil {
+			rep.Server.PeakRSSBytes = rss
+		}
+	}
+	if ctx.Err() != nil {
+		return rep, fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	if len(failed) > 0 {
+		return rep, fmt.Errorf("scenarios failed: %s", strings.Join(failed, ", "))
+	}
+	return rep, nil
+}
+
+// runScenario prepares and runs one scenario against the server, then,
+// when it has one, against the reference handler.
+func runScenario(ctx context.Context, cfg Config, log *slog.Logger, sc scenario, st *setup, srv *serverProcess, ref *referenceServer) ScenarioResult {
+	res := ScenarioResult{Name: sc.name, Status: StatusOK}
+	newOp, err := sc.prepare(ctx, st)
+	if err != nil {
+		err = markUnavailable(err)
+		res.Status, res.Reason = StatusFailed, err.Error()
+		if errors.Is(err, errUnavailable) {
+			res.Status = StatusUnavailable
+		}
+		log.Warn("scenario not run", "scenario", sc.name, "status", res.Status, "reason", res.Reason)
+		return res
+	}
+	log.Info("running", "scenario", sc.name, "target", "permiso", "connections", cfg.Connections, "duration", cfg.Duration)
+	res.Permiso, err = measure(ctx, cfg, newOp, srv.pid())
+	if err != nil {
+		res.Status, res.Reason = StatusFailed, err.Error()
+		return res
+	}
+	if ref != nil && sc.reference && ctx.Err() == nil {
+		post := sc.name == ScenarioCCPost
+		log.Info("running", "scenario", sc.name, "target", "reference")
+		res.Reference, err = measure(ctx, cfg, ccOp(ref.baseURL, ref.clientID, ref.secret, post), 0)
+		if err != nil {
+			res.Status, res.Reason = StatusFailed, "reference: "+err.Error()
+			return res
+		}
+		if r := res.Reference.OKPerSecond; r > 0 {
+			ratio := res.Permiso.OKPerSecond / r
+			res.Ratio = &ratio
+		}
+	}
+	return res
+}
+
+// measure runs the load and, for a server the benchmark started (pid > 0),
+// samples its CPU time over the measured window and its peak RSS.
+func measure(ctx context.Context, cfg Config, newOp func(int) Op, pid int) (*Measurement, error) {
+	var cpuStart, cpuEnd time.Duration
+	var cpuErr error
+	lc := LoadConfig{Connections: cfg.Connections, Warmup: cfg.Warmup, Duration: cfg.Duration,
+		NewOp: newOp, AllowRemote: cfg.AllowRemote}
+	if pid > 0 {
+		lc.OnMeasureStart = func() { cpuStart, cpuErr = processCPU(pid) }
+		lc.OnMeasureEnd = func() {
+			if cpuErr == nil {
+				cpuEnd, cpuErr = processCPU(pid)
+			}
+		}
+	}
+	lr, err := RunLoad(ctx, lc)
+	if err != nil {
+		return nil, err
+	}
+	m := newMeasurement(lr)
+	if pid > 0 && cpuErr == nil && cpuEnd > 0 {
+		cpu := (cpuEnd - cpuStart).Seconds()
+		cores := cpu / lr.Window.Seconds()
+		m.ServerCPUCores = &cores
+		if lr.OK > 0 {
+			per1k := cpu / float64(lr.OK) * 1000
+			m.ServerCPUSecondsPer1K = &per1k
+		}
+	}
+	if pid > 0 {
+		if rss, err := processPeakRSS(pid); err == nil {
+			m.ServerPeakRSSBytes = rss
+		}
+	}
+	return m, nil
+}
+
+// referenceServer is the reference handler on its own loopback listener.
+type referenceServer struct {
+	srv              *http.Server
+	baseURL          string
+	clientID, secret string
+}
+
+func startReference() (*referenceServer, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("reference secret: %w", err)
+	}
+	rs := &referenceServer{clientID: "bench-reference", secret: "pms_" + base64.RawURLEncoding.EncodeToString(raw[:])}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("reference listener: %w", err)
+	}
+	rs.baseURL = "http://" + l.Addr().String()
+	h, err := NewReference(ReferenceConfig{ClientID: rs.clientID, Secret: rs.secret, Issuer: rs.baseURL})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	rs.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go rs.srv.Serve(l)
+	return rs, nil
+}
+
+func (rs *referenceServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rs.srv.Shutdown(ctx)
+}
