@@ -132,7 +132,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in clientCreate
+	var in clientFields
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -232,13 +232,13 @@ func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
-	var in clientUpdate
 	return a.changeClient(w, r, "client.updated", func(problems *web.Fields) (clientFields, error) {
+		var in clientFields
 		if err := web.DecodeJSON(w, r, &in); err != nil {
 			return clientFields{}, err
 		}
 		in.fixedFieldProblems(problems)
-		return in.clientFields, nil
+		return in, nil
 	})
 }
 

@@ -16,8 +16,8 @@ import (
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-// clientFields are the client fields that create and update share. A nil
-// field is absent: create uses the default, update keeps the current value.
+// clientFields is the body of create and update. A nil field is absent:
+// create uses the default, update keeps the current value.
 type clientFields struct {
 	Name                    *string     `json:"name"`
 	Description             *string     `json:"description"`
@@ -37,27 +37,17 @@ type clientFields struct {
 	GrantTypes              *[]string   `json:"grant_types"`
 	RedirectURIs            *[]string   `json:"redirect_uris"`
 	TokenEndpointAuthMethod *string     `json:"token_endpoint_auth_method"`
-}
 
-// clientCreate is the body of POST /service-clients.
-type clientCreate struct {
-	clientFields
+	// Set on create only. They are fields here, not in a wrapper struct,
+	// so that JSON type errors name the field as the client sent it.
 	ClientID     *string `json:"client_id"`
 	ClientSecret *string `json:"client_secret"`
 	ClientType   *string `json:"client_type"`
 }
 
-// clientUpdate is the body of PUT /service-clients/{client_id}. The fixed
-// fields are declared so that sending them gets a message saying why they
-// cannot change, rather than "unknown field".
-type clientUpdate struct {
-	clientFields
-	ClientID     *json.RawMessage `json:"client_id"`
-	ClientSecret *json.RawMessage `json:"client_secret"`
-	ClientType   *json.RawMessage `json:"client_type"`
-}
-
-func (u clientUpdate) fixedFieldProblems(problems *web.Fields) {
+// fixedFieldProblems reports the create-only fields in an update, saying
+// why they cannot change rather than "unknown field".
+func (u clientFields) fixedFieldProblems(problems *web.Fields) {
 	if u.ClientID != nil {
 		problems.Addf("client_id cannot be changed; create a new client instead")
 	}
