@@ -1,0 +1,36 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+
+	"github.com/permiso-auth/permiso/internal/console"
+	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/oauth"
+)
+
+// mountConsole serves the admin console at /admin. The console calls mux
+// in-process for everything it shows or changes, so it must be mounted on
+// the same mux as the API and the OAuth endpoints.
+//
+// The console's client secret is derived from the master key: every
+// replica computes the same one and none has to be stored or shared.
+func (s *Server) mountConsole(ctx context.Context, mux *http.ServeMux, secrets *oauth.Secrets, master []byte) error {
+	raw, err := keys.DeriveKey(master, "console client secret")
+	if err != nil {
+		return fmt.Errorf("console secret: %w", err)
+	}
+	c, err := console.New(ctx, console.Config{
+		Issuer: s.cfg.Issuer, Handler: mux, Store: s.store, Hasher: secrets,
+		ClientSecret: oauth.SecretPrefix + base64.RawURLEncoding.EncodeToString(raw),
+		Logger:       s.log.With("component", "console"),
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle(console.Path, c)
+	mux.Handle(console.Path+"/", c)
+	return nil
+}
