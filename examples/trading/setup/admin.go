@@ -43,7 +43,9 @@ func (a *adminAPI) post(ctx context.Context, path string, body any) (int, []byte
 // ensureScope creates a scope unless it exists; it reports whether it
 // created it.
 func (a *adminAPI) ensureScope(ctx context.Context, s scopeDef) (bool, error) {
-	resource, action, _ := strings.Cut(s.name, ":")
+	// Permiso names scopes action:resource (read:profile, admin:users), so
+	// for trade:read the action is "trade" and the resource "read".
+	action, resource, _ := strings.Cut(s.name, ":")
 	status, body, err := a.post(ctx, "/roles/scopes", map[string]string{
 		"name": s.name, "description": s.description, "resource": resource, "action": action,
 	})
