@@ -91,8 +91,8 @@ func TestIntrospection(t *testing.T) {
 
 func TestRevocation(t *testing.T) {
 	ts := newTestServer(t, nil)
-	a, aSecret := ts.createClient(map[string]any{"name": "a", "scope_ids": []string{"trade:read"}})
-	b, bSecret := ts.createClient(map[string]any{"name": "b", "scope_ids": []string{"trade:read"}})
+	a, aSecret := ts.createClient(map[string]any{"name": "svc-a", "scope_ids": []string{"trade:read"}})
+	b, bSecret := ts.createClient(map[string]any{"name": "svc-b", "scope_ids": []string{"trade:read"}})
 	tokA := ts.token(a, aSecret, nil)
 	if r := ts.form("/oauth2/revoke", url.Values{"token": {tokA}}, b, bSecret); r.Status != 400 || r.str("error") != "unauthorized_client" {
 		t.Fatalf("revoke another client's token: %d %s", r.Status, r.Body)

@@ -101,8 +101,8 @@ func TestTokenEndpoint(t *testing.T) {
 		expiresIn float64
 		wwwAuth   bool
 	}{
-		{name: "basic auth, all scopes", res: basic(cc()), status: 200, scope: "trade:read market:data", aud: []string{"https://mt5.example"}, expiresIn: 600},
-		{name: "post auth", res: ts.form("/oauth2/token", cc("client_id", id, "client_secret", secret), "", ""), status: 200, scope: "trade:read market:data"},
+		{name: "basic auth, all scopes", res: basic(cc()), status: 200, scope: "market:data trade:read", aud: []string{"https://mt5.example"}, expiresIn: 600},
+		{name: "post auth", res: ts.form("/oauth2/token", cc("client_id", id, "client_secret", secret), "", ""), status: 200, scope: "market:data trade:read"},
 		{name: "scope subset", res: basic(cc("scope", "market:data")), status: 200, scope: "market:data"},
 		{name: "scope not held", res: basic(cc("scope", "trade:read admin:users")), status: 400, errCode: "invalid_scope"},
 		{name: "resource selects aud", res: basic(cc("resource", "https://other.example")), status: 200, aud: []string{"https://other.example"}},
