@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTestReference(t testing.TB) *Reference {
+	t.Helper()
+	now := time.Unix(1_700_000_000, 0)
+	r, err := NewReference(ReferenceConfig{ClientID: "svc", Secret: "pms_s3cret", Issuer: "http://issuer.test",
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func tokenRequest(form url.Values, user, pass string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	return req
+}
+
+// verifyES256 checks a compact JWS with pub and returns its header and
+// claims.
+func verifyES256(t *testing.T, tok string, pub *ecdsa.PublicKey) (hdr, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d parts", len(parts))
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature: %d bytes, %v", len(sig), err)
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	if !ecdsa.Verify(pub, digest[:], r, s) {
+		t.Fatal("signature does not verify")
+	}
+	for i, dst := range []*map[string]any{&hdr, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hdr, claims
+}
+
+func TestReferenceIssuesVerifiableJWT(t *testing.T) {
+	ref := newTestReference(t)
+	for name, req := range map[string]*http.Request{
+		"basic": tokenRequest(url.Values{"grant_type": {"client_credentials"}}, "svc", "pms_s3cret"),
+		"post": tokenRequest(url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"},
+			"client_secret": {"pms_s3cret"}}, "", ""),
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			ref.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("headers: %v", w.Header())
+			}
+			var resp referenceResponse
+			if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
+				t.Fatal(err)
+			}
+			if resp.TokenType != "Bearer" || resp.ExpiresIn != 3600 || resp.Scope != "trade:read market:data" {
+				t.Errorf("response: %+v", resp)
+			}
+			hdr, claims := verifyES256(t, resp.AccessToken, ref.PublicKey())
+			if hdr["alg"] != "ES256" || hdr["typ"] != "at+jwt" {
+				t.Errorf("header: %v", hdr)
+			}
+			if claims["sub"] != "svc" || claims["client_id"] != "svc" || claims["iss"] != "http://issuer.test" ||
+				claims["exp"] != float64(1_700_003_600) || claims["jti"] == "" {
+				t.Errorf("claims: %v", claims)
+			}
+		})
+	}
+}
+
+func TestReferenceRejects(t *testing.T) {
+	ref := newTestReference(t)
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	for _, tc := range []struct {
+		name   string
+		req    *http.Request
+		status int
+		code   string
+	}{
+		{"wrong secret", tokenRequest(cc, "svc", "pms_s3cre7"), 401, "invalid_client"},
+		{"unknown client", tokenRequest(cc, "other", "pms_s3cret"), 401, "invalid_client"},
+		{"no credentials", tokenRequest(cc, "", ""), 401, "invalid_client"},
+		{"other grant", tokenRequest(url.Values{"grant_type": {"password"}}, "svc", "pms_s3cret"), 400, "unsupported_grant_type"},
+		{"GET", httptest.NewRequest(http.MethodGet, "/oauth2/token", nil), 405, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			ref.ServeHTTP(w, tc.req)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d", w.Code, tc.status)
+			}
+			if tc.status == 401 && w.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+			if tc.code != "" && !strings.Contains(w.Body.String(), `"`+tc.code+`"`) {
+				t.Errorf("body %s, want %s", w.Body, tc.code)
+			}
+		})
+	}
+}
+
+func TestDERToJOSE(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("x"))
+	// Enough signatures that some r or s are shorter than 32 bytes (1 in
+	// 128 each) or carry a leading zero byte in DER (1 in 2).
+	for range 500 {
+		der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := derToJOSE(der, 32)
+		if err != nil {
+			t.Fatalf("%x: %v", der, err)
+		}
+		r, s := new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])
+		if !ecdsa.Verify(&key.PublicKey, digest[:], r, s) {
+			t.Fatalf("converted %x does not verify", der)
+		}
+	}
+	for _, bad := range [][]byte{
+		nil, {0x30}, {0x30, 0x03, 0x02, 0x01},
+		{0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},                  // not a SEQUENCE
+		{0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01},                  // negative r
+		{0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00},            // trailing data inside
+		{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00},            // trailing data outside
+		append([]byte{0x30, 0x25, 0x02, 0x21, 0x01}, make([]byte, 36)...), // r too large
+	} {
+		if _, err := derToJOSE(bad, 32); err == nil {
+			t.Errorf("%x: accepted", bad)
+		}
+	}
+}
+
+func BenchmarkReferenceHandler(b *testing.B) {
+	ref := newTestReference(b)
+	body := url.Values{"grant_type": {"client_credentials"}}.Encode()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("svc", "pms_s3cret")
+		w := httptest.NewRecorder()
+		ref.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
