@@ -82,8 +82,9 @@ func (i issuer) IssueUserTokens(ctx context.Context, u *store.User, sid string, 
 const password = "correct horse battery staple 9"
 
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
+	handler  http.Handler
 	db       *sqlstore.DB
 	provider *oauth.Provider
 	clock    *clock
@@ -96,7 +97,7 @@ type fixture struct {
 
 // newFixture assembles the authorize handler with a real SQLite store,
 // real keys, tokens and provider, on an httptest server.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(t.TempDir(), "p.db")})
@@ -119,7 +120,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f := &fixture{t: t, db: db, clock: &clock{t: time.Now()}}
 	mux := http.NewServeMux()
-	f.srv = httptest.NewServer(web.RequestIDs(mux))
+	f.handler = web.RequestIDs(mux)
+	f.srv = httptest.NewServer(f.handler)
 	t.Cleanup(f.srv.Close)
 	secrets := oauth.NewSecrets([]byte(strings.Repeat("p", 32)), nil)
 	tok := tokens.New(tokens.Config{Keys: km, Issuer: f.srv.URL})
@@ -219,7 +221,7 @@ func (f *fixture) post(c *http.Client, path string, v url.Values) *page {
 	return readPage(f.t, res)
 }
 
-func readPage(t *testing.T, res *http.Response) *page {
+func readPage(t testing.TB, res *http.Response) *page {
 	t.Helper()
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
@@ -238,7 +240,7 @@ var (
 
 // parseForm reads the form's action and input values from the HTML, as a
 // browser would submit them.
-func parseForm(t *testing.T, p *page) {
+func parseForm(t testing.TB, p *page) {
 	if m := actionRE.FindStringSubmatch(p.body); m != nil {
 		p.action = html.UnescapeString(m[1])
 	}
@@ -259,7 +261,7 @@ func (f *fixture) authURL(v url.Values) string {
 }
 
 // location parses a redirect's Location.
-func location(t *testing.T, p *page) *url.URL {
+func location(t testing.TB, p *page) *url.URL {
 	t.Helper()
 	if p.status != http.StatusFound && p.status != http.StatusSeeOther {
 		t.Fatalf("want a redirect, got %d: %.400s", p.status, p.body)
