@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runSubcommand(ctx, "clients", []subcommand{
+		{"create", "create a service client and print its secret once", clientsCreate},
+		{"list", "list service clients", clientsList},
+		{"get", "show one service client", clientsGet},
+		{"update", "change a service client", clientsUpdate},
+		{"delete", "delete a service client", clientsDelete},
+		{"rotate-secret", "issue a new secret; the old one works for a grace period", clientsRotateSecret},
+	}, args, stdout, stderr)
+}
+
+const clientsPath = "/api/v1/service-clients"
+
+// cliClient is the part of the API's client object the tables show.
+type cliClient struct {
+	ClientID                string     `json:"client_id"`
+	Name                    string     `json:"name"`
+	Description             string     `json:"description"`
+	ClientType              string     `json:"client_type"`
+	IsActive                bool       `json:"is_active"`
+	IsTrusted               bool       `json:"is_trusted"`
+	AccessTokenLifetime     int        `json:"access_token_lifetime"`
+	AllowedIPs              []string   `json:"allowed_ips"`
+	Audiences               []string   `json:"audiences"`
+	GrantTypes              []string   `json:"grant_types"`
+	RedirectURIs            []string   `json:"redirect_uris"`
+	TokenEndpointAuthMethod string     `json:"token_endpoint_auth_method"`
+	Scopes                  []cliScope `json:"scopes"`
+	TotalRequests           int64      `json:"total_requests"`
+	LastUsed                *time.Time `json:"last_used"`
+	CreatedAt               time.Time  `json:"created_at"`
+}
+
+type cliScope struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func scopeList(s []cliScope) string {
+	names := make([]string, len(s))
+	for i, sc := range s {
+		names[i] = sc.Name
+	}
+	return orDash(strings.Join(names, ","))
+}
+
+// clientFlags are the flags create and update share; only the ones given
+// are sent.
+type clientFlags struct {
+	name, description, scopes, audiences, grantTypes, redirectURIs, allowedIPs string
+	trusted                                                                    bool
+	lifetime                                                                   int
+}
+
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	f := &clientFlags{}
+	fs.StringVar(&f.name, "name", "", "display name (2-100 characters)")
+	fs.StringVar(&f.description, "description", "", "description")
+	fs.StringVar(&f.scopes, "scopes", "", "comma-separated scope names the client may request")
+	fs.StringVar(&f.audiences, "audiences", "", "comma-separated audience URIs; the first is the default aud")
+	fs.StringVar(&f.grantTypes, "grant-types", "", "comma-separated grant types (client_credentials, password, refresh_token, authorization_code)")
+	fs.StringVar(&f.redirectURIs, "redirect-uris", "", "comma-separated redirect URIs (for authorization_code)")
+	fs.StringVar(&f.allowedIPs, "allowed-ips", "", "comma-separated addresses or CIDRs allowed to get tokens (empty: any)")
+	fs.BoolVar(&f.trusted, "trusted", false, "mark the client trusted (is_trusted claim)")
+	fs.IntVar(&f.lifetime, "lifetime", 0, "access token lifetime in seconds (300-86400; default 3600)")
+	return f
+}
+
+// body returns the JSON fields for the flags that were given.
+func (f *clientFlags) body(fs *flag.FlagSet) map[string]any {
+	b := map[string]any{}
+	for flagName, v := range map[string]struct {
+		field string
+		value any
+	}{
+		"name": {"name", f.name}, "description": {"description", f.description},
+		"scopes": {"scope_ids", splitList(f.scopes)}, "audiences": {"audiences", splitList(f.audiences)},
+		"grant-types": {"grant_types", splitList(f.grantTypes)}, "redirect-uris": {"redirect_uris", splitList(f.redirectURIs)},
+		"allowed-ips": {"allowed_ips", splitList(f.allowedIPs)}, "trusted": {"is_trusted", f.trusted},
+		"lifetime": {"access_token_lifetime", f.lifetime},
+	} {
+		if isSet(fs, flagName) {
+			b[v.field] = v.value
+		}
+	}
+	return b
+}
+
+func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso clients create", "--name NAME [options]",
+		"Creates a service client and prints its client_id and secret. The secret is shown only once.", stderr)
+	conn := addConnFlags(fs)
+	cf := addClientFlags(fs)
+	// --client-id names the admin credentials, so the new client's id is --id.
+	clientID := fs.String("id", "", "client_id of the new client ([A-Za-z0-9_-], default: a generated client_...)")
+	clientType := fs.String("type", "confidential", "client type: confidential or public (public clients have no secret)")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if cf.name == "" {
+		fs.Usage()
+		return errors.New("--name is required")
+	}
+	body := cf.body(fs)
+	body["client_type"] = *clientType
+	if *clientID != "" {
+		body["client_id"] = *clientID
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Client       cliClient `json:"client"`
+		ClientSecret *string   `json:"client_secret"`
+	}
+	raw, err := api.callInto(ctx, "POST", clientsPath, body, &out)
+	if err != nil {
+		return err
+	}
+	if conn.json {
+		return writeJSON(stdout, raw)
+	}
+	fmt.Fprintf(stdout, "client_id:     %s\n", out.Client.ClientID)
+	if out.ClientSecret == nil {
+		fmt.Fprintln(stdout, "client_secret: (none: public client)")
+		return nil
+	}
+	fmt.Fprintf(stdout, "client_secret: %s\n", *out.ClientSecret)
+	fmt.Fprintln(stderr, "Store the secret now: it is not shown again.")
+	return nil
+}
+
+func clientsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso clients list", "[options]", "Lists service clients.", stderr)
+	conn := addConnFlags(fs)
+	search := fs.String("search", "", "only clients whose name, client_id or description contains this")
+	page := fs.Int("page", 1, "page number")
+	perPage := fs.Int("per-page", 100, "clients per page (1-100)")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"page": {strconv.Itoa(*page)}, "per_page": {strconv.Itoa(*perPage)}}
+	if *search != "" {
+		q.Set("search", *search)
+	}
+	var out struct {
+		Clients            []cliClient `json:"clients"`
+		Total, Page, Pages int
+	}
+	raw, err := api.callInto(ctx, "GET", clientsPath+"?"+q.Encode(), nil, &out)
+	if err != nil {
+		return err
+	}
+	if conn.json {
+		return writeJSON(stdout, raw)
+	}
+	rows := make([][]string, len(out.Clients))
+	for i, c := range out.Clients {
+		rows[i] = []string{c.ClientID, c.Name, c.ClientType, strconv.FormatBool(c.IsActive), strconv.FormatBool(c.IsTrusted),
+			strconv.FormatInt(c.TotalRequests, 10), scopeList(c.Scopes)}
+	}
+	if err := writeTable(stdout, []string{"CLIENT_ID", "NAME", "TYPE", "ACTIVE", "TRUSTED", "REQUESTS", "SCOPES"}, rows); err != nil {
+		return err
+	}
+	pageNote(stderr, out.Page, out.Pages, out.Total, "clients")
+	return nil
+}
+
+// printClient shows one client as a two-column table.
+func printClient(w io.Writer, c cliClient) error {
+	list := func(l []string) string { return orDash(strings.Join(l, ",")) }
+	return writeTable(w, []string{"FIELD", "VALUE"}, [][]string{
+		{"client_id", c.ClientID}, {"name", c.Name}, {"description", orDash(c.Description)},
+		{"type", c.ClientType}, {"active", strconv.FormatBool(c.IsActive)}, {"trusted", strconv.FormatBool(c.IsTrusted)},
+		{"scopes", scopeList(c.Scopes)}, {"audiences", list(c.Audiences)}, {"grant_types", list(c.GrantTypes)},
+		{"redirect_uris", list(c.RedirectURIs)}, {"auth_method", c.TokenEndpointAuthMethod},
+		{"access_token_lifetime", strconv.Itoa(c.AccessTokenLifetime) + "s"}, {"allowed_ips", list(c.AllowedIPs)},
+		{"total_requests", strconv.FormatInt(c.TotalRequests, 10)}, {"last_used", fmtTime(c.LastUsed)},
+		{"created_at", fmtTime(&c.CreatedAt)},
+	})
+}
+
+// clientCall runs one request about the client named by the single
+// positional argument and prints the client it returns.
+func clientCall(ctx context.Context, conn *connFlags, method, path string, body any, stdout, stderr io.Writer) error {
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	var c cliClient
+	raw, err := api.callInto(ctx, method, path, body, &c)
+	if err != nil {
+		return err
+	}
+	if conn.json {
+		return writeJSON(stdout, raw)
+	}
+	return printClient(stdout, c)
+}
+
+func clientsGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso clients get", "CLIENT_ID [options]", "Shows one service client.", stderr)
+	conn := addConnFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	return clientCall(ctx, conn, "GET", clientsPath+"/"+url.PathEscape(pos[0]), nil, stdout, stderr)
+}
+
+func clientsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso clients update", "CLIENT_ID [options]",
+		"Changes the given fields of a service client. --scopes replaces the whole set.", stderr)
+	conn := addConnFlags(fs)
+	cf := addClientFlags(fs)
+	disable := fs.Bool("disable", false, "disable the client: it can no longer get tokens")
+	enable := fs.Bool("enable", false, "enable the client again")
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	body := cf.body(fs)
+	switch {
+	case *disable && *enable:
+		return errors.New("give --disable or --enable, not both")
+	case *disable:
+		body["is_active"] = false
+	case *enable:
+		body["is_active"] = true
+	}
+	if len(body) == 0 {
+		fs.Usage()
+		return errors.New("nothing to change")
+	}
+	return clientCall(ctx, conn, "PUT", clientsPath+"/"+url.PathEscape(pos[0]), body, stdout, stderr)
+}
+
+func clientsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso clients delete", "CLIENT_ID [options]", "Deletes a service client and its secrets.", stderr)
+	conn := addConnFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := api.call(ctx, "DELETE", clientsPath+"/"+url.PathEscape(pos[0]), nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted service client %s\n", pos[0])
+	return nil
+}
+
+func clientsRotateSecret(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso clients rotate-secret", "CLIENT_ID [options]",
+		"Issues a new secret. The previous secrets keep working for the grace period, so services can roll without downtime.", stderr)
+	conn := addConnFlags(fs)
+	grace := fs.Duration("grace", 24*time.Hour, "how long the previous secret keeps working (0 ends it now; at most 720h)")
+	current := fs.String("current-secret", "", "the current secret, checked before rotating (optional)")
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *grace < 0 || *grace%time.Second != 0 {
+		return errors.New("--grace must be a non-negative whole number of seconds, such as 24h or 90s")
+	}
+	body := map[string]any{"grace_period_seconds": int64(*grace / time.Second)}
+	if isSet(fs, "current-secret") {
+		body["current_secret"] = *current
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		ClientSecret            string     `json:"client_secret"`
+		PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	}
+	raw, err := api.callInto(ctx, "POST", clientsPath+"/"+url.PathEscape(pos[0])+"/rotate-secret", body, &out)
+	if err != nil {
+		return err
+	}
+	if conn.json {
+		return writeJSON(stdout, raw)
+	}
+	fmt.Fprintf(stdout, "client_id:     %s\nclient_secret: %s\n", pos[0], out.ClientSecret)
+	if out.PreviousSecretExpiresAt != nil {
+		fmt.Fprintf(stdout, "previous secret valid until %s\n", fmtTime(out.PreviousSecretExpiresAt))
+	}
+	fmt.Fprintln(stderr, "Store the secret now: it is not shown again.")
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+func runScopes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runSubcommand(ctx, "scopes", []subcommand{
+		{"list", "list scopes", scopesList},
+		{"create", "create a scope", scopesCreate},
+		{"delete", "delete a scope no role or client holds", scopesDelete},
+	}, args, stdout, stderr)
+}
+
+const scopesPath = "/api/v1/roles/scopes"
+
+type cliScopeDetail struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Resource    string    `json:"resource"`
+	RoleCount   int       `json:"role_count"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func scopesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso scopes list", "[options]", "Lists scopes.", stderr)
+	conn := addConnFlags(fs)
+	search := fs.String("search", "", "only scopes whose name or description contains this")
+	page := fs.Int("page", 1, "page number")
+	perPage := fs.Int("per-page", 100, "scopes per page (1-100)")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"page": {strconv.Itoa(*page)}, "per_page": {strconv.Itoa(*perPage)}}
+	if *search != "" {
+		q.Set("search", *search)
+	}
+	var out struct {
+		Scopes             []cliScopeDetail `json:"scopes"`
+		Total, Page, Pages int
+	}
+	raw, err := api.callInto(ctx, "GET", scopesPath+"?"+q.Encode(), nil, &out)
+	if err != nil {
+		return err
+	}
+	if conn.json {
+		return writeJSON(stdout, raw)
+	}
+	rows := make([][]string, len(out.Scopes))
+	for i, s := range out.Scopes {
+		rows[i] = []string{s.Name, orDash(s.Resource), strconv.Itoa(s.RoleCount), orDash(s.Description)}
+	}
+	if err := writeTable(stdout, []string{"NAME", "RESOURCE", "ROLES", "DESCRIPTION"}, rows); err != nil {
+		return err
+	}
+	pageNote(stderr, out.Page, out.Pages, out.Total, "scopes")
+	return nil
+}
+
+func scopesCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso scopes create", "NAME [options]",
+		"Creates a scope. NAME is letters, digits and _ . : - such as reports:read.", stderr)
+	conn := addConnFlags(fs)
+	description := fs.String("description", "", "what the scope allows")
+	resource := fs.String("resource", "", "resource (default: the text after the first ':')")
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"name": pos[0], "description": *description}
+	if isSet(fs, "resource") {
+		body["resource"] = *resource
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	var s cliScopeDetail
+	raw, err := api.callInto(ctx, "POST", scopesPath, body, &s)
+	if err != nil {
+		return err
+	}
+	if conn.json {
+		return writeJSON(stdout, raw)
+	}
+	fmt.Fprintf(stdout, "created scope %s (id %s)\n", s.Name, s.ID)
+	return nil
+}
+
+func scopesDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("permiso scopes delete", "NAME [options]",
+		"Deletes a scope (by name or id). A scope a role or client holds cannot be deleted.", stderr)
+	conn := addConnFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := api.call(ctx, "DELETE", scopesPath+"/"+url.PathEscape(pos[0]), nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted scope %s\n", pos[0])
+	return nil
+}
