@@ -216,6 +216,9 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 	s.mountHealth(mux)
+	if err := s.mountConsole(ctx, mux); err != nil {
+		return err
+	}
 	s.ops.mount(mux)
 	mux.Handle("/", web.NotFoundHandler())
 
