@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestClientsCommands(t *testing.T) {
+	newCLIServer(t)
+	created := runCLI(t, runClients, "create", "--name", "Pricing", "--id", "pricing", "--scopes", "trade:read,market:data",
+		"--audiences", "https://mt5.example,https://reports.example", "--trusted", "--lifetime", "1800").ok(t, "client_id:     pricing")
+	secret := field(created.Stdout, "client_secret")
+	if !strings.HasPrefix(secret, "pms_") {
+		t.Fatalf("secret %q in %s", secret, created.Stdout)
+	}
+	if !strings.Contains(created.Stderr, "not shown again") {
+		t.Errorf("no warning to keep the secret: %q", created.Stderr)
+	}
+	creds := []string{"--client-id", "pricing", "--client-secret", secret}
+
+	steps := []struct {
+		name string
+		args []string
+		want []string // in stdout on success
+		fail []string // in stderr or the error when the command must fail
+	}{
+		{name: "list", args: []string{"list"}, want: []string{"CLIENT_ID", "pricing", "Pricing", "confidential", "market:data,trade:read", "permiso-admin"}},
+		{name: "list with search", args: []string{"list", "--search", "pric"}, want: []string{"pricing"}},
+		{name: "get", args: []string{"get", "pricing"}, want: []string{"trusted", "true", "https://mt5.example,https://reports.example", "1800s", "client_credentials"}},
+		{name: "flags after the id", args: []string{"get", "pricing", "--json"}, want: []string{`"client_id": "pricing"`}},
+		{name: "get unknown", args: []string{"get", "ghost"}, fail: []string{"not_found: Service client not found"}},
+		{name: "duplicate", args: []string{"create", "--name", "Again", "--id", "pricing"}, fail: []string{"conflict: "}},
+		{name: "invalid", args: []string{"create", "--name", "Bad", "--lifetime", "5", "--scopes", "nope:x"},
+			fail: []string{"validation_error: ", "access_token_lifetime", `"nope:x"`}},
+		{name: "create needs a name", args: []string{"create"}, fail: []string{"--name is required"}},
+		{name: "update needs a change", args: []string{"update", "pricing"}, fail: []string{"nothing to change"}},
+		{name: "update both ways", args: []string{"update", "pricing", "--disable", "--enable"}, fail: []string{"not both"}},
+		{name: "update scopes", args: []string{"update", "pricing", "--scopes", "trade:read"}, want: []string{"trade:read"}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			r := runCLI(t, runClients, st.args...)
+			if st.fail != nil {
+				r.fails(t, st.fail...)
+				return
+			}
+			r.ok(t, st.want...)
+		})
+	}
+
+	t.Run("token for the new client", func(t *testing.T) {
+		tok := runCLI(t, runToken, append(creds, "--scope", "trade:read", "--resource", "https://reports.example")...).ok(t)
+		claims := jwtClaims(t, strings.TrimSpace(tok.Stdout))
+		if claims["aud"] != "https://reports.example" || claims["scope"] != "trade:read" || claims["client_id"] != "pricing" {
+			t.Errorf("claims %v", claims)
+		}
+		runCLI(t, runToken, append(creds, "--scope", "market:data")...).fails(t, "invalid_scope: ")
+		runCLI(t, runToken, append(creds, "--json")...).ok(t, `"access_token"`, `"expires_in": 1800`)
+	})
+	t.Run("disable and enable", func(t *testing.T) {
+		runCLI(t, runClients, "update", "pricing", "--disable").ok(t, "active", "false")
+		runCLI(t, runToken, creds...).fails(t, "invalid_client: ")
+		runCLI(t, runClients, "update", "pricing", "--enable").ok(t)
+		runCLI(t, runToken, creds...).ok(t)
+	})
+	t.Run("rotate-secret", func(t *testing.T) {
+		r := runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "1h").ok(t, "previous secret valid until")
+		second := field(r.Stdout, "client_secret")
+		runCLI(t, runToken, creds...).ok(t) // still inside the grace period
+		runCLI(t, runToken, "--client-id", "pricing", "--client-secret", second).ok(t)
+		r = runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "0s", "--current-secret", second).ok(t)
+		third := field(r.Stdout, "client_secret")
+		runCLI(t, runToken, creds...).fails(t, "invalid_client")
+		runCLI(t, runToken, "--client-id", "pricing", "--client-secret", second).fails(t, "invalid_client")
+		runCLI(t, runToken, "--client-id", "pricing", "--client-secret", third).ok(t)
+		runCLI(t, runClients, "rotate-secret", "pricing", "--current-secret", "pms_wrong").fails(t, "invalid_secret: ")
+		runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "1.5s").fails(t, "whole number of seconds")
+	})
+	t.Run("public client", func(t *testing.T) {
+		r := runCLI(t, runClients, "create", "--name", "Mobile", "--type", "public", "--redirect-uris", "com.example.app:/cb", "--json").ok(t)
+		var out struct {
+			Client       map[string]any `json:"client"`
+			ClientSecret *string        `json:"client_secret"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+			t.Fatalf("--json output: %v\n%s", err, r.Stdout)
+		}
+		if out.ClientSecret != nil || out.Client["client_type"] != "public" {
+			t.Errorf("public client: %s", r.Stdout)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		runCLI(t, runClients, "delete", "pricing").ok(t, "deleted service client pricing")
+		runCLI(t, runClients, "delete", "pricing").fails(t, "not_found: ")
+	})
+}
