@@ -40,6 +40,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before each scenario")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to `FILE` (- for stdout, which then gets only JSON)")
 	fs.BoolVar(&cfg.Reference, "reference", true, "also run the client_credentials scenarios against the in-process reference handler")
+	fs.IntVar(&cfg.Rounds, "rounds", 5, "split each comparison with the reference into N alternating slices per side (each at least 200ms)")
 	fs.StringVar(&cfg.Target, "target", "", "base `URL` of a running server; empty starts one")
 	fs.StringVar(&cfg.AdminClientID, "admin-client-id", os.Getenv("PERMISO_ADMIN_CLIENT_ID"), "admin client id (env PERMISO_ADMIN_CLIENT_ID); default with a started server: its bootstrap admin")
 	fs.StringVar(&cfg.AdminClientSecret, "admin-client-secret", "", "admin client secret (env PERMISO_ADMIN_CLIENT_SECRET)")

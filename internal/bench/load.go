@@ -51,6 +51,21 @@ type LoadResult struct {
 	Interrupted bool // the caller's context ended the run early
 }
 
+// merge adds o's counts and window to r.
+func (r *LoadResult) merge(o *LoadResult) {
+	if r.Errors == nil {
+		r.Errors = map[string]uint64{}
+	}
+	r.Requests += o.Requests
+	r.OK += o.OK
+	for k, v := range o.Errors {
+		r.Errors[k] += v
+	}
+	r.Window += o.Window
+	r.Latency.Merge(&o.Latency)
+	r.Interrupted = r.Interrupted || o.Interrupted
+}
+
 // ErrorCount returns the number of failed requests.
 func (r *LoadResult) ErrorCount() uint64 {
 	var n uint64

@@ -60,6 +60,8 @@ type ScenarioResult struct {
 // completed in the measured window, successful or not; latency covers the
 // successful ones.
 type Measurement struct {
+	// Seconds is the measured time (the sum of the slices' windows).
+	Seconds           float64           `json:"seconds"`
 	Requests          uint64            `json:"requests"`
 	OK                uint64            `json:"ok"`
 	ErrorCount        uint64            `json:"error_count"`
@@ -91,7 +93,7 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 func newMeasurement(lr *LoadResult) *Measurement {
 	h := &lr.Latency
 	return &Measurement{
-		Requests: lr.Requests, OK: lr.OK, ErrorCount: lr.ErrorCount(), Errors: lr.Errors,
+		Seconds: lr.Window.Seconds(), Requests: lr.Requests, OK: lr.OK, ErrorCount: lr.ErrorCount(), Errors: lr.Errors,
 		RequestsPerSecond: lr.RequestsPerSecond(), OKPerSecond: lr.OKPerSecond(),
 		LatencyMS: Latency{P50: ms(h.Quantile(0.50)), P90: ms(h.Quantile(0.90)), P99: ms(h.Quantile(0.99)),
 			Max: ms(h.Max()), Mean: ms(h.Mean())},

@@ -44,6 +44,12 @@ type Config struct {
 	// Reference also runs the scenarios that have one against the
 	// in-process reference handler, with the same settings.
 	Reference bool
+	// Rounds splits each comparison with the reference into this many
+	// alternating slices per side (server, reference, reference, server,
+	// ...), so a change in the machine's background load hits both alike;
+	// zero means 1. Slices are at least 200ms; later slices warm up for at
+	// most 200ms. Scenarios without a reference run in one piece.
+	Rounds int
 	// AllowRemote permits a non-loopback Target.
 	AllowRemote bool
 	// Logger receives progress; nil discards it.
@@ -64,6 +70,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Warmup < 0 || cfg.Warmup > MaxWarmup {
 		errs = append(errs, fmt.Errorf("warm-up must be 0..%s, got %s", MaxWarmup, cfg.Warmup))
+	}
+	if cfg.Rounds < 0 {
+		errs = append(errs, fmt.Errorf("rounds must not be negative, got %d", cfg.Rounds))
 	}
 	if cfg.Target == "" && cfg.ServerBinary == "" {
 		errs = append(errs, errors.New("no target and no server binary to start"))
@@ -179,79 +188,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, fmt.Errorf("scenarios failed: %s", strings.Join(failed, ", "))
 	}
 	return rep, nil
-}
-
-// runScenario prepares and runs one scenario against the server, then,
-// when it has one, against the reference handler.
-func runScenario(ctx context.Context, cfg Config, log *slog.Logger, sc scenario, st *setup, srv *serverProcess, ref *referenceServer) ScenarioResult {
-	res := ScenarioResult{Name: sc.name, Status: StatusOK}
-	newOp, err := sc.prepare(ctx, st)
-	if err != nil {
-		err = markUnavailable(err)
-		res.Status, res.Reason = StatusFailed, err.Error()
-		if errors.Is(err, errUnavailable) {
-			res.Status = StatusUnavailable
-		}
-		log.Warn("scenario not run", "scenario", sc.name, "status", res.Status, "reason", res.Reason)
-		return res
-	}
-	log.Info("running", "scenario", sc.name, "target", "permiso", "connections", cfg.Connections, "duration", cfg.Duration)
-	res.Permiso, err = measure(ctx, cfg, newOp, srv.pid())
-	if err != nil {
-		res.Status, res.Reason = StatusFailed, err.Error()
-		return res
-	}
-	if ref != nil && sc.reference && ctx.Err() == nil {
-		post := sc.name == ScenarioCCPost
-		log.Info("running", "scenario", sc.name, "target", "reference")
-		res.Reference, err = measure(ctx, cfg, ccOp(ref.baseURL, ref.clientID, ref.secret, post), 0)
-		if err != nil {
-			res.Status, res.Reason = StatusFailed, "reference: "+err.Error()
-			return res
-		}
-		if r := res.Reference.OKPerSecond; r > 0 {
-			ratio := res.Permiso.OKPerSecond / r
-			res.Ratio = &ratio
-		}
-	}
-	return res
-}
-
-// measure runs the load and, for a server the benchmark started (pid > 0),
-// samples its CPU time over the measured window and its peak RSS.
-func measure(ctx context.Context, cfg Config, newOp func(int) Op, pid int) (*Measurement, error) {
-	var cpuStart, cpuEnd time.Duration
-	var cpuErr error
-	lc := LoadConfig{Connections: cfg.Connections, Warmup: cfg.Warmup, Duration: cfg.Duration,
-		NewOp: newOp, AllowRemote: cfg.AllowRemote}
-	if pid > 0 {
-		lc.OnMeasureStart = func() { cpuStart, cpuErr = processCPU(pid) }
-		lc.OnMeasureEnd = func() {
-			if cpuErr == nil {
-				cpuEnd, cpuErr = processCPU(pid)
-			}
-		}
-	}
-	lr, err := RunLoad(ctx, lc)
-	if err != nil {
-		return nil, err
-	}
-	m := newMeasurement(lr)
-	if pid > 0 && cpuErr == nil && cpuEnd > 0 {
-		cpu := (cpuEnd - cpuStart).Seconds()
-		cores := cpu / lr.Window.Seconds()
-		m.ServerCPUCores = &cores
-		if lr.OK > 0 {
-			per1k := cpu / float64(lr.OK) * 1000
-			m.ServerCPUSecondsPer1K = &per1k
-		}
-	}
-	if pid > 0 {
-		if rss, err := processPeakRSS(pid); err == nil {
-			m.ServerPeakRSSBytes = rss
-		}
-	}
-	return m, nil
 }
 
 // referenceServer is the reference handler on its own loopback listener.

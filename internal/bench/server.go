@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -190,6 +189,3 @@ func freeLoopbackAddr() (string, error) {
 	}
 	return addr, nil
 }
-
-// errUnavailable marks a scenario the server does not offer (yet).
-var errUnavailable = errors.New("unavailable")

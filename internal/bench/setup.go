@@ -248,7 +248,7 @@ func (s *setup) refreshTokens(ctx context.Context, u *userLogin, n int) ([]strin
 		}
 		rt, ok := jsonString(body, "refresh_token")
 		if !ok || len(rt) == 0 {
-			return "", markUnavailable(errors.New("password login returned no refresh_token"))
+			return "", &unavailableError{errors.New("password login returned no refresh_token")}
 		}
 		return string(rt), nil
 	}
@@ -302,18 +302,29 @@ func (s *setup) refreshTokens(ctx context.Context, u *userLogin, n int) ([]strin
 	return out, nil
 }
 
+// unavailableError marks a scenario the server does not offer (yet).
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+func isUnavailable(err error) bool {
+	var u *unavailableError
+	return errors.As(err, &u)
+}
+
 // markUnavailable turns an answer that says the server lacks a feature
-// (404, 405, or an OAuth error naming an unsupported grant) into
-// errUnavailable, keeping the detail.
+// (404, 405, or an OAuth error naming an unsupported grant) into an
+// *unavailableError.
 func markUnavailable(err error) error {
 	var se *StatusError
-	if !errors.As(err, &se) {
+	if isUnavailable(err) || !errors.As(err, &se) {
 		return err
 	}
 	switch {
 	case se.Code == http.StatusNotFound, se.Code == http.StatusMethodNotAllowed,
 		strings.Contains(se.Body, "unsupported_grant_type"), strings.Contains(se.Body, "unauthorized_client"):
-		return fmt.Errorf("%w: %w", errUnavailable, err)
+		return &unavailableError{err}
 	}
 	return err
 }
