@@ -56,6 +56,7 @@ type request struct {
 	url    string
 	body   []byte
 	header http.Header
+	parsed *url.URL // set on first use; an Op owns its copy
 }
 
 func formRequest(baseURL, path string, form url.Values, basicUser, basicPass string) request {
@@ -82,16 +83,9 @@ func basicAuth(user, pass string) string {
 // send performs r and reads the whole body into buf. It returns a
 // *StatusError for any status but want.
 func (r *request) send(ctx context.Context, c *http.Client, buf *bytes.Buffer, want int) ([]byte, error) {
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	req, err := r.build(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	for k, v := range r.header {
-		req.Header[k] = v
+		return nil, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -107,6 +101,25 @@ func (r *request) send(ctx context.Context, c *http.Client, buf *bytes.Buffer, w
 		return buf.Bytes(), &StatusError{Code: resp.StatusCode}
 	}
 	return buf.Bytes(), nil
+}
+
+// build makes the *http.Request. The URL is parsed once and the header map
+// is shared: neither the client nor the transport writes to them.
+func (r *request) build(ctx context.Context) (*http.Request, error) {
+	if r.parsed == nil {
+		u, err := url.Parse(r.url)
+		if err != nil {
+			return nil, fmt.Errorf("build request: %w", err)
+		}
+		r.parsed = u
+	}
+	req := &http.Request{Method: r.method, URL: r.parsed, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: r.header, Host: r.parsed.Host}
+	if r.body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(r.body))
+		req.ContentLength = int64(len(r.body))
+	}
+	return req.WithContext(ctx), nil
 }
 
 // jsonString returns the raw value of the first string member named key in
