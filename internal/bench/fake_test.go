@@ -21,6 +21,11 @@ type fakePermiso struct {
 	clients map[string]*Reference // client_id -> its token endpoint
 	admin   *Reference
 	n       int
+	// With users set, it also registers users and answers the password
+	// and refresh_token grants, rotating refresh tokens: each is good once.
+	users   map[string]string // username -> password
+	refresh map[string]bool   // refresh tokens not yet used
+	reused  int               // refresh tokens presented twice
 }
 
 const fakeAdminID, fakeAdminSecret = "admin-client", "pms_admin-secret"
@@ -47,7 +52,14 @@ func (f *fakePermiso) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fmt.Fprint(w, `{"active": true}`)
+	case "POST /api/v1/users/register":
+		f.register(w, r)
 	case "POST /oauth2/token":
+		r.ParseForm()
+		if g := r.PostForm.Get("grant_type"); f.users != nil && (g == "password" || g == "refresh_token") {
+			f.userGrant(w, r)
+			return
+		}
 		id, _, ok := r.BasicAuth()
 		if !ok {
 			r.ParseForm()
@@ -88,6 +100,53 @@ func (f *fakePermiso) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
 	}
+}
+
+func (f *fakePermiso) register(w http.ResponseWriter, r *http.Request) {
+	var body struct{ Username, Email, Password string }
+	json.NewDecoder(r.Body).Decode(&body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.users == nil {
+		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
+		return
+	}
+	if body.Username == "" || body.Password == "" || f.users[body.Username] != "" {
+		http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+		return
+	}
+	f.users[body.Username] = body.Password
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprintf(w, `{"username":%q}`, body.Username)
+}
+
+func (f *fakePermiso) userGrant(w http.ResponseWriter, r *http.Request) {
+	id, _, _ := r.BasicAuth()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.clients[id] == nil {
+		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+		return
+	}
+	switch r.PostForm.Get("grant_type") {
+	case "password":
+		if pw := f.users[r.PostForm.Get("username")]; pw == "" || pw != r.PostForm.Get("password") {
+			http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+			return
+		}
+	case "refresh_token":
+		rt := r.PostForm.Get("refresh_token")
+		if !f.refresh[rt] {
+			f.reused++
+			http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+			return
+		}
+		delete(f.refresh, rt)
+	}
+	f.n++
+	rt := fmt.Sprintf("rt-%d", f.n)
+	f.refresh[rt] = true
+	fmt.Fprintf(w, `{"access_token":"at-%d","token_type":"Bearer","refresh_token":%q}`, f.n, rt)
 }
 
 // TestMain lets the test binary play `permiso serve` for the tests that

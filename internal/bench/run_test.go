@@ -64,6 +64,39 @@ func TestRunAgainstTarget(t *testing.T) {
 	}
 }
 
+func TestRunUserScenarios(t *testing.T) {
+	f, err := newFakePermiso()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.users, f.refresh = map[string]string{}, map[string]bool{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	cfg := quickConfig()
+	cfg.Target, cfg.Connections = srv.URL, 4
+	cfg.AdminClientID, cfg.AdminClientSecret = fakeAdminID, fakeAdminSecret
+	cfg.Scenarios = []string{ScenarioPassword, ScenarioRefresh}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Scenarios {
+		if s.Status != StatusOK || s.Permiso.OK == 0 || s.Permiso.ErrorCount != 0 {
+			t.Errorf("%s: %+v %+v", s.Name, s, s.Permiso)
+		}
+	}
+	// Every refresh spent the token the previous answer gave: none was
+	// presented twice, and each connection holds one live token at the end.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reused != 0 {
+		t.Errorf("%d refresh tokens reused", f.reused)
+	}
+	if len(f.refresh) < cfg.Connections {
+		t.Errorf("%d live refresh tokens, want one per connection at least", len(f.refresh))
+	}
+}
+
 func TestRunStartsServer(t *testing.T) {
 	t.Setenv("BENCH_FAKE_SERVE", "1") // the child plays the server (TestMain)
 	cfg := quickConfig()
