@@ -212,7 +212,13 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 
 // pathClient loads the client named by the {client_id} path value.
 func (a *API) pathClient(r *http.Request) (store.Client, error) {
-	c, err := a.cfg.Store.GetClient(r.Context(), r.PathValue("client_id"))
+	id := r.PathValue("client_id")
+	if !plainText(id, false) || len(id) > 255 {
+		// No client_id holds control characters or invalid UTF-8, and
+		// PostgreSQL would refuse them as an error rather than a miss.
+		return store.Client{}, web.NotFound(clientNotFound)
+	}
+	c, err := a.cfg.Store.GetClient(r.Context(), id)
 	if err != nil {
 		return store.Client{}, storeErr(err, clientNotFound, "")
 	}
@@ -346,6 +352,9 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("client_id")
+	if !plainText(id, false) || len(id) > 255 {
+		return web.NotFound(clientNotFound)
+	}
 	if err := a.cfg.Store.DeleteClient(r.Context(), id); err != nil {
 		return storeErr(err, clientNotFound, "")
 	}

@@ -106,7 +106,7 @@ func (a *API) applyRole(r *http.Request, in roleInput, role *store.Role, creatin
 		role.Name = *in.Name
 		if n := utf8.RuneCountInString(role.Name); n < 2 || n > 50 {
 			problems.Addf("name must be 2 to 50 characters")
-		} else if strings.TrimSpace(role.Name) != role.Name || strings.ContainsFunc(role.Name, func(c rune) bool {
+		} else if strings.TrimSpace(role.Name) != role.Name || !utf8.ValidString(role.Name) || strings.ContainsFunc(role.Name, func(c rune) bool {
 			return c == '/' || !unicode.IsPrint(c)
 		}) {
 			// Names appear in paths (/roles/{role}); keep them printable
@@ -118,8 +118,8 @@ func (a *API) applyRole(r *http.Request, in roleInput, role *store.Role, creatin
 	}
 	if in.Description != nil {
 		role.Description = *in.Description
-		if utf8.RuneCountInString(role.Description) > 500 {
-			problems.Addf("description must be at most 500 characters")
+		if utf8.RuneCountInString(role.Description) > 500 || !plainText(role.Description, true) {
+			problems.Addf("description must be at most 500 characters of text")
 		}
 	}
 	if in.ScopeIDs != nil {

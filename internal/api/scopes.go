@@ -55,8 +55,8 @@ func (a *API) listScopes(w http.ResponseWriter, r *http.Request) error {
 	var problems web.Fields
 	paging := parseListPaging(q, &problems)
 	f := store.ScopeFilter{Page: paging.store(), Search: searchParam(q, &problems), Resource: q.Get("resource"), Action: q.Get("action")}
-	if len(f.Resource) > 50 || len(f.Action) > 50 {
-		problems.Addf("resource and action filters must be at most 50 characters")
+	if len(f.Resource) > 50 || len(f.Action) > 50 || !plainText(f.Resource, false) || !plainText(f.Action, false) {
+		problems.Addf("resource and action filters must be at most 50 characters of plain text")
 	}
 	if err := problems.Err(); err != nil {
 		return err
@@ -105,15 +105,15 @@ func (in scopeInput) apply(s *store.Scope, creating bool) error {
 	}
 	if in.Description != nil {
 		s.Description = *in.Description
-		if utf8.RuneCountInString(s.Description) > 500 {
-			problems.Addf("description must be at most 500 characters")
+		if utf8.RuneCountInString(s.Description) > 500 || !plainText(s.Description, true) {
+			problems.Addf("description must be at most 500 characters of text")
 		}
 	}
 	switch {
 	case in.Resource != nil:
 		s.Resource = *in.Resource
-		if utf8.RuneCountInString(s.Resource) > 50 {
-			problems.Addf("resource must be at most 50 characters")
+		if utf8.RuneCountInString(s.Resource) > 50 || !plainText(s.Resource, false) {
+			problems.Addf("resource must be at most 50 characters of plain text")
 		}
 	case creating || s.Resource == rbac.Resource(oldName):
 		// A resource derived from the name follows a rename; one the

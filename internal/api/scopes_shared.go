@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
@@ -43,9 +44,28 @@ func uuidShaped(s string) bool {
 	return true
 }
 
+// plainText reports whether s is valid UTF-8 without control characters
+// other than tab and newline. PostgreSQL rejects NUL and invalid UTF-8 in
+// text, so such input must be refused (or not found) before it gets there,
+// or a malformed request would look like a database failure.
+func plainText(s string, newlines bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if c == 0x7f || c < 0x20 && !(newlines && (c == '\n' || c == '\t' || c == '\r')) {
+			return false
+		}
+	}
+	return true
+}
+
 // findScope returns the scope whose id or name is ref. The error wraps
 // store.ErrNotFound when there is none.
 func (a *API) findScope(ctx context.Context, ref string) (store.Scope, error) {
+	if !plainText(ref, false) || len(ref) > 255 {
+		return store.Scope{}, store.ErrNotFound
+	}
 	if uuidShaped(ref) {
 		s, err := a.cfg.Store.GetScope(ctx, strings.ToLower(ref))
 		if !errors.Is(err, store.ErrNotFound) {
@@ -57,6 +77,9 @@ func (a *API) findScope(ctx context.Context, ref string) (store.Scope, error) {
 
 // findRole returns the role whose id or name is ref.
 func (a *API) findRole(ctx context.Context, ref string) (store.Role, error) {
+	if !plainText(ref, false) || len(ref) > 255 {
+		return store.Role{}, store.ErrNotFound
+	}
 	if uuidShaped(ref) {
 		r, err := a.cfg.Store.GetRole(ctx, strings.ToLower(ref))
 		if !errors.Is(err, store.ErrNotFound) {
@@ -169,8 +192,8 @@ func (p listPaging) envelope(key string, items any, total int) map[string]any {
 // searchParam reads the search query parameter, bounded.
 func searchParam(q url.Values, problems *web.Fields) string {
 	s := strings.TrimSpace(q.Get("search"))
-	if len(s) > 200 {
-		problems.Addf("search must be at most 200 characters")
+	if len(s) > 200 || !plainText(s, false) {
+		problems.Addf("search must be at most 200 characters of plain text")
 		return ""
 	}
 	return s

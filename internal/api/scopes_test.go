@@ -122,3 +122,32 @@ func TestScopeLifecycle(t *testing.T) {
 		t.Errorf("created id %q is not a UUID", createdID)
 	}
 }
+
+// Malformed text is a 4xx before it reaches the database (PostgreSQL
+// refuses NUL and invalid UTF-8, which would otherwise surface as 503).
+func TestMalformedTextIsRefused(t *testing.T) {
+	f := newAdminFixture(t)
+	admin := f.token(f.Admin)
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		want               string
+	}{
+		{"NUL in scope path", "GET", "/api/v1/roles/scopes/a%00b", nil, 404, "Scope not found"},
+		{"invalid UTF-8 in role path", "GET", "/api/v1/roles/%ff%fe", nil, 404, "Role not found"},
+		{"NUL in client path", "GET", "/api/v1/service-clients/a%00b", nil, 404, "Service client not found"},
+		{"NUL in client delete", "DELETE", "/api/v1/service-clients/a%00b", nil, 404, "Service client not found"},
+		{"NUL in search", "GET", "/api/v1/service-clients?search=a%00", nil, 422, "search must be"},
+		{"NUL in resource filter", "GET", "/api/v1/roles/scopes?resource=%00", nil, 422, "plain text"},
+		{"NUL in client name", "POST", "/api/v1/service-clients", `{"name":"ab\u0000c"}`, 422, "name must not contain control characters"},
+		{"NUL in scope description", "POST", "/api/v1/roles/scopes", `{"name":"x:y","description":"a\u0000"}`, 422, "description"},
+		{"NUL in role description", "POST", "/api/v1/roles", `{"name":"xy","description":"a\u0000"}`, 422, "description"},
+		{"NUL in scope reference", "POST", "/api/v1/roles", `{"name":"xy","scope_ids":["a\u0000"]}`, 422, "unknown scopes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			expect(t, f.do(tt.method, tt.path, admin, tt.body), tt.status, tt.want)
+		})
+	}
+}
