@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"log/slog"
+	"os"
 	"time"
 )
 
@@ -81,23 +82,32 @@ type sample struct {
 	pid    int
 	lr     LoadResult
 	cpu    time.Duration
-	cpuBad bool // a window lacked a CPU reading
+	cpuBad bool          // a window lacked a CPU reading
+	self   time.Duration // this process's CPU time over the windows
+	selfOK bool
 	runs   int
 }
 
 func (s *sample) run(ctx context.Context, cfg Config, warmup, duration time.Duration) error {
-	var cpuStart, cpuEnd time.Duration
-	var cpuErr error
+	var cpuStart, cpuEnd, selfStart, selfEnd time.Duration
+	var cpuErr, selfErr error
 	ended := false
+	self := os.Getpid()
 	lc := LoadConfig{Connections: cfg.Connections, Warmup: warmup, Duration: duration,
 		NewOp: s.newOp, AllowRemote: cfg.AllowRemote}
-	if s.pid > 0 {
-		lc.OnMeasureStart = func() { cpuStart, cpuErr = processCPU(s.pid) }
-		lc.OnMeasureEnd = func() {
-			if cpuErr == nil {
-				cpuEnd, cpuErr = processCPU(s.pid)
-				ended = cpuErr == nil
-			}
+	lc.OnMeasureStart = func() {
+		selfStart, selfErr = processCPU(self)
+		if s.pid > 0 {
+			cpuStart, cpuErr = processCPU(s.pid)
+		}
+	}
+	lc.OnMeasureEnd = func() {
+		if selfErr == nil {
+			selfEnd, selfErr = processCPU(self)
+		}
+		if s.pid > 0 && cpuErr == nil {
+			cpuEnd, cpuErr = processCPU(s.pid)
+			ended = cpuErr == nil
 		}
 	}
 	lr, err := RunLoad(ctx, lc)
@@ -105,6 +115,8 @@ func (s *sample) run(ctx context.Context, cfg Config, warmup, duration time.Dura
 		return err
 	}
 	s.lr.merge(lr)
+	s.selfOK = (s.runs == 0 || s.selfOK) && selfErr == nil && selfEnd > 0
+	s.self += selfEnd - selfStart
 	s.runs++
 	if ended {
 		s.cpu += cpuEnd - cpuStart
@@ -116,6 +128,10 @@ func (s *sample) run(ctx context.Context, cfg Config, warmup, duration time.Dura
 
 func (s *sample) measurement() *Measurement {
 	m := newMeasurement(&s.lr)
+	if s.selfOK && s.lr.Window > 0 {
+		cores := s.self.Seconds() / s.lr.Window.Seconds()
+		m.BenchCPUCores = &cores
+	}
 	if s.pid <= 0 {
 		return m
 	}

@@ -74,6 +74,9 @@ type Measurement struct {
 	ServerCPUSecondsPer1K *float64 `json:"server_cpu_seconds_per_1k,omitempty"`
 	// ServerCPUCores is the server's average CPU use over the window.
 	ServerCPUCores *float64 `json:"server_cpu_cores,omitempty"`
+	// BenchCPUCores is the benchmark process's own average CPU use over
+	// the window: the load generator, plus the handler in a reference run.
+	BenchCPUCores *float64 `json:"bench_cpu_cores,omitempty"`
 	// ServerPeakRSSBytes is the server's VmHWM right after this run.
 	ServerPeakRSSBytes int64 `json:"server_peak_rss_bytes,omitempty"`
 	Interrupted        bool  `json:"interrupted,omitempty"`
@@ -125,9 +128,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteByte('\n')
 	}
 	b.WriteByte('\n')
-	const row = "%-11s %-9s %-11s %10s %10s %8s %8s %8s %8s %8s %7s %6s  %s\n"
+	const row = "%-11s %-9s %-11s %10s %10s %8s %8s %8s %8s %8s %9s %8s %6s  %s\n"
 	fmt.Fprintf(&b, row, "SCENARIO", "TARGET", "STATUS", "REQUESTS", "OK/S", "P50", "P90", "P99", "MAX",
-		"CPU/1K", "RSS", "RATIO", "ERRORS")
+		"CPU/1K", "CORES S/B", "RSS", "RATIO", "ERRORS")
 	for _, s := range r.Scenarios {
 		if s.Permiso == nil {
 			fmt.Fprintf(&b, "%-11s %-9s %-11s %s\n", s.Name, "permiso", s.Status, s.Reason)
@@ -146,7 +149,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	b.WriteString("\nOK/S: successful requests per second; latencies of successful requests; CPU/1K: server CPU seconds\n" +
-		"per 1,000 successful requests; RSS: server peak RSS so far; RATIO: OK/S over the reference handler's.\n")
+		"per 1,000 successful requests; CORES S/B: average cores used by the server / by this process (load\n" +
+		"generator, plus the handler in reference rows); RSS: server peak RSS so far; RATIO: OK/S over the\n" +
+		"reference handler's, measured in alternating rounds.\n")
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -155,9 +160,15 @@ func (r *Report) WriteText(w io.Writer) error {
 }
 
 func writeRow(b *strings.Builder, format, name, target, status string, m *Measurement, ratio string) {
-	cpu, rss := "-", "-"
+	cpu, rss, srvCores, benchCores := "-", "-", "-", "-"
 	if m.ServerCPUSecondsPer1K != nil {
 		cpu = fmt.Sprintf("%.3fs", *m.ServerCPUSecondsPer1K)
+	}
+	if m.ServerCPUCores != nil {
+		srvCores = fmt.Sprintf("%.2f", *m.ServerCPUCores)
+	}
+	if m.BenchCPUCores != nil {
+		benchCores = fmt.Sprintf("%.2f", *m.BenchCPUCores)
 	}
 	if m.ServerPeakRSSBytes > 0 {
 		rss = mib(m.ServerPeakRSSBytes)
@@ -167,7 +178,7 @@ func writeRow(b *strings.Builder, format, name, target, status string, m *Measur
 	}
 	fmt.Fprintf(b, format, name, target, status, fmt.Sprint(m.Requests), fmt.Sprintf("%.0f", m.OKPerSecond),
 		fmtMS(m.LatencyMS.P50), fmtMS(m.LatencyMS.P90), fmtMS(m.LatencyMS.P99), fmtMS(m.LatencyMS.Max),
-		cpu, rss, ratio, fmtErrors(m.Errors))
+		cpu, srvCores+"/"+benchCores, rss, ratio, fmtErrors(m.Errors))
 }
 
 // fmtMS prints milliseconds with three significant digits.
