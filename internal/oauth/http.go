@@ -55,8 +55,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 // clientRequest authenticates the calling client of introspection and
-// revocation from the form or Basic header.
-func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request) (token string, clientID string, admin bool, err error) {
+// revocation from the form or Basic header. Public clients may revoke their
+// own tokens with their client_id alone (RFC 7009 §2.1), but never introspect.
+func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, allowPublic bool) (token string, clientID string, admin bool, err error) {
 	form, err := web.ParseForm(w, r)
 	if err != nil {
 		return "", "", false, err
@@ -65,7 +66,7 @@ func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request) (token 
 	if err != nil {
 		return "", "", false, err
 	}
-	c, err := p.AuthenticateClient(r.Context(), creds, web.ClientIP(r.Context()), false)
+	c, err := p.AuthenticateClient(r.Context(), creds, web.ClientIP(r.Context()), allowPublic)
 	if err != nil {
 		return "", "", false, err
 	}
@@ -77,7 +78,7 @@ func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request) (token 
 }
 
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
-	token, _, _, err := p.clientRequest(w, r)
+	token, _, _, err := p.clientRequest(w, r, false)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) error {
-	token, clientID, admin, err := p.clientRequest(w, r)
+	token, clientID, admin, err := p.clientRequest(w, r, true)
 	if err != nil {
 		return err
 	}
