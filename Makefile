@@ -1,9 +1,10 @@
 # Permiso: `make run` starts a server, `make test` runs every test.
 GO ?= go
-MODULES := . sdk sdk/guard/grpcguard examples/trading
+MODULES := . sdk sdk/guard/grpcguard examples/trading examples/trading/dashboard/e2e
+DASHBOARD := examples/trading/dashboard
 FUZZTIME ?= 5s
 
-.PHONY: run build test vet unit fuzz bench-smoke bench
+.PHONY: run build test vet unit fuzz bench-smoke bench dashboard dashboard-test
 
 run:
 	$(GO) run ./cmd/permiso serve
@@ -13,7 +14,7 @@ build:
 
 # The one test command (README.md, .ci/run): vet, unit and end-to-end tests
 # of every module, a short fuzzing pass, and every Go benchmark once.
-test: vet unit fuzz bench-smoke
+test: vet dashboard-test unit fuzz bench-smoke
 
 vet:
 	@for m in $(MODULES); do if [ -f $$m/go.mod ]; then echo "== vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; fi; done
@@ -35,3 +36,11 @@ bench-smoke:
 bench:
 	$(GO) build -o bin/permiso ./cmd/permiso
 	./bin/permiso bench --scenario all --connections 32 --duration 10s
+
+# The trading dashboard (React + TypeScript): production build into dist/,
+# and its Vitest component tests.
+dashboard:
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund && npm run build
+
+dashboard-test:
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund && npm test
