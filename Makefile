@@ -4,7 +4,7 @@ MODULES := . sdk sdk/guard/grpcguard examples/trading examples/trading/dashboard
 DASHBOARD := examples/trading/dashboard
 FUZZTIME ?= 5s
 
-.PHONY: run build test vet unit fuzz bench-smoke bench dashboard dashboard-test
+.PHONY: run build check test vet unit fuzz bench-smoke bench dashboard dashboard-test
 
 run:
 	$(GO) run ./cmd/permiso serve
@@ -12,8 +12,15 @@ run:
 build:
 	$(GO) build -o bin/permiso ./cmd/permiso
 
-# The one test command (README.md, .ci/run): vet, unit and end-to-end tests
-# of every module, a short fuzzing pass, and every Go benchmark once.
+# The one test command (README.md, .ci/run): install what a fresh machine
+# lacks (Chromium), start PostgreSQL and Redis if they are stopped, then test.
+check:
+	scripts/install-deps.sh
+	scripts/services.sh
+	$(MAKE) test
+
+# Vet, unit and end-to-end tests of every module, the dashboard's component
+# tests, a short fuzzing pass, and every Go benchmark once.
 test: vet dashboard-test unit fuzz bench-smoke
 
 vet:
