@@ -235,8 +235,11 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 // Handler returns the server's HTTP handler (for in-process tests).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+// Close releases the database (and the metrics listener and limiter).
+func (s *Server) Close() error {
+	s.ops.close()
+	return s.db.Close()
+}
 
 // Run serves on cfg.Addr until ctx ends, then drains: readiness turns
 // false, in-flight requests finish within ShutdownTimeout, queued audit
@@ -265,6 +268,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	wg.Go(func() { s.store.Run(bg) })
 	wg.Go(func() { s.follow(bg) })
 	wg.Go(func() { s.housekeeping(bg) })
+	wg.Go(func() { s.ops.run(bg) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
