@@ -63,7 +63,7 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
 		MaxLoginAttempts: c.MaxLoginAttempts, LockoutDuration: c.LockoutDuration, DefaultUserRole: c.DefaultUserRole,
 		PasswordMinLength: c.PasswordMinLength, SMTPURL: c.SMTPURL, MailFrom: c.MailFrom,
-		MetricsAddr: c.MetricsAddr, RedisURL: c.RedisURL, RedisPrefix: c.RedisPrefix, AuthFailuresPerMin: c.AuthFailuresPerMin,
+		MetricsAddr: c.MetricsAddr, PprofAddr: c.PprofAddr, RedisURL: c.RedisURL, RedisPrefix: c.RedisPrefix, AuthFailuresPerMin: c.AuthFailuresPerMin,
 		Logger: logger, Out: out,
 	}
 }

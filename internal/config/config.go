@@ -40,6 +40,7 @@ type Config struct {
 	MaxHeaderBytes  int
 
 	MetricsAddr string
+	PprofAddr   string
 	RedisURL    string
 	RedisPrefix string
 
@@ -187,6 +188,11 @@ func (c *Config) Validate() error {
 	if _, _, err := splitHostPort(c.Addr); err != nil {
 		add("addr %q: %v", c.Addr, err)
 	}
+	if c.PprofAddr != "" {
+		if host, _, err := splitHostPort(c.PprofAddr); err != nil || !isLoopback(host) {
+			add("pprof-addr %q must be a loopback address such as 127.0.0.1:6060", c.PprofAddr)
+		}
+	}
 	if c.MetricsAddr != "" {
 		if _, _, err := splitHostPort(c.MetricsAddr); err != nil {
 			add("metrics-addr %q: %v", c.MetricsAddr, err)
@@ -245,6 +251,14 @@ func (c *Config) Validate() error {
 		add("max-header-bytes must be at least 4096")
 	}
 	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // ParsePrefix parses an address or CIDR into a prefix.

@@ -45,6 +45,7 @@ func options(c *Config) []option {
 		{"write-timeout", "HTTP write timeout", dur(&c.WriteTimeout, 15*time.Second)},
 		{"idle-timeout", "HTTP keep-alive idle timeout", dur(&c.IdleTimeout, 120*time.Second)},
 		{"max-header-bytes", "largest request header block accepted", num(&c.MaxHeaderBytes, 16<<10)},
+		{"pprof-addr", "serve Go's profiler (/debug/pprof/) on this loopback address; off by default", str(&c.PprofAddr, "")},
 		{"metrics-addr", "serve /metrics on this address instead of the main listener", str(&c.MetricsAddr, "")},
 		{"redis-url", "redis://... to share rate limits across replicas", str(&c.RedisURL, "")},
 		{"redis-prefix", "key prefix in Redis", str(&c.RedisPrefix, "permiso:")},

@@ -65,6 +65,7 @@ type Config struct {
 
 	// Operations.
 	MetricsAddr        string
+	PprofAddr          string // loopback only; enables /debug/pprof/
 	RedisURL           string
 	RedisPrefix        string
 	AuthFailuresPerMin int
@@ -270,6 +271,14 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	wg.Go(func() { s.housekeeping(bg) })
 	wg.Go(func() { s.ops.run(bg) })
 
+	if s.cfg.PprofAddr != "" {
+		stopProfiler, err := serveProfiler(s.cfg.PprofAddr, s.log)
+		if err != nil {
+			s.log.Warn("profiler not started", "err", err)
+		} else {
+			defer stopProfiler()
+		}
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.log.Info("permiso serving", "addr", ln.Addr().String(), "issuer", s.cfg.Issuer, "database", s.db.Dialect(),
