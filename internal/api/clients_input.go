@@ -167,8 +167,8 @@ func (f clientFields) apply(c *store.Client, problems *web.Fields) {
 			problems.Addf("refresh_token_lifetime must be null or between 3600 and %d", 365*86400)
 		}
 	}
-	num(f.RateLimitPerMinute, &c.RateLimitPerMinute, "rate_limit_per_minute", 1, 1000)
-	num(f.RateLimitPerHour, &c.RateLimitPerHour, "rate_limit_per_hour", 60, 100000)
+	num(f.RateLimitPerMinute, &c.RateLimitPerMinute, "rate_limit_per_minute", 1, 1_000_000)
+	num(f.RateLimitPerHour, &c.RateLimitPerHour, "rate_limit_per_hour", 60, 60_000_000)
 	if f.AllowedIPs != nil {
 		c.AllowedIPs = normalizeIPs(*f.AllowedIPs, problems)
 	}

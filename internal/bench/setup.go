@@ -148,11 +148,19 @@ func (s *setup) createClient(ctx context.Context, body map[string]any) (id, secr
 	return out.Client.ClientID, out.ClientSecret, nil
 }
 
+// The benchmark's clients may issue as many tokens as the server can sign:
+// a load test measures the server, not its per-client limits.
+const (
+	benchPerMinute = 1_000_000
+	benchPerHour   = 60_000_000
+)
+
 // serviceClient returns the benchmark's client_credentials client.
 func (s *setup) serviceClient(ctx context.Context) (id, secret string, err error) {
 	if s.ccID == "" {
 		s.ccID, s.ccSecret, err = s.createClient(ctx, map[string]any{
-			"name": "bench-" + s.runID, "scope_ids": benchScopes, "access_token_lifetime": 3600})
+			"name": "bench-" + s.runID, "scope_ids": benchScopes, "access_token_lifetime": 3600,
+			"rate_limit_per_minute": benchPerMinute, "rate_limit_per_hour": benchPerHour})
 		if err != nil {
 			return "", "", err
 		}
@@ -200,7 +208,8 @@ func (s *setup) registerAndLogin(ctx context.Context) (*userLogin, error) {
 	// that knows no grant_types field gets the plain client instead.
 	id, secret, err := s.createClient(ctx, map[string]any{
 		"name": "bench-user-" + s.runID, "scope_ids": benchScopes, "access_token_lifetime": 3600,
-		"grant_types": []string{"password", "refresh_token", "client_credentials"}})
+		"grant_types":           []string{"password", "refresh_token", "client_credentials"},
+		"rate_limit_per_minute": benchPerMinute, "rate_limit_per_hour": benchPerHour})
 	if err != nil {
 		if id, secret, err = s.serviceClient(ctx); err != nil {
 			return nil, err
