@@ -56,7 +56,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 		`http_requests_total{method="POST",route="POST /oauth2/token",status="401"}`:                      3,
 		`http_request_duration_seconds_count{method="POST",route="POST /oauth2/token"}`:                   7,
 		`http_requests_total{method="GET",route="unmatched",status="404"}`:                                1,
-		`http_requests_total{method="GET",route="GET /api/v1/service-clients/{client_id}",status="401"}`:         1,
+		`http_requests_total{method="GET",route="GET /api/v1/service-clients/{client_id}",status="401"}`:  1,
 		`permiso_signing_keys{state="active"}`:                                                            1,
 		`permiso_signing_keys{state="next"}`:                                                              0,
 		`permiso_ready`:                                                                                   1,
