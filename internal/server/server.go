@@ -199,7 +199,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 	s.audit = audit.NewSink(audit.Config{Store: s.db, Logger: s.log.With("component", "audit")})
-	s.usage = oauth.NewUsage(s.db, s.audit, s.log, nil)
+	s.usage = oauth.NewUsage(s.db, s.log, nil)
 	if s.ops, err = newOps(ctx, s); err != nil {
 		return err
 	}
