@@ -64,6 +64,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	a.mountRoles(mux)
 	a.mountAuth(mux)
 	a.mountKeys(mux)
+	a.mountAudit(mux)
 }
 
 // handle registers h for pattern ("METHOD /path") in both slash forms, so
