@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,11 +49,21 @@ func replicaConfig(t *testing.T, dataDir string) server.Config {
 // startReplica runs cfg until stop or the end of the test.
 func startReplica(t *testing.T, cfg server.Config) *replica {
 	t.Helper()
+	r, err := launchReplica(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// launchReplica is startReplica for use from other goroutines: it returns
+// the error instead of failing the test.
+func launchReplica(t *testing.T, cfg server.Config) (*replica, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		cancel()
-		t.Fatalf("server.New: %v", err)
+		return nil, fmt.Errorf("server.New: %w", err)
 	}
 	r := &replica{t: t, URL: "http://" + cfg.Addr, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan struct{})
@@ -60,13 +72,13 @@ func startReplica(t *testing.T, cfg server.Config) *replica {
 	case <-ready:
 	case err := <-r.done:
 		cancel()
-		t.Fatalf("server stopped: %v", err)
+		return nil, fmt.Errorf("server stopped: %w", err)
 	case <-time.After(15 * time.Second):
 		cancel()
-		t.Fatal("server did not start")
+		return nil, errors.New("server did not start within 15s")
 	}
 	t.Cleanup(func() { r.stop() })
-	return r
+	return r, nil
 }
 
 // stop drains the replica and waits for Run to return.
