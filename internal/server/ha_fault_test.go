@@ -22,11 +22,11 @@ import (
 // ownPostgres is a PostgreSQL server this test starts and stops, on a port
 // of its own, so the shared one at :5432 is never touched.
 type ownPostgres struct {
-	t           *testing.T
-	bin, dir    string
-	port        string
-	runAs       []string // prefix that runs a command as the postgres user
-	DSN         string
+	t        *testing.T
+	bin, dir string
+	port     string
+	runAs    []string // prefix that runs a command as the postgres user
+	DSN      string
 }
 
 func newOwnPostgres(t *testing.T) *ownPostgres {
