@@ -291,7 +291,8 @@ func TestNoPrivateKeysCommitted(t *testing.T) {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("PRIVATE "+"KEY-----")) // split, so this file does not match itself {
+		// The marker is split so that this file does not match itself.
+		if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("PRIVATE "+"KEY-----")) {
 			t.Errorf("%s holds a private key", path)
 		}
 		return nil
