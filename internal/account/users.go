@@ -28,7 +28,7 @@ const (
 // NewUser is what registration and admin creation take. RoleIDs are role
 // ids already resolved by the caller.
 type NewUser struct {
-	Username, Email, Password            string
+	Username, Email, Password             string
 	FirstName, LastName, DisplayName, Bio string
 	Active, Verified                      bool
 	RoleIDs                               []string
