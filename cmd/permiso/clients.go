@@ -146,43 +146,13 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func clientsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("permiso clients list", "[options]", "Lists service clients.", stderr)
-	conn := addConnFlags(fs)
-	search := fs.String("search", "", "only clients whose name, client_id or description contains this")
-	page := fs.Int("page", 1, "page number")
-	perPage := fs.Int("per-page", 100, "clients per page (1-100)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	q := url.Values{"page": {strconv.Itoa(*page)}, "per_page": {strconv.Itoa(*perPage)}}
-	if *search != "" {
-		q.Set("search", *search)
-	}
-	var out struct {
-		Clients            []cliClient `json:"clients"`
-		Total, Page, Pages int
-	}
-	raw, err := api.callInto(ctx, "GET", clientsPath+"?"+q.Encode(), nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	rows := make([][]string, len(out.Clients))
-	for i, c := range out.Clients {
-		rows[i] = []string{c.ClientID, c.Name, c.ClientType, strconv.FormatBool(c.IsActive), strconv.FormatBool(c.IsTrusted),
-			strconv.FormatInt(c.TotalRequests, 10), scopeList(c.Scopes)}
-	}
-	if err := writeTable(stdout, []string{"CLIENT_ID", "NAME", "TYPE", "ACTIVE", "TRUSTED", "REQUESTS", "SCOPES"}, rows); err != nil {
-		return err
-	}
-	pageNote(stderr, out.Page, out.Pages, out.Total, "clients")
-	return nil
+	return listing[cliClient]{things: "clients", path: clientsPath, key: "clients",
+		searchHelp: "only clients whose name, client_id or description contains this",
+		header:     []string{"CLIENT_ID", "NAME", "TYPE", "ACTIVE", "TRUSTED", "REQUESTS", "SCOPES"},
+		row: func(c cliClient) []string {
+			return []string{c.ClientID, c.Name, c.ClientType, strconv.FormatBool(c.IsActive), strconv.FormatBool(c.IsTrusted),
+				strconv.FormatInt(c.TotalRequests, 10), scopeList(c.Scopes)}
+		}}.run(ctx, args, stdout, stderr)
 }
 
 // printClient shows one client as a two-column table.

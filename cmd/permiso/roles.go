@@ -29,42 +29,12 @@ type cliRole struct {
 }
 
 func rolesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("permiso roles list", "[options]", "Lists roles with their scopes.", stderr)
-	conn := addConnFlags(fs)
-	search := fs.String("search", "", "only roles whose name or description contains this")
-	page := fs.Int("page", 1, "page number")
-	perPage := fs.Int("per-page", 100, "roles per page (1-100)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	q := url.Values{"page": {strconv.Itoa(*page)}, "per_page": {strconv.Itoa(*perPage)}}
-	if *search != "" {
-		q.Set("search", *search)
-	}
-	var out struct {
-		Roles              []cliRole `json:"roles"`
-		Total, Page, Pages int
-	}
-	raw, err := api.callInto(ctx, "GET", rolesPath+"?"+q.Encode(), nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	rows := make([][]string, len(out.Roles))
-	for i, r := range out.Roles {
-		rows[i] = []string{r.Name, strconv.Itoa(r.UserCount), scopeList(r.Scopes), orDash(r.Description)}
-	}
-	if err := writeTable(stdout, []string{"NAME", "USERS", "SCOPES", "DESCRIPTION"}, rows); err != nil {
-		return err
-	}
-	pageNote(stderr, out.Page, out.Pages, out.Total, "roles")
-	return nil
+	return listing[cliRole]{things: "roles", path: rolesPath, key: "roles",
+		searchHelp: "only roles whose name or description contains this",
+		header:     []string{"NAME", "USERS", "SCOPES", "DESCRIPTION"},
+		row: func(r cliRole) []string {
+			return []string{r.Name, strconv.Itoa(r.UserCount), scopeList(r.Scopes), orDash(r.Description)}
+		}}.run(ctx, args, stdout, stderr)
 }
 
 // roleCall sends a role request and prints the role it returns.

@@ -29,42 +29,12 @@ type cliScopeDetail struct {
 }
 
 func scopesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("permiso scopes list", "[options]", "Lists scopes.", stderr)
-	conn := addConnFlags(fs)
-	search := fs.String("search", "", "only scopes whose name or description contains this")
-	page := fs.Int("page", 1, "page number")
-	perPage := fs.Int("per-page", 100, "scopes per page (1-100)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	q := url.Values{"page": {strconv.Itoa(*page)}, "per_page": {strconv.Itoa(*perPage)}}
-	if *search != "" {
-		q.Set("search", *search)
-	}
-	var out struct {
-		Scopes             []cliScopeDetail `json:"scopes"`
-		Total, Page, Pages int
-	}
-	raw, err := api.callInto(ctx, "GET", scopesPath+"?"+q.Encode(), nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	rows := make([][]string, len(out.Scopes))
-	for i, s := range out.Scopes {
-		rows[i] = []string{s.Name, orDash(s.Resource), strconv.Itoa(s.RoleCount), orDash(s.Description)}
-	}
-	if err := writeTable(stdout, []string{"NAME", "RESOURCE", "ROLES", "DESCRIPTION"}, rows); err != nil {
-		return err
-	}
-	pageNote(stderr, out.Page, out.Pages, out.Total, "scopes")
-	return nil
+	return listing[cliScopeDetail]{things: "scopes", path: scopesPath, key: "scopes",
+		searchHelp: "only scopes whose name or description contains this",
+		header:     []string{"NAME", "RESOURCE", "ROLES", "DESCRIPTION"},
+		row: func(s cliScopeDetail) []string {
+			return []string{s.Name, orDash(s.Resource), strconv.Itoa(s.RoleCount), orDash(s.Description)}
+		}}.run(ctx, args, stdout, stderr)
 }
 
 func scopesCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
