@@ -22,28 +22,6 @@ import (
 // scope or role by UUID or by name, the paginated list envelope, and small
 // request helpers.
 
-// uuidShaped reports whether s has the textual form of a UUID. Ids are
-// looked up as ids only when they look like one, so a name never reaches
-// an id column (and a UUID-shaped name still resolves by name).
-func uuidShaped(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range []byte(s) {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // plainText reports whether s is valid UTF-8 without control characters
 // other than tab and newline. PostgreSQL rejects NUL and invalid UTF-8 in
 // text, so such input must be refused (or not found) before it gets there,
@@ -66,7 +44,7 @@ func (a *API) findScope(ctx context.Context, ref string) (store.Scope, error) {
 	if !plainText(ref, false) || len(ref) > 255 {
 		return store.Scope{}, store.ErrNotFound
 	}
-	if uuidShaped(ref) {
+	if store.IsID(ref) {
 		s, err := a.cfg.Store.GetScope(ctx, strings.ToLower(ref))
 		if !errors.Is(err, store.ErrNotFound) {
 			return s, err
@@ -80,7 +58,7 @@ func (a *API) findRole(ctx context.Context, ref string) (store.Role, error) {
 	if !plainText(ref, false) || len(ref) > 255 {
 		return store.Role{}, store.ErrNotFound
 	}
-	if uuidShaped(ref) {
+	if store.IsID(ref) {
 		r, err := a.cfg.Store.GetRole(ctx, strings.ToLower(ref))
 		if !errors.Is(err, store.ErrNotFound) {
 			return r, err
