@@ -77,7 +77,7 @@ func (s *Server) mountPeople(ctx context.Context, mux *http.ServeMux, d peopleDe
 	if err != nil {
 		return fmt.Errorf("people: %w", err)
 	}
-	_ = pp
+	d.api.MountPeople(mux, api.PeopleConfig{Accounts: pp.accounts, Tokens: pp.tokens, Started: s.started})
 	// The authorize endpoint (internal/server/authorize.go) is wired here:
 	// s.mountAuthorize(mux, pp.accounts, pp.tokens)
 	return nil

@@ -1,0 +1,244 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/permiso-auth/permiso/internal/account"
+	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// This file holds the endpoints about one user: me/profile, /{id}, the
+// password change, unlock, and the mailed-token flows.
+
+func (p *people) getMe(w http.ResponseWriter, r *http.Request) error {
+	c, err := p.requireUser(r)
+	if err != nil {
+		return err
+	}
+	u, err := p.pc.Accounts.Get(r.Context(), c.Subject)
+	if err != nil {
+		return err
+	}
+	p.writeUser(w, http.StatusOK, u)
+	return nil
+}
+
+// profileUpdate is the body of PUT /users/me. The flag and role fields
+// exist only to be refused with 403: nobody changes their own.
+type profileUpdate struct {
+	Email       *string   `json:"email"`
+	FirstName   *string   `json:"first_name"`
+	LastName    *string   `json:"last_name"`
+	DisplayName *string   `json:"display_name"`
+	Bio         *string   `json:"bio"`
+	IsActive    *bool     `json:"is_active"`
+	IsVerified  *bool     `json:"is_verified"`
+	RoleIDs     *[]string `json:"role_ids"`
+}
+
+func (b profileUpdate) profile() account.Profile {
+	return account.Profile{Email: b.Email, FirstName: b.FirstName, LastName: b.LastName, DisplayName: b.DisplayName, Bio: b.Bio}
+}
+
+// refuseSelfFlags is the rule that users never change their own roles,
+// active or verified flags, whoever they are.
+func (b profileUpdate) refuseSelfFlags() error {
+	if b.RoleIDs != nil {
+		return account.ErrForbiddenSelf("roles")
+	}
+	if b.IsActive != nil || b.IsVerified != nil {
+		return account.ErrForbiddenSelf("active or verified flags")
+	}
+	return nil
+}
+
+func (p *people) updateMe(w http.ResponseWriter, r *http.Request) error {
+	c, err := p.requireUser(r)
+	if err != nil {
+		return err
+	}
+	var b profileUpdate
+	if err := web.DecodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if err := b.refuseSelfFlags(); err != nil {
+		p.record(r.Context(), p.event(r, c, "user.self_escalation_denied", "denied", c.Subject, nil))
+		return err
+	}
+	u, err := p.pc.Accounts.UpdateProfile(r.Context(), c.Subject, b.profile(), p.meta(r, c))
+	if err != nil {
+		return err
+	}
+	p.writeUser(w, http.StatusOK, u)
+	return nil
+}
+
+func (p *people) getUser(w http.ResponseWriter, r *http.Request) error {
+	_, id, _, err := p.selfOrAdmin(r)
+	if err != nil {
+		return err
+	}
+	u, err := p.pc.Accounts.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	p.writeUser(w, http.StatusOK, u)
+	return nil
+}
+
+// updateUser is PUT /users/{id}: users may change their own profile;
+// administrators also flags and roles of others.
+func (p *people) updateUser(w http.ResponseWriter, r *http.Request) error {
+	c, id, self, err := p.selfOrAdmin(r)
+	if err != nil {
+		return err
+	}
+	var b profileUpdate
+	if err := web.DecodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if self {
+		if err := b.refuseSelfFlags(); err != nil {
+			p.record(r.Context(), p.event(r, c, "user.self_escalation_denied", "denied", c.Subject, nil))
+			return err
+		}
+	}
+	upd := account.Update{Profile: b.profile(), Active: b.IsActive, Verified: b.IsVerified}
+	if b.RoleIDs != nil {
+		ids, err := p.resolveRoles(r.Context(), *b.RoleIDs)
+		if err != nil {
+			return err
+		}
+		upd.RoleIDs = &ids
+	}
+	u, err := p.pc.Accounts.Update(r.Context(), id, upd, p.meta(r, c))
+	if err != nil {
+		return err
+	}
+	p.writeUser(w, http.StatusOK, u)
+	return nil
+}
+
+func (p *people) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	c, err := p.requireAdmin(r, "admin:users")
+	if err != nil {
+		return err
+	}
+	id := strings.ToLower(r.PathValue("id"))
+	if c.Type == wire.ClaimTypeAccess && c.Subject == id {
+		return web.Forbidden("forbidden", "Cannot delete your own account").With("detail", "Cannot delete your own account")
+	}
+	if err := p.pc.Accounts.Delete(r.Context(), id, p.meta(r, c)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type passwordChange struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword is PUT /users/{id}/password. Users give their current
+// password; administrators changing someone else's do not. Every other
+// session of the user ends (see account.Service.ChangePassword).
+func (p *people) changePassword(w http.ResponseWriter, r *http.Request) error {
+	c, id, self, err := p.selfOrAdmin(r)
+	if err != nil {
+		return err
+	}
+	var b passwordChange
+	if err := web.DecodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if self && b.CurrentPassword == "" {
+		return web.Invalid("current_password: field required")
+	}
+	keep := ""
+	if self {
+		keep = c.SessionID
+	}
+	if err := p.pc.Accounts.ChangePassword(r.Context(), id, b.CurrentPassword, b.NewPassword, self, keep, p.meta(r, c)); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Password updated successfully"})
+	return nil
+}
+
+func (p *people) unlockUser(w http.ResponseWriter, r *http.Request) error {
+	c, err := p.requireAdmin(r, "admin:users")
+	if err != nil {
+		return err
+	}
+	if _, err := p.pc.Accounts.Get(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	u, err := p.pc.Accounts.Unlock(r.Context(), r.PathValue("id"), p.meta(r, c))
+	if err != nil {
+		return err
+	}
+	p.writeUser(w, http.StatusOK, u)
+	return nil
+}
+
+type emailBody struct {
+	Email string `json:"email"`
+}
+
+type tokenConfirm struct {
+	Token       string `json:"token"`
+	NewPassword string `json:"new_password,omitempty"`
+}
+
+func (p *people) resetRequest(w http.ResponseWriter, r *http.Request) error {
+	var b emailBody
+	if err := web.DecodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if err := p.pc.Accounts.RequestPasswordReset(r.Context(), b.Email, p.meta(r, nil)); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"message": account.ResetRequested})
+	return nil
+}
+
+func (p *people) resetConfirm(w http.ResponseWriter, r *http.Request) error {
+	var b tokenConfirm
+	if err := web.DecodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if err := p.pc.Accounts.ConfirmPasswordReset(r.Context(), b.Token, b.NewPassword, p.meta(r, nil)); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Password reset successfully"})
+	return nil
+}
+
+func (p *people) verifyRequest(w http.ResponseWriter, r *http.Request) error {
+	var b emailBody
+	if err := web.DecodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if err := p.pc.Accounts.RequestEmailVerification(r.Context(), b.Email, p.meta(r, nil)); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"message": account.VerifyRequested})
+	return nil
+}
+
+func (p *people) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		Token string `json:"token"`
+	}
+	if err := web.DecodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if err := p.pc.Accounts.ConfirmEmailVerification(r.Context(), b.Token, p.meta(r, nil)); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Email verified successfully"})
+	return nil
+}
