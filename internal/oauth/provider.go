@@ -191,7 +191,9 @@ func (p *Provider) AuthenticateClient(ctx context.Context, creds ClientCredentia
 	}
 	c, reason := p.checkClient(ctx, creds, allowPublic)
 	if reason != "" {
-		if p.cfg.Limiter != nil {
+		// A database outage is not the caller's failure: counting it would
+		// lock clients out for a minute after the database returns.
+		if p.cfg.Limiter != nil && reason != "unavailable" {
 			p.cfg.Limiter.FailedAuth(ctx, "ip", ip)
 			p.cfg.Limiter.FailedAuth(ctx, "client", creds.ID)
 		}
