@@ -57,7 +57,7 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		DataDir: c.DataDir, Addr: c.Addr, Issuer: c.Issuer, DatabaseURL: c.DatabaseURL, MasterKey: c.MasterKey,
 		Environment: c.Environment, Version: version,
 		SigningAlg: c.SigningAlg, KeyPublishDelay: c.KeyPublishDelay, KeyRetention: c.KeyRetention,
-		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, ShutdownTimeout: c.ShutdownTimeout,
+		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
 		SecretGrace: c.SecretGrace, CacheTTL: c.CacheTTL, AuditRetention: c.AuditRetention,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,

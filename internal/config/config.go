@@ -34,6 +34,7 @@ type Config struct {
 	TrustedProxies  []string
 	CORSOrigins     []string
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration

@@ -44,6 +44,7 @@ type Config struct {
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration // readiness false this long before the listener closes
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
@@ -291,7 +292,10 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	case err = <-serveErr:
 	case <-ctx.Done():
 		s.draining.Store(true)
-		s.log.Info("draining", "timeout", s.cfg.ShutdownTimeout.String())
+		s.log.Info("draining", "delay", s.cfg.DrainDelay.String(), "timeout", s.cfg.ShutdownTimeout.String())
+		// Keep serving while readiness says no, so a load balancer takes
+		// this replica out before connections are refused.
+		time.Sleep(s.cfg.DrainDelay)
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
