@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,6 +46,17 @@ type fixture struct {
 	db     *countingStore
 	id     string
 	secret string
+	cfg    oauth.Config
+	usage  *oauth.Usage
+}
+
+// rebuild makes a new provider with f.usage and rec, keeping the store.
+func (f *fixture) rebuild(t *testing.T, rec *captured) {
+	t.Helper()
+	cfg := f.cfg
+	cfg.Usage, cfg.Audit = f.usage, rec
+	f.mux = http.NewServeMux()
+	oauth.New(cfg).Mount(f.mux)
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -89,12 +101,12 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatal(err)
 	}
 	rl := tokens.NewRevocationList(tokens.RevocationConfig{Store: raw})
-	p := oauth.New(oauth.Config{Issuer: "https://auth.example", Store: cache,
+	cfg := oauth.Config{Issuer: "https://auth.example", Store: cache,
 		Tokens: tokens.New(tokens.Config{Keys: km, Issuer: "https://auth.example"}), Revocations: rl,
-		Keys: km, Secrets: secrets, Usage: oauth.NewUsage(raw, nil, nil)})
+		Keys: km, Secrets: secrets, Usage: oauth.NewUsage(raw, nil, nil, nil)}
 	mux := http.NewServeMux()
-	p.Mount(mux)
-	return &fixture{mux: mux, db: db, id: "bench", secret: secret}
+	oauth.New(cfg).Mount(mux)
+	return &fixture{mux: mux, db: db, id: "bench", secret: secret, cfg: cfg}
 }
 
 func (f *fixture) tokenRequest() *http.Request {
@@ -151,4 +163,46 @@ func BenchmarkTokenHandlerParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+type captured struct {
+	mu     sync.Mutex
+	events []store.AuditEvent
+}
+
+func (c *captured) Record(_ context.Context, e store.AuditEvent) {
+	c.mu.Lock()
+	c.events = append(c.events, e)
+	c.mu.Unlock()
+}
+
+// Service tokens are audited as one event per client and grant per flush,
+// carrying the count, so a token storm does not become an audit storm.
+func TestServiceTokensAuditedInAggregate(t *testing.T) {
+	f := newFixture(t)
+	rec := &captured{}
+	f.usage = oauth.NewUsage(f.db.DB, rec, nil, nil)
+	f.rebuild(t, rec)
+	for range 7 {
+		w := httptest.NewRecorder()
+		f.mux.ServeHTTP(w, f.tokenRequest())
+		if w.Code != 200 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+	if len(rec.events) != 0 {
+		t.Fatalf("%d events before the flush, want 0", len(rec.events))
+	}
+	f.usage.Flush(context.Background())
+	if len(rec.events) != 1 {
+		t.Fatalf("%d events after the flush, want 1", len(rec.events))
+	}
+	e := rec.events[0]
+	if e.Type != "token.issued" || e.ActorID != "bench" || e.Details["count"] != int64(7) || e.Details["grant"] != "client_credentials" {
+		t.Fatalf("event %+v", e)
+	}
+	c, err := f.db.DB.GetClient(context.Background(), "bench")
+	if err != nil || c.TotalRequests != 7 || c.LastUsed == nil {
+		t.Fatalf("usage counters: %+v %v", c, err)
+	}
 }

@@ -140,11 +140,18 @@ func (p *Provider) Token(ctx context.Context, req *TokenRequest) (*TokenResult, 
 		}
 		return nil, err
 	}
-	if p.cfg.Usage != nil {
-		p.cfg.Usage.Add(c.ClientID)
-	}
 	if f := p.cfg.Observer.TokenIssued; f != nil {
 		f(c.ClientID, req.GrantType)
+	}
+	// Service tokens are audited in aggregate by Usage (one event per
+	// client and grant per flush): they are the hot path, and a client's
+	// own tokens say nothing new about a person. Tokens issued for a user
+	// are audited one by one.
+	if p.cfg.Usage != nil {
+		p.cfg.Usage.Add(c.ClientID, req.GrantType)
+		if res.Claims.Type == wire.ClaimTypeService {
+			return res, nil
+		}
 	}
 	p.audit(ctx, req, "token.issued", audit.Success, c.ClientID, map[string]any{
 		"grant": req.GrantType, "jti": res.Claims.ID, "scope": res.Claims.Scope, "sub": res.Claims.Subject})

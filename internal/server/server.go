@@ -50,9 +50,12 @@ type Config struct {
 	IdleTimeout     time.Duration
 	MaxHeaderBytes  int
 
-	SecretGrace    time.Duration
-	CacheTTL       time.Duration
-	AuditRetention time.Duration
+	SecretGrace time.Duration
+	// UsageFlushInterval is how often client usage counters and the
+	// aggregated token.issued audit events are written; default 5s.
+	UsageFlushInterval time.Duration
+	CacheTTL           time.Duration
+	AuditRetention     time.Duration
 
 	// People (users, logins, sessions).
 	AccessTokenLifetime  time.Duration
@@ -91,6 +94,7 @@ func (c *Config) defaults() {
 	set(&c.WriteTimeout, 15*time.Second)
 	set(&c.IdleTimeout, 120*time.Second)
 	set(&c.SecretGrace, 24*time.Hour)
+	set(&c.UsageFlushInterval, 5*time.Second)
 	set(&c.CacheTTL, 30*time.Second)
 	set(&c.AccessTokenLifetime, 30*time.Minute)
 	set(&c.RefreshTokenLifetime, 7*24*time.Hour)
@@ -200,7 +204,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 	s.audit = audit.NewSink(audit.Config{Store: s.db, Logger: s.log.With("component", "audit")})
-	s.usage = oauth.NewUsage(s.db, s.log, nil)
+	s.usage = oauth.NewUsage(s.db, s.audit, s.log, nil)
 	if s.ops, err = newOps(ctx, s); err != nil {
 		return err
 	}
@@ -264,9 +268,12 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	// The audit sink outlives everything that records into it, so the
+	// final usage flush and the last requests' events are written.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	auditDone := make(chan struct{})
-	go func() { s.audit.Run(bg); close(auditDone) }()
-	wg.Go(func() { s.usage.Run(bg, 5*time.Second) })
+	go func() { s.audit.Run(auditCtx); close(auditDone) }()
+	wg.Go(func() { s.usage.Run(bg, s.cfg.UsageFlushInterval) })
 	wg.Go(func() { s.store.Run(bg) })
 	wg.Go(func() { s.follow(bg) })
 	wg.Go(func() { s.housekeeping(bg) })
@@ -305,6 +312,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	stopBG()
 	wg.Wait()
+	stopAudit()
 	<-auditDone
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
