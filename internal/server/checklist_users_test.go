@@ -198,7 +198,7 @@ func TestChecklistUsers(t *testing.T) {
 		if r.Status != 200 || r.str("message") != "Password updated successfully" {
 			t.Fatalf("change: %d %s", r.Status, r.Body)
 		}
-		status(t, ts.jsonReq("GET", "/api/v1/users/me", hank.Access, nil), 200) // this session stays
+		status(t, ts.jsonReq("GET", "/api/v1/users/me", hank.Access, nil), 200)  // this session stays
 		status(t, ts.jsonReq("GET", "/api/v1/users/me", other.Access, nil), 401) // the others end
 		status(t, ts.refreshOriginal(other.Refresh), 401)
 		status(t, ts.login("hank", "Brand!New-Pass9", nil), 200)
