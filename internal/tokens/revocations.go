@@ -25,9 +25,16 @@ type RevocationList struct {
 	cfg RevocationConfig
 
 	mu      sync.RWMutex
-	entries map[string]store.Revocation
+	entries map[string]revoked
 	cursor  int64
 	syncMu  sync.Mutex
+}
+
+// revoked is what the list keeps per jti: 16 bytes beside the key, since a
+// busy server holds hundreds of thousands of them.
+type revoked struct {
+	seq int64 // 0 until the store's sequence number is known
+	exp int64 // unix seconds
 }
 
 // NewRevocationList returns an empty list; call Sync to load it.
@@ -38,7 +45,7 @@ func NewRevocationList(cfg RevocationConfig) *RevocationList {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &RevocationList{cfg: cfg, entries: make(map[string]store.Revocation)}
+	return &RevocationList{cfg: cfg, entries: make(map[string]revoked)}
 }
 
 // IsRevoked reports whether jti is on the list.
@@ -61,7 +68,7 @@ func (l *RevocationList) Revoke(ctx context.Context, jti string, exp time.Time) 
 	// until then the entry keeps seq 0 so it is served as "new".
 	l.mu.Lock()
 	if _, ok := l.entries[jti]; !ok {
-		l.entries[jti] = store.Revocation{JTI: jti, ExpiresAt: exp}
+		l.entries[jti] = revoked{exp: exp.Unix()}
 	}
 	l.mu.Unlock()
 	return l.Sync(ctx)
@@ -82,7 +89,7 @@ func (l *RevocationList) Sync(ctx context.Context) error {
 		}
 		l.mu.Lock()
 		for _, r := range rs {
-			l.entries[r.JTI] = r
+			l.entries[r.JTI] = revoked{seq: r.Seq, exp: r.ExpiresAt.Unix()}
 			if r.Seq > l.cursor {
 				l.cursor = r.Seq
 			}
@@ -94,7 +101,7 @@ func (l *RevocationList) Sync(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	for jti, r := range l.entries {
-		if !r.ExpiresAt.After(now) {
+		if r.exp <= now.Unix() {
 			delete(l.entries, jti)
 		}
 	}
@@ -106,7 +113,7 @@ func (l *RevocationList) Sync(ctx context.Context) error {
 // been missed.
 func (l *RevocationList) Reset(ctx context.Context) error {
 	l.mu.Lock()
-	l.entries = make(map[string]store.Revocation)
+	l.entries = make(map[string]revoked)
 	l.cursor = 0
 	l.mu.Unlock()
 	return l.Sync(ctx)
@@ -128,9 +135,9 @@ func (l *RevocationList) Since(cursor int64) wire.RevocationList {
 	defer l.mu.RUnlock()
 	full := cursor <= 0 || cursor > l.cursor
 	out := wire.RevocationList{Cursor: l.cursor, Full: full, Revoked: []wire.RevokedToken{}}
-	for _, r := range l.entries {
-		if full || r.Seq > cursor || r.Seq == 0 {
-			out.Revoked = append(out.Revoked, wire.RevokedToken{JTI: r.JTI, ExpiresAt: r.ExpiresAt.Unix()})
+	for jti, r := range l.entries {
+		if full || r.seq > cursor || r.seq == 0 {
+			out.Revoked = append(out.Revoked, wire.RevokedToken{JTI: jti, ExpiresAt: r.exp})
 		}
 	}
 	return out
