@@ -3,9 +3,11 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/oauth"
+	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -156,8 +158,11 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	admin := wire.HasScope(c.Scopes, "admin:tokens")
 	owner := c.ClientID
-	if !admin && c.Type == wire.ClaimTypeAccess {
-		// A user may revoke the tokens of their own subject.
+	if !admin && c.Type == wire.ClaimTypeAccess && !strings.HasPrefix(body.Token, tokens.RefreshPrefix) {
+		// A user revokes only access tokens of their own subject: users of
+		// one first-party client share its client_id, so the client alone
+		// does not make a token theirs.
+		owner = ""
 		if tc, err := a.cfg.OAuth.Config().Tokens.Verify(body.Token); err == nil && tc.Subject == c.Subject {
 			owner = tc.ClientID
 		}

@@ -78,7 +78,7 @@ func (s *Server) mountPeople(ctx context.Context, mux *http.ServeMux, d peopleDe
 		return fmt.Errorf("people: %w", err)
 	}
 	d.api.MountPeople(mux, api.PeopleConfig{Accounts: pp.accounts, Tokens: pp.tokens, Started: s.started})
-	// The authorize endpoint (internal/server/authorize.go) is wired here:
-	// s.mountAuthorize(mux, pp.accounts, pp.tokens)
-	return nil
+	// Browser login for apps: the authorize endpoint and its login page
+	// (internal/server/authorize.go) sign people in with the same service.
+	return s.mountAuthorize(mux, pp.accounts, pp.tokens)
 }

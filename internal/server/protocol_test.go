@@ -243,3 +243,25 @@ func TestOriginalServiceToken(t *testing.T) {
 		t.Errorf("unknown client reveals itself: %d %s", r.Status, r.Body)
 	}
 }
+
+// Users of the same first-party client share its client_id; a user may
+// still revoke only their own tokens.
+func TestUserRevokesOnlyOwnTokens(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.register("alice")
+	ts.register("bobby")
+	alice, bob := ts.loginOK("alice"), ts.loginOK("bobby")
+	if r := ts.jsonReq("POST", "/api/v1/auth/revoke", bob.Access, map[string]string{"token": alice.Access}); r.Status != 403 {
+		t.Fatalf("bob revoked alice's token: %d %s", r.Status, r.Body)
+	}
+	if r := ts.jsonReq("GET", "/api/v1/users/me", alice.Access, nil); r.Status != 200 {
+		t.Fatalf("alice's token stopped working: %d", r.Status)
+	}
+	other := ts.loginOK("alice")
+	if r := ts.jsonReq("POST", "/api/v1/auth/revoke", alice.Access, map[string]string{"token": other.Access}); r.Status != 200 {
+		t.Fatalf("alice could not revoke her own token: %d %s", r.Status, r.Body)
+	}
+	if r := ts.jsonReq("GET", "/api/v1/users/me", other.Access, nil); r.Status != 401 {
+		t.Fatalf("revoked token still works: %d", r.Status)
+	}
+}
