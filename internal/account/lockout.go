@@ -32,13 +32,13 @@ const (
 func (s *Service) Authenticate(ctx context.Context, login, password, ip, userAgent string) (*store.User, error) {
 	m := Meta{IP: ip, UserAgent: userAgent, RequestID: web.RequestID(ctx)}
 	if login == "" || len(login) > maxLoginLen || len(password) > maxPasswordLen || !plain(login) {
-		VerifyPassword(password, s.dummy)
+		s.verify(ctx, password, s.dummy)
 		s.record(ctx, m, "login.failure", outcomeFailure, "", map[string]any{"reason": "malformed_login"})
 		return nil, errInvalidLogin()
 	}
 	u, err := s.cfg.Store.GetUserByLogin(ctx, login)
 	if errors.Is(err, store.ErrNotFound) {
-		VerifyPassword(password, s.dummy)
+		s.verify(ctx, password, s.dummy)
 		s.record(ctx, m, "login.failure", outcomeFailure, "", map[string]any{"reason": "user_not_found", "login": login})
 		return nil, errInvalidLogin()
 	}
@@ -46,7 +46,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password, ip, userAge
 		return nil, unavailable("load user", err)
 	}
 	m.ActorID, m.ActorType = u.ID, "user"
-	if !VerifyPassword(password, u.PasswordHash) {
+	if !s.verify(ctx, password, u.PasswordHash) {
 		return nil, s.failedPassword(ctx, m, &u)
 	}
 	now := s.cfg.Now()

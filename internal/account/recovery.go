@@ -24,7 +24,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, newPassword s
 	if err != nil {
 		return err
 	}
-	if self && (len(current) > maxPasswordLen || !VerifyPassword(current, u.PasswordHash)) {
+	if self && (len(current) > maxPasswordLen || !s.verify(ctx, current, u.PasswordHash)) {
 		s.record(ctx, m, "user.password_change", outcomeFailure, u.ID, map[string]any{"reason": "wrong_current_password"})
 		return web.BadRequest("Current password is incorrect").With("detail", "Current password is incorrect")
 	}
@@ -52,7 +52,7 @@ func (s *Service) setPassword(ctx context.Context, u *store.User, password strin
 		}
 		return f.Err()
 	}
-	hash, err := HashPassword(password, s.cfg.HashParams)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	// HashParams are the Argon2id parameters of new hashes; zero means
 	// DefaultParams (the original Permiso's).
 	HashParams HashParams
+	// HashConcurrency bounds the Argon2id computations running at once
+	// (each holds HashParams.Memory); zero means GOMAXPROCS.
+	HashConcurrency int
 	// SessionLifetime is how long a login session lasts; default 7 days
 	// (the refresh-token lifetime, so refreshing never outlives it).
 	SessionLifetime time.Duration
@@ -71,13 +74,13 @@ type Config struct {
 // checks with lockout, password changes and resets, email verification,
 // and the liveness of user tokens.
 type Service struct {
-	cfg   Config
-	dummy string // a hash verified when the user is unknown, so timing does not tell
-	mails chan struct{}
+	cfg    Config
+	dummy  string // a hash verified when the user is unknown, so timing does not tell
+	mails  chan struct{}
+	hashes hashPool
 }
 
-// New returns a Service. It computes one dummy hash with the configured
-// parameters.
+// New returns a Service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("account: Store is required")
@@ -119,11 +122,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.VerifyTokenLifetime <= 0 {
 		cfg.VerifyTokenLifetime = 48 * time.Hour
 	}
-	dummy, err := HashPassword("permiso dummy password", cfg.HashParams)
-	if err != nil {
-		return nil, fmt.Errorf("account: dummy hash: %w", err)
-	}
-	return &Service{cfg: cfg, dummy: dummy, mails: make(chan struct{}, 8)}, nil
+	return &Service{cfg: cfg, dummy: dummyHash(cfg.HashParams), mails: make(chan struct{}, 8),
+		hashes: newHashPool(cfg.HashConcurrency)}, nil
 }
 
 // Policy returns the password policy in force.

@@ -102,7 +102,7 @@ func (s *Service) create(ctx context.Context, in NewUser) (store.User, error) {
 			return store.User{}, unavailable("check user", err)
 		}
 	}
-	hash, err := HashPassword(in.Password, s.cfg.HashParams)
+	hash, err := s.hash(ctx, in.Password)
 	if err != nil {
 		return store.User{}, fmt.Errorf("hash password: %w", err)
 	}
