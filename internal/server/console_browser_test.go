@@ -74,7 +74,11 @@ func TestConsoleBrowser(t *testing.T) {
 
 	step("rotate its secret, revoking the old one at once", chromedp.SetValue(chromedp.ID("grace"), "0"),
 		chromedp.Click(chromedp.ID("rotate-secret")), chromedp.WaitVisible(chromedp.ID("new-secret")))
+	// The page before the rotation showed a secret too: wait for the new one.
 	second := value("new-secret")
+	for deadline := time.Now().Add(10 * time.Second); second == first && time.Now().Before(deadline); second = value("new-secret") {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if second == first || !strings.HasPrefix(second, "pms_") {
 		t.Fatalf("rotation showed %q", second)
 	}
