@@ -29,11 +29,16 @@ type Config struct {
 	Issuer string
 	Leeway time.Duration // clock skew allowed on exp/nbf/iat; default 30s
 	Now    func() time.Time
+	// VerifiedCacheSize bounds the tokens whose signature check is
+	// remembered (default 10,000; negative: none), so a token presented
+	// again costs a map lookup instead of a signature verification.
+	VerifiedCacheSize int
 }
 
 // Service mints and verifies access tokens.
 type Service struct {
-	cfg Config
+	cfg      Config
+	verified verifiedCache
 }
 
 // New returns a Service.
@@ -44,7 +49,10 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg}
+	if cfg.VerifiedCacheSize == 0 {
+		cfg.VerifiedCacheSize = 10000
+	}
+	return &Service{cfg: cfg, verified: verifiedCache{max: cfg.VerifiedCacheSize, m: make(map[string]*wire.Claims)}}
 }
 
 // Issuer returns the issuer URL the service signs as.
@@ -72,6 +80,12 @@ func (s *Service) Mint(c wire.Claims, ttl time.Duration) (string, wire.Claims, e
 // does not consult the revocation list or the state of the client or user;
 // callers that must (introspection, API authentication) do that next.
 func (s *Service) Verify(raw string) (*wire.Claims, error) {
+	if c, ok := s.verified.get(raw); ok {
+		if err := s.checkTimes(c); err != nil {
+			return c, err
+		}
+		return c, nil
+	}
 	p, err := Parse(raw)
 	if err != nil {
 		return nil, ErrInvalid
@@ -90,17 +104,26 @@ func (s *Service) Verify(raw string) (*wire.Claims, error) {
 	if c.Issuer != s.cfg.Issuer || c.ID == "" {
 		return nil, ErrInvalid
 	}
+	if err := s.checkTimes(&c); err != nil {
+		return &c, err
+	}
+	s.verified.put(raw, &c)
+	return &c, nil
+}
+
+// checkTimes checks exp, nbf and iat with the leeway.
+func (s *Service) checkTimes(c *wire.Claims) error {
 	now := s.cfg.Now()
 	leeway := int64(s.cfg.Leeway / time.Second)
 	switch {
 	case c.Expiry == 0 || now.Unix() > c.Expiry+leeway:
-		return &c, ErrExpired
+		return ErrExpired
 	case c.NotBefore != 0 && now.Unix()+leeway < c.NotBefore:
-		return &c, ErrNotYet
+		return ErrNotYet
 	case c.IssuedAt != 0 && now.Unix()+leeway < c.IssuedAt:
-		return &c, ErrNotYet
+		return ErrNotYet
 	}
-	return &c, nil
+	return nil
 }
 
 // NewID returns a random 128-bit identifier for a jti, base64url encoded.

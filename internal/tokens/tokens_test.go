@@ -200,8 +200,49 @@ func BenchmarkMint(b *testing.B) {
 }
 
 func BenchmarkVerify(b *testing.B) {
+	_, km, _ := newService(b, keys.ES256, &clock{time.Now()})
+	svc := tokens.New(tokens.Config{Keys: km, Issuer: "https://issuer.example", VerifiedCacheSize: -1})
+	tok, _, _ := svc.Mint(wire.Claims{Subject: "svc", ClientID: "svc", Scopes: []string{"a"}}, time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestVerifiedCacheBoundedAndChecksTimes(t *testing.T) {
+	clk := &clock{time.Unix(1_800_000_000, 0)}
+	_, km, _ := newService(t, keys.ES256, clk)
+	svc := tokens.New(tokens.Config{Keys: km, Issuer: "https://issuer.example", Now: clk.now, VerifiedCacheSize: 20})
+	var toks []string
+	for range 50 {
+		tok, _, err := svc.Mint(wire.Claims{Subject: "s"}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	for _, tok := range toks {
+		if _, err := svc.Verify(tok); err != nil {
+			t.Fatalf("second check: %v", err)
+		}
+	}
+	clk.t = clk.t.Add(2 * time.Minute)
+	for _, tok := range toks {
+		if _, err := svc.Verify(tok); !errors.Is(err, tokens.ErrExpired) {
+			t.Fatalf("an expired token passed through the cache: %v", err)
+		}
+	}
+}
+
+func BenchmarkVerifyCached(b *testing.B) {
 	svc, _, _ := newService(b, keys.ES256, &clock{time.Now()})
 	tok, _, _ := svc.Mint(wire.Claims{Subject: "svc", ClientID: "svc", Scopes: []string{"a"}}, time.Hour)
+	svc.Verify(tok)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := svc.Verify(tok); err != nil {
