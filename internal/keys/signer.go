@@ -21,6 +21,7 @@ type Signer struct {
 	Alg    string
 	key    crypto.Signer
 	header string // base64url of the protected header, with the trailing '.'
+	sigLen int    // bytes of a signature, to size the token's buffer once
 }
 
 func newSigner(kid, alg string, key crypto.Signer, typ string) (*Signer, error) {
@@ -32,14 +33,18 @@ func newSigner(kid, alg string, key crypto.Signer, typ string) (*Signer, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{KID: kid, Alg: alg, key: key, header: base64.RawURLEncoding.EncodeToString(h) + "."}, nil
+	sigLen := 64 // ES256 (R||S) and EdDSA
+	if k, ok := key.(*rsa.PrivateKey); ok {
+		sigLen = k.Size()
+	}
+	return &Signer{KID: kid, Alg: alg, key: key, header: base64.RawURLEncoding.EncodeToString(h) + ".", sigLen: sigLen}, nil
 }
 
 // Sign returns header.payload.signature for the JSON payload.
 func (s *Signer) Sign(payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
 	n := len(s.header) + enc.EncodedLen(len(payload))
-	buf := make([]byte, 0, n+1+enc.EncodedLen(512))
+	buf := make([]byte, 0, n+1+enc.EncodedLen(s.sigLen))
 	buf = append(buf, s.header...)
 	buf = enc.AppendEncode(buf, payload)
 	sig, err := s.signBytes(buf)

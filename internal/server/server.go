@@ -233,8 +233,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	h = cors(cfg.CORSOrigins, h)
 	h = securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), h)
 	h = observe(s.log, s.ops.requestDone, h)
-	h = web.IPResolver{TrustedProxies: cfg.TrustedProxies}.ClientIPs(h)
-	s.handler = web.RequestIDs(h)
+	s.handler = web.IPResolver{TrustedProxies: cfg.TrustedProxies}.Edge(h)
 	return nil
 }
 

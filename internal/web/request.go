@@ -10,42 +10,50 @@ import (
 	"strings"
 )
 
-type ctxKey int
+type ctxKey struct{}
 
-const (
-	requestIDKey ctxKey = iota
-	clientIPKey
-)
+// reqInfo is what the edge learns about a request; one context value for
+// all of it, so the hot path pays one Request.WithContext.
+type reqInfo struct{ id, ip string }
+
+func info(ctx context.Context) reqInfo {
+	i, _ := ctx.Value(ctxKey{}).(reqInfo)
+	return i
+}
 
 // RequestID returns the request id that [RequestIDs] put in ctx.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return info(ctx).id }
 
-// ClientIP returns the client address that [ClientIPs] put in ctx.
-func ClientIP(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey).(string)
-	return ip
-}
+// ClientIP returns the client address that [IPResolver.ClientIPs] put in ctx.
+func ClientIP(ctx context.Context) string { return info(ctx).ip }
 
 // WithClientIP returns ctx carrying ip (for tests and non-HTTP callers).
 func WithClientIP(ctx context.Context, ip string) context.Context {
-	return context.WithValue(ctx, clientIPKey, ip)
+	i := info(ctx)
+	i.ip = ip
+	return context.WithValue(ctx, ctxKey{}, i)
 }
 
-// RequestIDs gives each request an id: the caller's X-Request-ID when it is
-// short and plain, otherwise a fresh random one. It is echoed in the response.
+// requestID is the caller's X-Request-ID when it is short and plain,
+// otherwise a fresh random one.
+func requestID(r *http.Request) string {
+	id := r.Header.Get("X-Request-ID")
+	if !plainID(id) {
+		var b [8]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	return id
+}
+
+// RequestIDs gives each request an id (see requestID); it is echoed in
+// the response.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
-		if !plainID(id) {
-			var b [8]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		i := info(r.Context())
+		i.id = requestID(r)
+		w.Header()["X-Request-Id"] = []string{i.id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, i)))
 	})
 }
 
@@ -117,5 +125,14 @@ func peerAddr(remote string) netip.Addr {
 func (p IPResolver) ClientIPs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(WithClientIP(r.Context(), p.Resolve(r))))
+	})
+}
+
+// Edge does what RequestIDs and ClientIPs do, in one step.
+func (p IPResolver) Edge(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := reqInfo{id: requestID(r), ip: p.Resolve(r)}
+		w.Header()["X-Request-Id"] = []string{i.id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, i)))
 	})
 }
