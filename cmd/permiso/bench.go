@@ -39,7 +39,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "shorthand for --duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before each scenario")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to `FILE` (- for stdout, which then gets only JSON)")
-	fs.BoolVar(&cfg.Reference, "reference", true, "also run the client_credentials scenarios against the in-process reference handler")
+	fs.BoolVar(&cfg.Reference, "reference", true, "also run the client_credentials scenarios against the reference handler")
+	fs.StringVar(&cfg.ReferenceMode, "reference-mode", bench.ReferenceProcess, "process: the reference runs as a program of its own, as Permiso does; inproc: inside this process (flatters it)")
+	serveReference := fs.String("serve-reference", "", "internal: serve the reference handler on `ADDR` and nothing else")
 	fs.IntVar(&cfg.Rounds, "rounds", 5, "split each comparison with the reference into N alternating slices per side (each at least 200ms)")
 	fs.StringVar(&cfg.Target, "target", "", "base `URL` of a running server; empty starts one")
 	fs.StringVar(&cfg.AdminClientID, "admin-client-id", os.Getenv("PERMISO_ADMIN_CLIENT_ID"), "admin client id (env PERMISO_ADMIN_CLIENT_ID); default with a started server: its bootstrap admin")
@@ -60,6 +62,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *serveReference != "" {
+		return bench.ServeReference(ctx, *serveReference, os.Stdout)
+	}
+	if cfg.ReferenceMode != bench.ReferenceProcess && cfg.ReferenceMode != bench.ReferenceInProcess {
+		return fmt.Errorf("--reference-mode must be %s or %s", bench.ReferenceProcess, bench.ReferenceInProcess)
+	}
+	if exe, err := os.Executable(); err == nil {
+		cfg.ReferenceBinary = exe
 	}
 	if cfg.AdminClientSecret == "" {
 		cfg.AdminClientSecret = os.Getenv("PERMISO_ADMIN_CLIENT_SECRET")

@@ -42,8 +42,12 @@ type Config struct {
 	Connections      int
 	Warmup, Duration time.Duration
 	// Reference also runs the scenarios that have one against the
-	// in-process reference handler, with the same settings.
+	// reference handler, with the same settings.
 	Reference bool
+	// ReferenceMode is ReferenceProcess (the default: the handler runs as
+	// ReferenceBinary's `bench --serve-reference`) or ReferenceInProcess.
+	ReferenceMode   string
+	ReferenceBinary string
 	// Rounds splits each comparison with the reference into this many
 	// alternating slices per side (server, reference, reference, server,
 	// ...), so a change in the machine's background load hits both alike;
@@ -156,7 +160,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var ref *referenceServer
 	if cfg.Reference && slices.ContainsFunc(names, func(n string) bool { sc, _ := lookupScenario(n); return sc.reference }) {
 		var err error
-		if ref, err = startReference(); err != nil {
+		if cfg.ReferenceMode == ReferenceInProcess || cfg.ReferenceBinary == "" {
+			ref, err = startReference()
+		} else {
+			ref, err = startReferenceProcess(ctx, cfg.ReferenceBinary)
+		}
+		if err != nil {
 			return nil, err
 		}
 		defer ref.close()
@@ -190,9 +199,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// referenceServer is the reference handler on its own loopback listener.
+// referenceServer is the reference handler on its own loopback listener,
+// in this process (srv) or another (stop).
 type referenceServer struct {
 	srv              *http.Server
+	stop             func()
 	baseURL          string
 	clientID, secret string
 }
@@ -219,6 +230,10 @@ func startReference() (*referenceServer, error) {
 }
 
 func (rs *referenceServer) close() {
+	if rs.stop != nil {
+		rs.stop()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	rs.srv.Shutdown(ctx)
