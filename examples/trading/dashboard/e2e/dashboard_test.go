@@ -81,6 +81,19 @@ func TestDashboardBrowser(t *testing.T) {
 	}, nil); s != 201 {
 		t.Fatalf("create the trader: %d", s)
 	}
+	// An operator holds admin:system, so the dashboard offers the broker
+	// statistics; mt5-api still refuses them to a user's token (trusted
+	// clients only), and the page must say so.
+	if s := api(t, "POST", issuer+"/api/v1/roles", admin, map[string]any{
+		"name": "operator", "description": "Trading operators", "scope_ids": []string{"admin:system"},
+	}, nil); s != 201 {
+		t.Fatalf("create the operator role: %d", s)
+	}
+	if s := api(t, "POST", issuer+"/api/v1/users", admin, map[string]any{
+		"username": "oscar", "email": "oscar@example.com", "password": password, "role_ids": []string{"trader", "operator"},
+	}, nil); s != 201 {
+		t.Fatalf("create the operator: %d", s)
+	}
 
 	dash := serveDashboard(t, dashLn, dist, map[string]any{
 		"issuer": issuer, "client_id": created.Client.ClientID, "mt5_api_url": mt5, "audience": audience,
@@ -173,6 +186,19 @@ func drive(t *testing.T, dash string) {
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`localStorage.length + sessionStorage.length`)); n != 0 {
 		t.Errorf("%v items left in web storage", n)
 	}
+
+	step("sign in as an operator", chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "oscar"),
+		chromedp.SendKeys(chromedp.ID("password"), password+kb.Enter), chromedp.WaitVisible(chromedp.ID("account")))
+	if disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("load-stats").disabled`)); err != nil || disabled {
+		t.Fatalf("statistics button disabled for an operator (%v)", err)
+	}
+	step("ask for the broker statistics", chromedp.Click(chromedp.ID("load-stats")), chromedp.WaitVisible(chromedp.CSS(".notice.error")))
+	if got := text(".notice.error p"); !strings.Contains(got, "Trusted client required") {
+		t.Errorf("refusal shown as %q", got)
+	}
+	screenshot(t, ctx, "dashboard-refused.png")
+	step("sign the operator out", chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("sign-in")))
 }
 
 // serveDashboard serves dist/ on addr with a generated /config.json.
