@@ -134,7 +134,7 @@ func (s *Service) StartSession(ctx context.Context, u *store.User, clientID, ip,
 // session (claim sid) is neither ended nor expired. Nothing is cached, so a
 // disabled user or an ended session stops working at once.
 func (s *Service) SubjectActive(ctx context.Context, c *wire.Claims) (bool, error) {
-	if !uuidShaped(c.Subject) {
+	if !store.IsID(c.Subject) {
 		return false, nil
 	}
 	u, err := s.cfg.Store.GetUser(ctx, c.Subject)
@@ -157,7 +157,7 @@ func (s *Service) SubjectActive(ctx context.Context, c *wire.Claims) (bool, erro
 // SessionLive reports whether session id of user userID is neither ended
 // nor expired.
 func (s *Service) SessionLive(ctx context.Context, id, userID string) (bool, error) {
-	if !uuidShaped(id) {
+	if !store.IsID(id) {
 		return false, nil
 	}
 	sess, err := s.cfg.Store.GetSession(ctx, id)

@@ -23,7 +23,7 @@ func (s *Service) Sessions(ctx context.Context, userID string) ([]store.Session,
 
 // Session returns a session by id; 404 for an unknown or malformed id.
 func (s *Service) Session(ctx context.Context, id string) (store.Session, error) {
-	if !uuidShaped(id) {
+	if !store.IsID(id) {
 		return store.Session{}, sessionNotFound()
 	}
 	sess, err := s.cfg.Store.GetSession(ctx, strings.ToLower(id))

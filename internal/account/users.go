@@ -123,7 +123,7 @@ func (s *Service) create(ctx context.Context, in NewUser) (store.User, error) {
 
 // Get returns a user by id; 404 when there is none.
 func (s *Service) Get(ctx context.Context, id string) (store.User, error) {
-	if !uuidShaped(id) {
+	if !store.IsID(id) {
 		return store.User{}, web.NotFound("User")
 	}
 	u, err := s.cfg.Store.GetUser(ctx, strings.ToLower(id))
@@ -219,7 +219,7 @@ func (s *Service) update(ctx context.Context, id string, upd Update, m Meta, eve
 
 // Delete removes a user; their sessions and refresh tokens go with them.
 func (s *Service) Delete(ctx context.Context, id string, m Meta) error {
-	if !uuidShaped(id) {
+	if !store.IsID(id) {
 		return web.NotFound("User")
 	}
 	if err := s.cfg.Store.DeleteUser(ctx, strings.ToLower(id)); err != nil {
@@ -305,29 +305,6 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "")
 }
-
-// uuidShaped reports whether s has the textual form of a UUID.
-func uuidShaped(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range []byte(s) {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// UUIDShaped is uuidShaped for other packages.
-func UUIDShaped(s string) bool { return uuidShaped(s) }
 
 // ErrForbiddenSelf is the answer when users try to change their own
 // roles or flags.

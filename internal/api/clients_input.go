@@ -182,7 +182,7 @@ func (f clientFields) apply(c *store.Client, problems *web.Fields) {
 		c.GrantTypes = []string{}
 		for _, g := range *f.GrantTypes {
 			if !slices.Contains(knownGrants, g) {
-				problems.Addf("grant_types: %s is not one of %s", quoteList([]string{g}), strings.Join(knownGrants, ", "))
+				problems.Addf("grant_types: %s is not one of %s", web.QuoteList([]string{g}, 10), strings.Join(knownGrants, ", "))
 			} else if !slices.Contains(c.GrantTypes, g) {
 				c.GrantTypes = append(c.GrantTypes, g)
 			}
@@ -251,9 +251,9 @@ func uriList(field string, in []string, problems *web.Fields) []string {
 		case len(raw) > 500:
 			problems.Addf("%s: entries must be at most 500 characters", field)
 		case err != nil || u.Scheme == "" || u.Host == "" && u.Opaque == "" && u.Path == "" || strings.TrimSpace(raw) != raw:
-			problems.Addf("%s: %s is not an absolute URI", field, quoteList([]string{raw}))
+			problems.Addf("%s: %s is not an absolute URI", field, web.QuoteList([]string{raw}, 10))
 		case u.Fragment != "" || strings.Contains(raw, "#"):
-			problems.Addf("%s: %s must not have a fragment", field, quoteList([]string{raw}))
+			problems.Addf("%s: %s must not have a fragment", field, web.QuoteList([]string{raw}, 10))
 		case !slices.Contains(out, raw):
 			out = append(out, raw)
 		}
@@ -277,14 +277,14 @@ func normalizeIPs(in []string, problems *web.Fields) []string {
 		} else if strings.Contains(e, "/") {
 			p, err := netip.ParsePrefix(e)
 			if err != nil {
-				problems.Addf("allowed_ips: %s is not a valid CIDR", quoteList([]string{e}))
+				problems.Addf("allowed_ips: %s is not a valid CIDR", web.QuoteList([]string{e}, 10))
 				continue
 			}
 			norm = p.Masked().String()
 		} else {
 			a, err := netip.ParseAddr(e)
 			if err != nil {
-				problems.Addf("allowed_ips: %s is not an IP address, a CIDR or *", quoteList([]string{e}))
+				problems.Addf("allowed_ips: %s is not an IP address, a CIDR or *", web.QuoteList([]string{e}, 10))
 				continue
 			}
 			norm = a.Unmap().String()

@@ -189,7 +189,7 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request) error {
 // setRoleScopes is PUT /roles/{role}/scopes: {scope_ids} replaces the set.
 func (a *API) setRoleScopes(w http.ResponseWriter, r *http.Request) error {
 	if r.PathValue("sub") != "scopes" {
-		return web.Errorf(http.StatusNotFound, wire.ErrNotFound, "No route for %s %s", r.Method, quoteList([]string{r.URL.Path}))
+		return web.Errorf(http.StatusNotFound, wire.ErrNotFound, "No route for %s %s", r.Method, web.QuoteList([]string{r.URL.Path}, 10))
 	}
 	var body struct {
 		ScopeIDs *[]string `json:"scope_ids"`

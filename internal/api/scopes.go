@@ -122,7 +122,7 @@ func (in scopeInput) apply(s *store.Scope, creating bool) error {
 	}
 	if in.Action != nil && *in.Action != rbac.Action(s.Name) {
 		problems.Addf("action %s does not agree with the name: the action is the text before the first ':' (%s)",
-			quoteList([]string{*in.Action}), quoteList([]string{rbac.Action(s.Name)}))
+			web.QuoteList([]string{*in.Action}, 10), web.QuoteList([]string{rbac.Action(s.Name)}, 10))
 	}
 	return problems.Err()
 }

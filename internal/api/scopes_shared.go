@@ -90,7 +90,7 @@ func (a *API) resolveScopeRefs(ctx context.Context, field string, refs []string,
 		}
 	}
 	if len(unknown) > 0 {
-		problems.Addf("%s: unknown scopes %s (give scope names or ids)", field, quoteList(unknown))
+		problems.Addf("%s: unknown scopes %s (give scope names or ids)", field, web.QuoteList(unknown, 10))
 	}
 	return ids, nil
 }
@@ -106,26 +106,6 @@ func (a *API) scopeFilterRef(ctx context.Context, q url.Values, problems *web.Fi
 		return "", err
 	}
 	return ids[0], nil
-}
-
-// quoteList renders client-supplied values for a message: quoted, bounded,
-// and with control characters removed.
-func quoteList(l []string) string {
-	var b strings.Builder
-	for i, s := range l {
-		if i == 10 {
-			b.WriteString(", ...")
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if len(s) > 64 {
-			s = s[:64] + "..."
-		}
-		b.WriteString(strconv.QuoteToGraphic(s))
-	}
-	return b.String()
 }
 
 // listPaging is the page and per_page of a list request.

@@ -127,7 +127,7 @@ func (p *people) isAdmin(ctx context.Context, c *wire.Claims, scope string) (boo
 	if wire.HasScope(c.Scopes, scope) {
 		return true, nil
 	}
-	if scope != "admin:users" || c.Type != wire.ClaimTypeAccess || !account.UUIDShaped(c.Subject) {
+	if scope != "admin:users" || c.Type != wire.ClaimTypeAccess || !store.IsID(c.Subject) {
 		return false, nil
 	}
 	u, err := p.cfg.Store.GetUser(ctx, c.Subject)
@@ -295,7 +295,7 @@ func (p *people) resolveRoles(ctx context.Context, refs []string) ([]string, err
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, web.Invalid("role_ids: unknown roles %s (give role names or ids)", quoteList(unknown))
+		return nil, web.Invalid("role_ids: unknown roles %s (give role names or ids)", web.QuoteList(unknown, 10))
 	}
 	return ids, nil
 }
@@ -313,7 +313,7 @@ func (p *people) listUsers(w http.ResponseWriter, r *http.Request) error {
 		role, err := p.findRole(r.Context(), ref)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			problems.Addf("role_id: unknown role %s", quoteList([]string{ref}))
+			problems.Addf("role_id: unknown role %s", web.QuoteList([]string{ref}, 10))
 		case err != nil:
 			return web.Unavailable(err)
 		default:

@@ -76,7 +76,7 @@ func GrantScopes(held, requested []string) ([]string, error) {
 		}
 	}
 	if len(refused) > 0 {
-		return nil, web.Errorf(http.StatusBadRequest, wire.ErrInvalidScope, "Scope not allowed for this client: %s", safeList(refused))
+		return nil, web.Errorf(http.StatusBadRequest, wire.ErrInvalidScope, "Scope not allowed for this client: %s", web.QuoteList(refused, 5))
 	}
 	return out, nil
 }
@@ -99,7 +99,7 @@ func (p *Provider) Audience(c *store.Client, resources []string) (wire.Audience,
 		}
 		allowed := contains(c.Audiences, r) || (len(c.Audiences) == 0 && r == p.cfg.Issuer)
 		if !allowed {
-			return nil, web.Errorf(http.StatusBadRequest, wire.ErrInvalidTarget, "Resource %s is not allowed for this client", safeList([]string{r}))
+			return nil, web.Errorf(http.StatusBadRequest, wire.ErrInvalidTarget, "Resource %s is not allowed for this client", web.QuoteList([]string{r}, 1))
 		}
 		if !aud.Contains(r) {
 			aud = append(aud, r)
@@ -147,37 +147,4 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// safeList quotes client-supplied values for an error message, bounded.
-func safeList(l []string) string {
-	var b strings.Builder
-	for i, s := range l {
-		if i == 5 {
-			b.WriteString(", ...")
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if len(s) > 64 {
-			s = s[:64] + "..."
-		}
-		b.WriteString(strings.Trim(strings.ToValidUTF8(fmtQ(s), ""), ""))
-	}
-	return b.String()
-}
-
-func fmtQ(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		if r < 0x20 || r == '"' || r == '\\' || r == 0x7f {
-			b.WriteByte('?')
-			continue
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('"')
-	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -112,4 +113,26 @@ func AsError(err error) (*Error, bool) {
 	var e *Error
 	ok := errors.As(err, &e)
 	return e, ok
+}
+
+// QuoteList renders client-supplied values for an error message: each
+// quoted with control and non-graphic characters escaped, each cut at 64
+// bytes, at most max of them, so echoing input can neither forge text nor
+// grow a response without bound.
+func QuoteList(l []string, max int) string {
+	var b strings.Builder
+	for i, s := range l {
+		if i == max {
+			b.WriteString(", ...")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if len(s) > 64 {
+			s = s[:64] + "..."
+		}
+		b.WriteString(strconv.QuoteToGraphic(s))
+	}
+	return b.String()
 }
