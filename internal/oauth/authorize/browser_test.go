@@ -6,64 +6,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
 	"github.com/chromedp/chromedp/kb"
+	"github.com/permiso-auth/permiso/internal/browsertest"
 	"golang.org/x/oauth2"
 
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+// newChrome and screenshot are the shared browser helpers.
+func newChrome(t *testing.T) context.Context { return browsertest.New(t) }
 
-// newChrome starts a headless Debian Chromium with a fresh profile. In CI
-// (CI=true) a missing browser fails the test; elsewhere it skips.
-func newChrome(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required in CI: %v (apt-get install chromium)", err)
-		}
-		t.Skipf("chromium not installed at %s; run apt-get install chromium to enable this test", chromiumPath)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.Headless, chromedp.NoFirstRun, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1000, 760))
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // start the browser
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// screenshot saves the page to docs/screenshots when PERMISO_SCREENSHOTS=1,
-// so ordinary test runs leave the committed images alone.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	if os.Getenv("PERMISO_SCREENSHOTS") != "1" {
-		return
-	}
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	dir := filepath.Join("..", "..", "..", "docs", "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func screenshot(t *testing.T, ctx context.Context, name string) { browsertest.Screenshot(t, ctx, name) }
 
 // TestBrowserLoginPage drives the login page in a real headless Chromium:
 // focus, the error path, narrow screens, keyboard submission, and the
