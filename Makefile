@@ -4,7 +4,7 @@ MODULES := . sdk sdk/guard/grpcguard examples/trading examples/trading/dashboard
 DASHBOARD := examples/trading/dashboard
 FUZZTIME ?= 5s
 
-.PHONY: run build check test vet unit fuzz bench-smoke bench dashboard dashboard-test
+.PHONY: run build deps test vet unit fuzz bench-smoke bench dashboard dashboard-test
 
 run:
 	$(GO) run ./cmd/permiso serve
@@ -12,16 +12,16 @@ run:
 build:
 	$(GO) build -o bin/permiso ./cmd/permiso
 
-# The one test command (README.md, .ci/run): install what a fresh machine
-# lacks (Chromium), start PostgreSQL and Redis if they are stopped, then test.
-check:
+# The one test command (README.md, .ci/run). It first installs what a fresh
+# machine lacks (Chromium, nginx, promtool) and starts PostgreSQL and Redis
+# if they are stopped, then: vet and gofmt, every module's unit and
+# end-to-end tests, the dashboard's component tests, a short fuzzing pass,
+# and every Go benchmark once.
+test: deps vet dashboard-test unit fuzz bench-smoke
+
+deps:
 	scripts/install-deps.sh
 	scripts/services.sh
-	$(MAKE) test
-
-# Vet, unit and end-to-end tests of every module, the dashboard's component
-# tests, a short fuzzing pass, and every Go benchmark once.
-test: vet dashboard-test unit fuzz bench-smoke
 
 vet:
 	@for m in $(MODULES); do if [ -f $$m/go.mod ]; then echo "== vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; fi; done
