@@ -278,26 +278,14 @@ func checkNames(p Profile, problems *web.Fields) {
 		if f.v == nil {
 			continue
 		}
-		if utf8.RuneCountInString(*f.v) > f.max || !plainText(*f.v, f.name == "bio") {
+		if utf8.RuneCountInString(*f.v) > f.max || !web.PlainText(*f.v, f.name == "bio") {
 			problems.Addf("%s: at most %d characters of plain text", f.name, f.max)
 		}
 	}
 }
 
 // plain reports valid UTF-8 without control characters.
-func plain(s string) bool { return plainText(s, false) }
-
-func plainText(s string, newlines bool) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, c := range s {
-		if c == 0x7f || c < 0x20 && !(newlines && (c == '\n' || c == '\t' || c == '\r')) {
-			return false
-		}
-	}
-	return true
-}
+func plain(s string) bool { return web.PlainText(s, false) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -238,7 +238,7 @@ func (p *people) auditActivity(w http.ResponseWriter, r *http.Request) error {
 	typ := eventTypeParam(q, "action", &problems)
 	window, paging := eventQuery(q, &problems)
 	actor := q.Get("user_id")
-	if len(actor) > 255 || !plainText(actor, false) {
+	if len(actor) > 255 || !web.PlainText(actor, false) {
 		problems.Addf("user_id must be a user id")
 	}
 	if err := problems.Err(); err != nil {

@@ -213,7 +213,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 // pathClient loads the client named by the {client_id} path value.
 func (a *API) pathClient(r *http.Request) (store.Client, error) {
 	id := r.PathValue("client_id")
-	if !plainText(id, false) || len(id) > 255 {
+	if !web.PlainText(id, false) || len(id) > 255 {
 		// No client_id holds control characters or invalid UTF-8, and
 		// PostgreSQL would refuse them as an error rather than a miss.
 		return store.Client{}, web.NotFound(clientNotFound)
@@ -352,7 +352,7 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("client_id")
-	if !plainText(id, false) || len(id) > 255 {
+	if !web.PlainText(id, false) || len(id) > 255 {
 		return web.NotFound(clientNotFound)
 	}
 	if err := a.cfg.Store.DeleteClient(r.Context(), id); err != nil {

@@ -125,7 +125,7 @@ func (f clientFields) apply(c *store.Client, problems *web.Fields) {
 		*dst = strings.TrimSpace(*p)
 		if utf8.RuneCountInString(*dst) > maxLen {
 			problems.Addf("%s must be at most %d characters", field, maxLen)
-		} else if !plainText(*dst, field == "description") {
+		} else if !web.PlainText(*dst, field == "description") {
 			problems.Addf("%s must not contain control characters", field)
 		}
 		return true

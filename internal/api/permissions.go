@@ -100,7 +100,7 @@ func roleNames(u *store.User) []string {
 
 func checkFields(c permissionCheck, problems *web.Fields) {
 	for _, f := range [...]struct{ name, v string }{{"resource", c.Resource}, {"action", c.Action}} {
-		if f.v == "" || len(f.v) > 100 || !plainText(f.v, false) {
+		if f.v == "" || len(f.v) > 100 || !web.PlainText(f.v, false) {
 			problems.Addf("%s: 1 to 100 characters of plain text", f.name)
 		}
 	}

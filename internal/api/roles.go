@@ -118,7 +118,7 @@ func (a *API) applyRole(r *http.Request, in roleInput, role *store.Role, creatin
 	}
 	if in.Description != nil {
 		role.Description = *in.Description
-		if utf8.RuneCountInString(role.Description) > 500 || !plainText(role.Description, true) {
+		if utf8.RuneCountInString(role.Description) > 500 || !web.PlainText(role.Description, true) {
 			problems.Addf("description must be at most 500 characters of text")
 		}
 	}

@@ -55,7 +55,7 @@ func (a *API) listScopes(w http.ResponseWriter, r *http.Request) error {
 	var problems web.Fields
 	paging := parseListPaging(q, &problems)
 	f := store.ScopeFilter{Page: paging.store(), Search: searchParam(q, &problems), Resource: q.Get("resource"), Action: q.Get("action")}
-	if len(f.Resource) > 50 || len(f.Action) > 50 || !plainText(f.Resource, false) || !plainText(f.Action, false) {
+	if len(f.Resource) > 50 || len(f.Action) > 50 || !web.PlainText(f.Resource, false) || !web.PlainText(f.Action, false) {
 		problems.Addf("resource and action filters must be at most 50 characters of plain text")
 	}
 	if err := problems.Err(); err != nil {
@@ -105,14 +105,14 @@ func (in scopeInput) apply(s *store.Scope, creating bool) error {
 	}
 	if in.Description != nil {
 		s.Description = *in.Description
-		if utf8.RuneCountInString(s.Description) > 500 || !plainText(s.Description, true) {
+		if utf8.RuneCountInString(s.Description) > 500 || !web.PlainText(s.Description, true) {
 			problems.Addf("description must be at most 500 characters of text")
 		}
 	}
 	switch {
 	case in.Resource != nil:
 		s.Resource = *in.Resource
-		if utf8.RuneCountInString(s.Resource) > 50 || !plainText(s.Resource, false) {
+		if utf8.RuneCountInString(s.Resource) > 50 || !web.PlainText(s.Resource, false) {
 			problems.Addf("resource must be at most 50 characters of plain text")
 		}
 	case creating || s.Resource == rbac.Resource(oldName):

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
@@ -22,26 +21,10 @@ import (
 // scope or role by UUID or by name, the paginated list envelope, and small
 // request helpers.
 
-// plainText reports whether s is valid UTF-8 without control characters
-// other than tab and newline. PostgreSQL rejects NUL and invalid UTF-8 in
-// text, so such input must be refused (or not found) before it gets there,
-// or a malformed request would look like a database failure.
-func plainText(s string, newlines bool) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, c := range s {
-		if c == 0x7f || c < 0x20 && !(newlines && (c == '\n' || c == '\t' || c == '\r')) {
-			return false
-		}
-	}
-	return true
-}
-
 // findScope returns the scope whose id or name is ref. The error wraps
 // store.ErrNotFound when there is none.
 func (a *API) findScope(ctx context.Context, ref string) (store.Scope, error) {
-	if !plainText(ref, false) || len(ref) > 255 {
+	if !web.PlainText(ref, false) || len(ref) > 255 {
 		return store.Scope{}, store.ErrNotFound
 	}
 	if store.IsID(ref) {
@@ -55,7 +38,7 @@ func (a *API) findScope(ctx context.Context, ref string) (store.Scope, error) {
 
 // findRole returns the role whose id or name is ref.
 func (a *API) findRole(ctx context.Context, ref string) (store.Role, error) {
-	if !plainText(ref, false) || len(ref) > 255 {
+	if !web.PlainText(ref, false) || len(ref) > 255 {
 		return store.Role{}, store.ErrNotFound
 	}
 	if store.IsID(ref) {
@@ -150,7 +133,7 @@ func (p listPaging) envelope(key string, items any, total int) map[string]any {
 // searchParam reads the search query parameter, bounded.
 func searchParam(q url.Values, problems *web.Fields) string {
 	s := strings.TrimSpace(q.Get("search"))
-	if len(s) > 200 || !plainText(s, false) {
+	if len(s) > 200 || !web.PlainText(s, false) {
 		problems.Addf("search must be at most 200 characters of plain text")
 		return ""
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Body size limits. Every body a client sends is bounded.
@@ -109,4 +110,21 @@ func (f Fields) Err() error {
 		return nil
 	}
 	return Invalid("%s", strings.Join(f, "; ")).With("details", []string(f))
+}
+
+// PlainText reports whether s is valid UTF-8 without control characters
+// (tab, newline and carriage return allowed when newlines is true).
+// PostgreSQL refuses NUL and invalid UTF-8 in text, so such input must be
+// refused (or not found) before it reaches the store, or a malformed
+// request would look like a database failure.
+func PlainText(s string, newlines bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if c == 0x7f || c < 0x20 && !(newlines && (c == '\n' || c == '\t' || c == '\r')) {
+			return false
+		}
+	}
+	return true
 }

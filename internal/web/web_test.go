@@ -91,3 +91,23 @@ func TestDecodeJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestPlainText(t *testing.T) {
+	for _, tt := range []struct {
+		s        string
+		newlines bool
+		want     bool
+	}{
+		{"trade:read", false, true},
+		{"héllo", false, true},
+		{"a\x00b", false, false},
+		{"a\nb", false, false},
+		{"a\nb\tc", true, true},
+		{"\xff", true, false},
+		{"del\x7f", true, false},
+	} {
+		if got := PlainText(tt.s, tt.newlines); got != tt.want {
+			t.Errorf("PlainText(%q, %v) = %v", tt.s, tt.newlines, got)
+		}
+	}
+}
