@@ -87,3 +87,12 @@ func TestHelpListsEveryOption(t *testing.T) {
 		}
 	}
 }
+
+func TestProfilerOnlyOnLoopback(t *testing.T) {
+	if _, err := Load("serve", []string{"--pprof-addr", "0.0.0.0:6060"}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "pprof-addr") {
+		t.Fatalf("a public profiler address was accepted: %v", err)
+	}
+	if _, err := Load("serve", []string{"--pprof-addr", "127.0.0.1:6060"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+}
