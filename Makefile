@@ -33,6 +33,7 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
 	$(GO) test -run '^$$' -fuzz '^FuzzParseJWT$$' -fuzztime $(FUZZTIME) ./internal/tokens
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/outbound
 
 # Benchmarks run once each so a broken benchmark fails CI; timings are
 # never asserted.
