@@ -53,11 +53,16 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		pre, _ := config.ParsePrefix(p) // validated by config.Load
 		proxies = append(proxies, pre)
 	}
+	var outboundAllow []netip.Prefix
+	for _, p := range c.OutboundAllow {
+		pre, _ := config.ParsePrefix(p) // validated by config.Load
+		outboundAllow = append(outboundAllow, pre)
+	}
 	return server.Config{
 		DataDir: c.DataDir, Addr: c.Addr, Issuer: c.Issuer, DatabaseURL: c.DatabaseURL, MasterKey: c.MasterKey,
 		Environment: c.Environment, Version: version,
 		SigningAlg: c.SigningAlg, KeyPublishDelay: c.KeyPublishDelay, KeyRetention: c.KeyRetention,
-		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
+		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, OutboundAllow: outboundAllow, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
 		SecretGrace: c.SecretGrace, CacheTTL: c.CacheTTL, AuditRetention: c.AuditRetention,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,

@@ -33,6 +33,7 @@ type Config struct {
 
 	TrustedProxies  []string
 	CORSOrigins     []string
+	OutboundAllow   []string
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	ReadTimeout     time.Duration
@@ -229,6 +230,11 @@ func (c *Config) Validate() error {
 	for _, p := range c.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
 			add("trusted-proxies: %v", err)
+		}
+	}
+	for _, p := range c.OutboundAllow {
+		if _, err := ParsePrefix(p); err != nil {
+			add("outbound-allow: %v", err)
 		}
 	}
 	for _, o := range c.CORSOrigins {

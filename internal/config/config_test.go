@@ -46,11 +46,11 @@ func TestPrecedence(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	_, err := Load("serve", []string{"--addr", "nope", "--signing-alg", "HS256", "--database-url", "mysql://x",
-		"--max-login-attempts", "0", "--master-key", "short", "--cors-origins", "*"}, nil, io.Discard)
+		"--max-login-attempts", "0", "--master-key", "short", "--cors-origins", "*", "--outbound-allow", "10.0.0.0/33"}, nil, io.Discard)
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
-	for _, want := range []string{"addr", "signing-alg", "database-url", "max-login-attempts", "master-key", "cors-origins"} {
+	for _, want := range []string{"addr", "signing-alg", "database-url", "max-login-attempts", "master-key", "cors-origins", "outbound-allow"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing problem %q in:\n%v", want, err)
 		}

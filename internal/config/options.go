@@ -40,6 +40,7 @@ func options(c *Config) []option {
 		{"log-format", "json or text", str(&c.LogFormat, "json")},
 		{"trusted-proxies", "comma-separated addresses/CIDRs whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
 		{"cors-origins", "comma-separated origins allowed to call the API from a browser", list(&c.CORSOrigins)},
+		{"outbound-allow", "comma-separated internal addresses/CIDRs Permiso may call (webhooks); loopback, private and link-local are refused otherwise", list(&c.OutboundAllow)},
 		{"drain-delay", "after SIGTERM, how long readiness reports false before the listener closes, so load balancers stop sending first", dur(&c.DrainDelay, 0)},
 		{"shutdown-timeout", "how long SIGTERM waits for in-flight requests", dur(&c.ShutdownTimeout, 15*time.Second)},
 		{"read-timeout", "HTTP read timeout", dur(&c.ReadTimeout, 10*time.Second)},

@@ -49,7 +49,7 @@ func TestInternal(t *testing.T) {
 		{"100::1", "discard-only"},
 		{"fec0::1", "site-local (deprecated)"},
 		{"::127.0.0.1", "IPv4-compatible (deprecated)"},
-		{"64:ff9b::7f00:1", "loopback (embedded in IPv6)"},     // NAT64 of 127.0.0.1
+		{"64:ff9b::7f00:1", "loopback (embedded in IPv6)"},      // NAT64 of 127.0.0.1
 		{"64:ff9b::a9fe:a9fe", "link-local (embedded in IPv6)"}, // NAT64 of 169.254.169.254
 		{"64:ff9b::808:808", ""},                                // NAT64 of 8.8.8.8
 		{"64:ff9b:1::1", "local-use NAT64"},

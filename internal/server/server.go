@@ -41,8 +41,11 @@ type Config struct {
 	KeyPublishDelay time.Duration
 	KeyRetention    time.Duration
 
-	TrustedProxies  []netip.Prefix
-	CORSOrigins     []string
+	TrustedProxies []netip.Prefix
+	CORSOrigins    []string
+	// OutboundAllow lists internal prefixes that outbound calls (webhooks,
+	// jwks_uri) may reach; see internal/outbound.
+	OutboundAllow   []netip.Prefix
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration // readiness false this long before the listener closes
 	ReadTimeout     time.Duration
