@@ -34,6 +34,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
 	$(GO) test -run '^$$' -fuzz '^FuzzParseJWT$$' -fuzztime $(FUZZTIME) ./internal/tokens
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/outbound
+	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzCleanPath$$' -fuzztime $(FUZZTIME) ./forwardauth
+	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./forwardauth
 
 # Benchmarks run once each so a broken benchmark fails CI; timings are
 # never asserted.

@@ -8,14 +8,21 @@ import (
 
 // TestDeps is a negative dependency test: the packages HTTP services import
 // must not pull in gRPC (it lives in the grpcguard sub-module) or anything
-// beyond the standard library, go-jose, x/oauth2 and x/sync.
+// beyond the standard library, go-jose, x/oauth2 and x/sync; forwardauth
+// adds only the YAML parser of its rules files.
 func TestDeps(t *testing.T) {
+	checkDeps(t, []string{"./clientcredentials", "./guard", "./wire"}, nil)
+	checkDeps(t, []string{"./forwardauth"}, []string{"go.yaml.in/yaml/v3"})
+}
+
+func checkDeps(t *testing.T, pkgs, extra []string) {
+	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go command not available")
 	}
-	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
-		"./clientcredentials", "./guard", "./wire").CombinedOutput()
+	args := append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}"}, pkgs...)
+	out, err := exec.Command(gobin, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
@@ -25,6 +32,7 @@ func TestDeps(t *testing.T) {
 		"golang.org/x/oauth2",
 		"golang.org/x/sync/",
 	}
+	allowed = append(allowed, extra...)
 	deps := strings.Fields(string(out))
 	if len(deps) == 0 {
 		t.Fatal("go list returned no packages")

@@ -7,3 +7,5 @@ require (
 	golang.org/x/oauth2 v0.38.0
 	golang.org/x/sync v0.25.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.6 // indirect

@@ -49,8 +49,13 @@ type Config struct {
 	// RFC 8414 metadata URL. Required.
 	Issuer string
 	// Audience is this service's identifier; accepted tokens must list it
-	// in aud. Required.
+	// in aud. Required unless AudiencePerCall is set.
 	Audience string
+	// AudiencePerCall declares a guard that protects several services and
+	// names the audience on each call of [Guard.VerifyFor] (a gateway's
+	// forward-auth decision does). Audience must then be empty, and Verify
+	// and Require refuse every token.
+	AudiencePerCall bool
 	// Realm is the realm of WWW-Authenticate challenges; empty means
 	// Audience.
 	Realm string
@@ -96,8 +101,11 @@ func (c Config) defaults() (Config, error) {
 	if c.Issuer == "" {
 		problems = append(problems, "Issuer is required")
 	}
-	if c.Audience == "" {
+	switch {
+	case c.Audience == "" && !c.AudiencePerCall:
 		problems = append(problems, "Audience is required")
+	case c.Audience != "" && c.AudiencePerCall:
+		problems = append(problems, "Audience must be empty with AudiencePerCall")
 	}
 	if c.Realm == "" {
 		c.Realm = c.Audience

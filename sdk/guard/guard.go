@@ -90,6 +90,30 @@ func (g *Guard) Ready() bool {
 // returns its claims. The claims are shared with the cache and must not be
 // modified. Errors wrap [ErrInvalidToken] or [ErrUnavailable].
 func (g *Guard) Verify(ctx context.Context, raw string) (*wire.Claims, error) {
+	return g.VerifyFor(ctx, raw, g.cfg.Audience)
+}
+
+// VerifyFor is [Guard.Verify] for the given audience instead of
+// Config.Audience. It serves a component that protects several services
+// with one guard (one key set, one revocation list, one cache), such as a
+// gateway's forward-auth decision: the token must list audience in aud.
+func (g *Guard) VerifyFor(ctx context.Context, raw, audience string) (*wire.Claims, error) {
+	if audience == "" {
+		return nil, invalid("no audience to check the token against")
+	}
+	c, err := g.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Audience.Contains(audience) {
+		return nil, invalid("aud %v does not contain %q", []string(c.Audience), audience)
+	}
+	return c, nil
+}
+
+// verify checks everything but the audience: the cache holds tokens for
+// every audience, and each caller checks its own on every hit.
+func (g *Guard) verify(ctx context.Context, raw string) (*wire.Claims, error) {
 	if raw == "" {
 		return nil, invalid("empty token")
 	}

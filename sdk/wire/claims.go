@@ -24,6 +24,27 @@ type Claims struct {
 	Roles     []string `json:"roles,omitempty"`
 	SessionID string   `json:"sid,omitempty"`
 	AuthTime  int64    `json:"auth_time,omitempty"`
+	// Act names the party acting for Subject in a delegated token (RFC 8693
+	// §4.1); nested Act values are earlier actors.
+	Act *Actor `json:"act,omitempty"`
+	// Cnf binds the token to a key (RFC 7800): DPoP (RFC 9449) or a client
+	// certificate (RFC 8705). A verifier that cannot check the binding must
+	// refuse the token.
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Actor is the act claim of RFC 8693 §4.1.
+type Actor struct {
+	Subject  string `json:"sub"`
+	ClientID string `json:"client_id,omitempty"`
+	Act      *Actor `json:"act,omitempty"`
+}
+
+// Confirmation is the cnf claim of RFC 7800 as RFC 9449 §6 (jkt) and RFC
+// 8705 §3 (x5t#S256) use it.
+type Confirmation struct {
+	JKT     string `json:"jkt,omitempty"`
+	X5TS256 string `json:"x5t#S256,omitempty"`
 }
 
 // Trusted reports the is_trusted claim, false when absent.

@@ -1,0 +1,102 @@
+package forwardauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// Paths of the decision endpoints [Service.Mount] serves.
+const (
+	// PathForwardAuth is the endpoint for nginx auth_request, Caddy
+	// forward_auth and Traefik forwardAuth: the client's request is
+	// described by X-Forwarded-Method, X-Forwarded-Host and X-Forwarded-Uri
+	// (X-Forwarded-Proto is logged), which the proxy must set, never pass
+	// through.
+	PathForwardAuth = "/forward-auth"
+	// PathEnvoy is the path_prefix for Envoy's ext_authz HTTP service: the
+	// check request carries the client's method, :authority and path after
+	// the prefix.
+	PathEnvoy = "/forward-auth/envoy"
+)
+
+// Headers of a refusal that proxies which do not relay the decision's body
+// (nginx) use to build their own.
+const (
+	HeaderError            = "X-Auth-Error"
+	HeaderErrorDescription = "X-Auth-Error-Description"
+)
+
+// Mount registers the decision endpoints on mux.
+func (s *Service) Mount(mux *http.ServeMux) {
+	mux.HandleFunc(PathForwardAuth, s.serveForwarded)
+	mux.HandleFunc(PathEnvoy+"/", s.serveEnvoy)
+}
+
+// serveForwarded decides a request described by X-Forwarded-* headers.
+func (s *Service) serveForwarded(w http.ResponseWriter, r *http.Request) {
+	req := Request{
+		Method:        r.Header.Get("X-Forwarded-Method"),
+		Host:          r.Header.Get("X-Forwarded-Host"),
+		URI:           r.Header.Get("X-Forwarded-Uri"),
+		Authorization: r.Header.Get("Authorization"),
+		Header:        r.Header,
+	}
+	if req.Method == "" || req.URI == "" || len(r.Header.Values("X-Forwarded-Uri")) > 1 ||
+		len(r.Header.Values("X-Forwarded-Method")) > 1 || len(r.Header.Values("X-Forwarded-Host")) > 1 {
+		s.log.Warn("forward-auth request without one X-Forwarded-Method and X-Forwarded-Uri; check the proxy configuration",
+			"remote", r.RemoteAddr)
+		s.write(w, &req, &Decision{Status: http.StatusForbidden, Code: wire.ErrInvalidRequest,
+			Description: "The proxy did not describe the request (X-Forwarded-Method, X-Forwarded-Uri)"})
+		return
+	}
+	d := s.Decide(r.Context(), &req)
+	s.write(w, &req, &d)
+}
+
+// serveEnvoy decides the request Envoy's ext_authz HTTP filter forwards:
+// its own method and authority, and its path under PathEnvoy.
+func (s *Service) serveEnvoy(w http.ResponseWriter, r *http.Request) {
+	uri := strings.TrimPrefix(r.RequestURI, PathEnvoy)
+	req := Request{Method: r.Method, Host: r.Host, URI: uri, Authorization: r.Header.Get("Authorization"), Header: r.Header}
+	d := s.Decide(r.Context(), &req)
+	s.write(w, &req, &d)
+}
+
+// refusal is the JSON body of a refused request, in the original Permiso's
+// shape.
+type refusal struct {
+	Error          string   `json:"error"`
+	Description    string   `json:"error_description"`
+	RequiredScopes []string `json:"required_scopes,omitempty"`
+	MissingScopes  []string `json:"missing_scopes,omitempty"`
+}
+
+func (s *Service) write(w http.ResponseWriter, req *Request, d *Decision) {
+	h := w.Header()
+	h["Cache-Control"] = noStore
+	if d.Allowed() {
+		for _, kv := range d.Identity(s.table.Load().headers) {
+			h[kv[0]] = []string{kv[1]}
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	s.logDecision(req, d)
+	if d.Challenge != "" {
+		h.Set("WWW-Authenticate", d.Challenge)
+	}
+	h.Set(HeaderError, d.Code)
+	h.Set(HeaderErrorDescription, d.Description)
+	if d.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(d.Status)
+	_ = json.NewEncoder(w).Encode(refusal{Error: d.Code, Description: d.Description,
+		RequiredScopes: d.Required, MissingScopes: d.Missing})
+}
+
+var noStore = []string{"no-store"}
