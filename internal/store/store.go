@@ -105,6 +105,17 @@ type RevocationStore interface {
 	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
 }
 
+// ReplayStore records single-use keys shared by every replica: hashes of
+// the jti of a client assertion or a DPoP proof, kept until the JWT
+// expires. Package replay builds on it.
+type ReplayStore interface {
+	// ClaimReplay records key until expiresAt. It returns false when key is
+	// already recorded and its record has not expired at now; the database
+	// decides the single winner among concurrent callers.
+	ClaimReplay(ctx context.Context, key []byte, expiresAt, now time.Time) (bool, error)
+	DeleteExpiredReplays(ctx context.Context, now time.Time) (int, error)
+}
+
 // KeyStore persists signing keys.
 type KeyStore interface {
 	CreateKey(ctx context.Context, k SigningKey) error  // ErrConflict on a duplicate kid
@@ -145,6 +156,7 @@ type Store interface {
 	UserStore
 	SessionStore
 	RevocationStore
+	ReplayStore
 	KeyStore
 	AuditStore
 

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuthCodes", testAuthCodes},
 		{"SingleUseRaces", testSingleUseRaces},
 		{"Revocations", testRevocations},
+		{"Replay", testReplay},
 		{"Keys", testKeys},
 		{"Audit", testAudit},
 		{"Lock", testLock},

@@ -1,0 +1,319 @@
+package replay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/permiso-auth/permiso/internal/store"
+)
+
+var (
+	// ErrReplayed means the value was used before and its record has not
+	// expired.
+	ErrReplayed = errors.New("replay: value already used")
+	// ErrUnavailable means no shared record answered and Config.Strict is set
+	// (or this replica's own memory is full).
+	ErrUnavailable = errors.New("replay: shared records unavailable")
+)
+
+// Config configures [Records]. The zero value keeps records in memory only,
+// which suits a single replica and tests.
+type Config struct {
+	// Store is the database shared by replicas. Nil: no database record.
+	Store store.ReplayStore
+	// RedisURL, when set, keeps records in Redis (tried before Store).
+	RedisURL string
+	// RedisPrefix prefixes every Redis key; default "permiso:".
+	RedisPrefix string
+	// Strict refuses with ErrUnavailable while no shared record answers,
+	// instead of each replica keeping its own records.
+	Strict bool
+	// Timeout bounds each call to a shared record; default 2s.
+	Timeout time.Duration
+	// MaxLocal bounds the values kept in memory; default 100000 (about
+	// 10 MB). When full of unexpired values, a replica without a shared
+	// record refuses with ErrUnavailable rather than forget one.
+	MaxLocal int
+	// Logger receives outage and recovery messages; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// shared is one record every replica sees.
+type shared interface {
+	claim(ctx context.Context, key [32]byte, exp, now time.Time) (bool, error)
+	purge(ctx context.Context, now time.Time) error
+	name() string
+	close() error
+}
+
+type pending struct {
+	key [32]byte
+	exp time.Time
+}
+
+// Records is the single-use record. It is safe for concurrent use.
+type Records struct {
+	cfg    Config
+	shared []shared
+
+	mu       sync.Mutex
+	local    map[[32]byte]time.Time // key -> expiry
+	pending  []pending              // kept locally while no shared record answered
+	degraded bool
+}
+
+// New returns Records for cfg. It does not contact Redis or the database.
+func New(cfg Config) (*Records, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	if cfg.MaxLocal <= 0 {
+		cfg.MaxLocal = 100000
+	}
+	if cfg.RedisPrefix == "" {
+		cfg.RedisPrefix = "permiso:"
+	}
+	r := &Records{cfg: cfg, local: map[[32]byte]time.Time{}}
+	if cfg.RedisURL != "" {
+		rd, err := newRedis(cfg.RedisURL, cfg.RedisPrefix, cfg.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		r.shared = append(r.shared, rd)
+	}
+	if cfg.Store != nil {
+		r.shared = append(r.shared, dbRecord{cfg.Store})
+	}
+	return r, nil
+}
+
+// Key returns the stored form of (namespace, id).
+func Key(namespace, id string) [32]byte {
+	h := sha256.New()
+	// A length prefix keeps ("a", "bc") and ("ab", "c") apart.
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(namespace))))
+	h.Write([]byte(namespace))
+	h.Write([]byte(id))
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// Use records (namespace, id) until exp. It returns nil on first use,
+// ErrReplayed when the value was used before and has not expired, and
+// ErrUnavailable only in strict mode (or with local memory full) while no
+// shared record answers. A value whose exp has passed is not recorded and
+// returns nil: the caller refuses expired JWTs before asking.
+func (r *Records) Use(ctx context.Context, namespace, id string, exp time.Time) error {
+	now := r.cfg.Now()
+	if !exp.After(now) {
+		return nil
+	}
+	key := Key(namespace, id)
+	if len(r.shared) == 0 {
+		return r.claimLocal(key, exp, now, false)
+	}
+	r.mu.Lock()
+	until, seen := r.local[key]
+	r.mu.Unlock()
+	if seen && until.After(now) {
+		return ErrReplayed
+	}
+	first, err := r.claimShared(ctx, key, exp, now)
+	switch {
+	case err == nil:
+		r.remember(key, exp, now)
+		if !first {
+			return ErrReplayed
+		}
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case r.cfg.Strict:
+		return ErrUnavailable
+	}
+	// No shared record answered: this replica's memory is the record, and
+	// the value is written back once a shared record answers again.
+	return r.claimLocal(key, exp, now, true)
+}
+
+// claimShared asks each shared record in turn; the first that answers
+// decides.
+func (r *Records) claimShared(ctx context.Context, key [32]byte, exp, now time.Time) (bool, error) {
+	var errs []error
+	for _, s := range r.shared {
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		first, err := s.claim(cctx, key, exp, now)
+		cancel()
+		if err == nil {
+			r.recovered(ctx, s)
+			return first, nil
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", s.name(), err))
+	}
+	err := errors.Join(errs...)
+	r.mu.Lock()
+	was := r.degraded
+	r.degraded = true
+	r.mu.Unlock()
+	if !was {
+		if r.cfg.Strict {
+			r.cfg.Logger.Error("replay records unreachable: refusing single-use values until they answer", "err", err)
+		} else {
+			r.cfg.Logger.Warn("replay records unreachable: this replica keeps its own records until they answer (a value may be used once per replica meanwhile)", "err", err)
+		}
+	}
+	return false, err
+}
+
+// claimLocal is the check-and-record in memory, atomic under the lock.
+// queue marks the value for write-back to a shared record.
+func (r *Records) claimLocal(key [32]byte, exp, now time.Time, queue bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if until, ok := r.local[key]; ok && until.After(now) {
+		return ErrReplayed
+	}
+	if len(r.local) >= r.cfg.MaxLocal {
+		r.sweepLocked(now)
+	}
+	if len(r.local) >= r.cfg.MaxLocal {
+		// Forgetting a value would let it be used again: refuse instead.
+		return ErrUnavailable
+	}
+	r.local[key] = exp
+	if queue {
+		if len(r.pending) >= r.cfg.MaxLocal {
+			r.pending = slices.DeleteFunc(r.pending, func(p pending) bool { return !p.exp.After(now) })
+		}
+		if len(r.pending) < r.cfg.MaxLocal {
+			r.pending = append(r.pending, pending{key, exp})
+		}
+	}
+	return nil
+}
+
+// remember keeps a value a shared record holds, so a replay to this
+// replica is refused without a round trip. Memory is only a shortcut here:
+// when it is full the value is not kept.
+func (r *Records) remember(key [32]byte, exp, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.local) >= r.cfg.MaxLocal {
+		r.sweepLocked(now)
+		if len(r.local) >= r.cfg.MaxLocal {
+			return
+		}
+	}
+	r.local[key] = exp
+}
+
+func (r *Records) sweepLocked(now time.Time) {
+	for k, until := range r.local {
+		if !until.After(now) {
+			delete(r.local, k)
+		}
+	}
+}
+
+// recovered writes back the values kept while no shared record answered,
+// after one has answered again.
+func (r *Records) recovered(ctx context.Context, s shared) {
+	r.mu.Lock()
+	if !r.degraded {
+		r.mu.Unlock()
+		return
+	}
+	r.degraded = false
+	back := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	now := r.cfg.Now()
+	lost := 0
+	for _, p := range back {
+		if !p.exp.After(now) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		_, err := s.claim(cctx, p.key, p.exp, now)
+		cancel()
+		if err != nil {
+			lost++
+		}
+	}
+	r.cfg.Logger.Info("replay records reachable again", "record", s.name(), "written_back", len(back)-lost, "not_written", lost)
+}
+
+// Maintain drops expired values from memory, retries the write-back after
+// an outage, and purges expired records from the database.
+func (r *Records) Maintain(ctx context.Context) error {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	r.sweepLocked(now)
+	degraded := r.degraded
+	r.mu.Unlock()
+	if degraded && len(r.shared) > 0 {
+		// A probe claim of a fresh key tells whether a record answers again.
+		_, _ = r.claimShared(ctx, Key("replay-probe", fmt.Sprint(now.UnixNano())), now.Add(time.Second), now)
+	}
+	var errs []error
+	for _, s := range r.shared {
+		if err := s.purge(ctx, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run calls Maintain every interval (default 1 minute) until ctx ends.
+func (r *Records) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.Maintain(ctx); err != nil && ctx.Err() == nil {
+				r.cfg.Logger.Warn("replay records maintenance", "err", err)
+			}
+		}
+	}
+}
+
+// Degraded reports whether no shared record answered the last call.
+func (r *Records) Degraded() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.degraded
+}
+
+// Close releases the Redis connection, if any.
+func (r *Records) Close() error {
+	var errs []error
+	for _, s := range r.shared {
+		errs = append(errs, s.close())
+	}
+	return errors.Join(errs...)
+}
