@@ -145,6 +145,7 @@ const (
 	ChangeKey        = "key"
 	ChangeRevocation = "revocation"
 	ChangeUser       = "user"
+	ChangeTrust      = "trust" // a trust or a binding changed; ID is empty
 )
 
 // Store is everything Permiso persists. Consumers should accept the smaller
@@ -157,6 +158,7 @@ type Store interface {
 	SessionStore
 	RevocationStore
 	ReplayStore
+	TrustStore
 	KeyStore
 	AuditStore
 

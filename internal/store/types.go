@@ -49,12 +49,38 @@ type Client struct {
 	RateLimitPerHour     int
 	AllowedIPs           []string // addresses and CIDRs; empty: any
 	WebhookURL           string
-	ContactEmail         string
-	WebsiteURL           string
-	LastUsed             *time.Time
-	TotalRequests        int64
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// JWKS holds the client's registered public keys (RFC 7591 jwks), for
+	// private_key_jwt and self_signed_tls_client_auth; empty when none.
+	JWKS json.RawMessage
+	// JWKSURI is where the client publishes its keys (RFC 7591 jwks_uri).
+	// At most one of JWKS and JWKSURI is set.
+	JWKSURI string
+	// TLSClientAuth is the one certificate value a tls_client_auth client
+	// registered (RFC 8705 §2.1.2).
+	TLSClientAuth TLSClientAuth
+	ContactEmail  string
+	WebsiteURL    string
+	LastUsed      *time.Time
+	TotalRequests int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// TLSClientAuth fields (RFC 8705 §2.1.2): which certificate value a
+// tls_client_auth client registered.
+const (
+	TLSSubjectDN = "subject_dn"
+	TLSSANDNS    = "san_dns"
+	TLSSANURI    = "san_uri"
+	TLSSANIP     = "san_ip"
+	TLSSANEmail  = "san_email"
+)
+
+// TLSClientAuth is the registered certificate value of a tls_client_auth
+// client: Field is one of the TLS* constants (empty: none registered).
+type TLSClientAuth struct {
+	Field string
+	Value string
 }
 
 // ScopeNames returns the names of c.Scopes.

@@ -306,3 +306,31 @@ func dedupe(ids []string) []string {
 	}
 	return out
 }
+
+// rawJSON scans a text column holding a JSON document; "" reads as nil.
+type rawJSON struct{ p *json.RawMessage }
+
+func (s rawJSON) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.p = nil
+	case string:
+		*s.p = nil
+		if v != "" {
+			*s.p = json.RawMessage(v)
+		}
+	case []byte:
+		*s.p = nil
+		if len(v) > 0 {
+			*s.p = json.RawMessage(append([]byte(nil), v...))
+		}
+	default:
+		return fmt.Errorf("scan JSON: unexpected %T", src)
+	}
+	return nil
+}
+
+// placeholders returns n comma-separated '?'.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

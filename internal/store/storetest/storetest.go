@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SingleUseRaces", testSingleUseRaces},
 		{"Revocations", testRevocations},
 		{"Replay", testReplay},
+		{"ClientCredentials", testClientCredentials},
+		{"Trusts", testTrusts},
 		{"Keys", testKeys},
 		{"Audit", testAudit},
 		{"Lock", testLock},
