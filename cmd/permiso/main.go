@@ -30,6 +30,7 @@ func commands() []command {
 		{"keys", "list or rotate signing keys through the admin API", runKeys},
 		{"token", "get an access token with client credentials", runToken},
 		{"bench", "load-benchmark a Permiso server", runBench},
+		{"gateway", "serve forward-auth decisions for a proxy (nginx, Caddy, Traefik, Envoy)", runGateway},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "permiso", version)
 			return nil

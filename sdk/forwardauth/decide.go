@@ -19,7 +19,9 @@ type Table struct {
 	mux       *http.ServeMux
 	normalize bool
 	headers   Headers
-	rules     []*compiled
+	// headerNames are the identity headers in use.
+	headerNames []string
+	rules       []*compiled
 }
 
 // Headers returns the identity header names of the table.

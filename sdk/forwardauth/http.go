@@ -78,7 +78,14 @@ func (s *Service) write(w http.ResponseWriter, req *Request, d *Decision) {
 	h := w.Header()
 	h["Cache-Control"] = noStore
 	if d.Allowed() {
-		for _, kv := range d.Identity(s.table.Load().headers) {
+		// Every identity header is set, empty when it does not apply (public
+		// rules, no actor), so a proxy that copies them overwrites whatever
+		// the client sent under those names.
+		t := s.table.Load()
+		for _, n := range t.headerNames {
+			h[n] = empty
+		}
+		for _, kv := range d.Identity(t.headers) {
 			h[kv[0]] = []string{kv[1]}
 		}
 		w.WriteHeader(http.StatusOK)
@@ -99,4 +106,7 @@ func (s *Service) write(w http.ResponseWriter, req *Request, d *Decision) {
 		RequiredScopes: d.Required, MissingScopes: d.Missing})
 }
 
-var noStore = []string{"no-store"}
+var (
+	noStore = []string{"no-store"}
+	empty   = []string{""}
+)

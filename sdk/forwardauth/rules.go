@@ -171,7 +171,7 @@ func Compile(f *File, source string) (*Table, error) {
 	if len(f.Rules) == 0 {
 		add("no rules: every request would be refused")
 	}
-	t := &Table{mux: http.NewServeMux(), normalize: f.NormalizePaths, headers: h}
+	t := &Table{mux: http.NewServeMux(), normalize: f.NormalizePaths, headers: h, headerNames: h.Names()}
 	patterns := map[string]string{} // registered pattern -> rule
 	for i := range f.Rules {
 		r := f.Rules[i]

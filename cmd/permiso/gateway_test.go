@@ -1,0 +1,46 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGatewayFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		fail []string
+		poll time.Duration
+	}{
+		{name: "flags", args: []string{"--issuer", "https://auth.example.com/", "--rules", "r.yaml"}, poll: 5 * time.Second},
+		{name: "env", env: []string{"PERMISO_GATEWAY_ISSUER=http://127.0.0.1:8000", "PERMISO_GATEWAY_RULES=r.yaml",
+			"PERMISO_GATEWAY_REVOCATION_POLL=2s"}, poll: 2 * time.Second},
+		{name: "flag wins over env", args: []string{"--revocation-poll", "3s"}, env: []string{"PERMISO_GATEWAY_ISSUER=http://a",
+			"PERMISO_GATEWAY_RULES=r.yaml", "PERMISO_GATEWAY_REVOCATION_POLL=2s"}, poll: 3 * time.Second},
+		{name: "every problem", args: []string{"--issuer", "ftp://x", "--revocation-poll", "0s", "--addr", "nope"},
+			env:  []string{"PERMISO_GATEWAY_NOPE=1"},
+			fail: []string{"PERMISO_GATEWAY_NOPE: unknown option", `issuer "ftp://x" must be an http(s) URL`, "rules is required",
+				"revocation-poll must be at least 1s", `addr "nope"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseGatewayFlags(tc.args, tc.env, io.Discard)
+			if len(tc.fail) > 0 {
+				for _, f := range tc.fail {
+					if err == nil || !strings.Contains(err.Error(), f) {
+						t.Errorf("error %v lacks %q", err, f)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.revocationPoll != tc.poll || strings.HasSuffix(o.issuer, "/") {
+				t.Errorf("options %+v", o)
+			}
+		})
+	}
+}
