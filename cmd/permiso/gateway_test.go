@@ -21,7 +21,7 @@ func TestGatewayFlags(t *testing.T) {
 		{name: "flag wins over env", args: []string{"--revocation-poll", "3s"}, env: []string{"PERMISO_GATEWAY_ISSUER=http://a",
 			"PERMISO_GATEWAY_RULES=r.yaml", "PERMISO_GATEWAY_REVOCATION_POLL=2s"}, poll: 3 * time.Second},
 		{name: "every problem", args: []string{"--issuer", "ftp://x", "--revocation-poll", "0s", "--addr", "nope"},
-			env:  []string{"PERMISO_GATEWAY_NOPE=1"},
+			env: []string{"PERMISO_GATEWAY_NOPE=1"},
 			fail: []string{"PERMISO_GATEWAY_NOPE: unknown option", `issuer "ftp://x" must be an http(s) URL`, "rules is required",
 				"revocation-poll must be at least 1s", `addr "nope"`}},
 	} {
