@@ -1,0 +1,192 @@
+package mtls
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Header formats of a forwarded client certificate.
+const (
+	FormatNginx = "nginx" // URL-escaped PEM ($ssl_client_escaped_cert)
+	FormatXFCC  = "xfcc"  // Envoy's X-Forwarded-Client-Cert
+)
+
+// Sources of a presented certificate.
+const (
+	SourceTLS    = "tls"    // Permiso's own TLS listener
+	SourceHeader = "header" // a header from a trusted proxy
+)
+
+// MaxChain bounds the certificates read from one request.
+const MaxChain = 8
+
+// Presented is the certificate chain a request came with: the client's
+// certificate first, then whatever intermediates it sent.
+type Presented struct {
+	Chain  []*x509.Certificate
+	Source string // SourceTLS or SourceHeader
+}
+
+// Leaf returns the client's own certificate.
+func (p *Presented) Leaf() *x509.Certificate { return p.Chain[0] }
+
+// Thumbprint returns the base64url SHA-256 of the leaf's DER encoding, the
+// x5t#S256 confirmation of RFC 8705 §3.1.
+func (p *Presented) Thumbprint() string { return Thumbprint(p.Leaf()) }
+
+// Thumbprint returns base64url(SHA-256(DER)) of c.
+func Thumbprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+type ctxKey struct{}
+
+// FromContext returns the certificate the request came with, or nil.
+func FromContext(ctx context.Context) *Presented {
+	p, _ := ctx.Value(ctxKey{}).(*Presented)
+	return p
+}
+
+// WithPresented returns ctx carrying p (for tests and non-HTTP callers).
+func WithPresented(ctx context.Context, p *Presented) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// Extractor puts the client certificate of each request into its context.
+type Extractor struct {
+	// Header names the header a proxy forwards the certificate in; empty
+	// reads none.
+	Header string
+	// Format is FormatNginx or FormatXFCC.
+	Format string
+	// TrustedProxies are the direct peers whose Header is believed. From
+	// anyone else the header is ignored (and logged).
+	TrustedProxies []netip.Prefix
+	// Logger receives refused forwarded certificates; nil discards.
+	Logger *slog.Logger
+}
+
+// Check reports a configuration error.
+func (e Extractor) Check() error {
+	if e.Header == "" {
+		return nil
+	}
+	if e.Format != FormatNginx && e.Format != FormatXFCC {
+		return fmt.Errorf("client certificate header format must be %s or %s", FormatNginx, FormatXFCC)
+	}
+	if len(e.TrustedProxies) == 0 {
+		return errors.New("a forwarded client certificate header needs trusted proxies (--trusted-proxies)")
+	}
+	return nil
+}
+
+// Wrap returns next with the request's certificate in its context.
+func (e Extractor) Wrap(next http.Handler) http.Handler {
+	log := e.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := e.extract(r, log); p != nil {
+			r = r.WithContext(WithPresented(r.Context(), p))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (e Extractor) extract(r *http.Request, log *slog.Logger) *Presented {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		chain := r.TLS.PeerCertificates
+		if len(chain) > MaxChain {
+			chain = chain[:MaxChain]
+		}
+		return &Presented{Chain: chain, Source: SourceTLS}
+	}
+	if e.Header == "" {
+		return nil
+	}
+	values := r.Header.Values(e.Header)
+	if len(values) == 0 {
+		return nil
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !trusted(e.TrustedProxies, peer.Addr().Unmap()) {
+		log.WarnContext(r.Context(), "forwarded client certificate from an untrusted peer ignored", "peer", r.RemoteAddr, "header", e.Header)
+		return nil
+	}
+	if len(values) > 1 {
+		log.WarnContext(r.Context(), "more than one forwarded client certificate header; ignored", "header", e.Header)
+		return nil
+	}
+	var chain []*x509.Certificate
+	switch e.Format {
+	case FormatXFCC:
+		chain, err = ParseXFCC(values[0])
+	default:
+		chain, err = ParseEscapedPEM(values[0])
+	}
+	if err != nil {
+		log.WarnContext(r.Context(), "forwarded client certificate not usable", "header", e.Header, "err", err)
+		return nil
+	}
+	if chain == nil {
+		return nil
+	}
+	return &Presented{Chain: chain, Source: SourceHeader}
+}
+
+func trusted(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify checks that chain leads to one of roots at now and that the leaf
+// may authenticate a TLS client. The leaf's own validity period counts.
+func Verify(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+	if len(chain) == 0 {
+		return errors.New("no certificate")
+	}
+	if roots == nil {
+		return errors.New("no client CA configured")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
+}
+
+// LoadPool reads PEM certificates (a CA bundle) into a pool.
+func LoadPool(pemData []byte) (*x509.CertPool, int, error) {
+	certs, err := parsePEM(string(pemData), 1000)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(certs) == 0 {
+		return nil, 0, errors.New("no certificate in PEM data")
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, len(certs), nil
+}
+
+// isPEM reports whether s looks like PEM rather than an escaped form.
+func isPEM(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), "-----BEGIN ") }
