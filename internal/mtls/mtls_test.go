@@ -229,7 +229,7 @@ func TestMatches(t *testing.T) {
 		{mtls.FieldSubjectDN, `cn=Trading  Bot, ou=trading, o=Example\2C Inc., c=de`, true},
 		{mtls.FieldSubjectDN, `2.5.4.3=trading bot,OU=Trading,O=Example\, Inc.,C=DE`, true},
 		{mtls.FieldSubjectDN, `CN=#0c0b74726164696e6720626f74,OU=Trading,O=Example\, Inc.,C=DE`, true},
-		{mtls.FieldSubjectDN, `CN=trading bot,O=Example\, Inc.,C=DE`, false},       // OU missing
+		{mtls.FieldSubjectDN, `CN=trading bot,O=Example\, Inc.,C=DE`, false},            // OU missing
 		{mtls.FieldSubjectDN, `C=DE,O=Example\, Inc.,OU=Trading,CN=trading bot`, false}, // reversed
 		{mtls.FieldSubjectDN, `CN=other,OU=Trading,O=Example\, Inc.,C=DE`, false},
 		{mtls.FieldSANDNS, "bot.example.com", true},
