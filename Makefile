@@ -1,6 +1,6 @@
 # Permiso: `make run` starts a server, `make test` runs every test.
 GO ?= go
-MODULES := . sdk sdk/guard/grpcguard examples/trading examples/trading/dashboard/e2e
+MODULES := . sdk sdk/guard/grpcguard sdk/forwardauth/extauthz examples/trading examples/trading/dashboard/e2e
 DASHBOARD := examples/trading/dashboard
 FUZZTIME ?= 5s
 

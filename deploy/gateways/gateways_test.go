@@ -168,6 +168,7 @@ func TestGateways(t *testing.T) {
 			checkProxy(t, s, proxy.start(t, s))
 		})
 	}
+	t.Run("traefik", func(t *testing.T) { checkTraefik(t, s) })
 }
 
 // response is what a client got through the proxy.

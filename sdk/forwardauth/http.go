@@ -102,8 +102,15 @@ func (s *Service) write(w http.ResponseWriter, req *Request, d *Decision) {
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(d.Status)
-	_ = json.NewEncoder(w).Encode(refusal{Error: d.Code, Description: d.Description,
+	w.Write(d.JSON())
+}
+
+// JSON returns the body of a refusal: error, error_description and, for
+// insufficient_scope, required_scopes and missing_scopes.
+func (d *Decision) JSON() []byte {
+	b, _ := json.Marshal(refusal{Error: d.Code, Description: d.Description,
 		RequiredScopes: d.Required, MissingScopes: d.Missing})
+	return append(b, '\n')
 }
 
 var (
