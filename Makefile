@@ -32,13 +32,14 @@ unit:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
-	$(GO) test -run '^$$' -fuzz '^FuzzParseJWT$$' -fuzztime $(FUZZTIME) ./internal/tokens
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/outbound
 	$(GO) test -run '^$$' -fuzz '^FuzzParseXFCC$$' -fuzztime $(FUZZTIME) ./internal/mtls
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEscapedPEM$$' -fuzztime $(FUZZTIME) ./internal/mtls
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDN$$' -fuzztime $(FUZZTIME) ./internal/mtls
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzCleanPath$$' -fuzztime $(FUZZTIME) ./forwardauth
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./forwardauth
+	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./jwt
+	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseJWKS$$' -fuzztime $(FUZZTIME) ./jwt
 
 # Benchmarks run once each so a broken benchmark fails CI; timings are
 # never asserted.

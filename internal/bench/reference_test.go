@@ -1,11 +1,11 @@
 package bench
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"math/big"
 	"net/http"
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/permiso-auth/permiso/sdk/jwt"
 )
 
 func newTestReference(t testing.TB) *Reference {
@@ -36,33 +38,32 @@ func tokenRequest(form url.Values, user, pass string) *http.Request {
 	return req
 }
 
-// verifyES256 checks a compact JWS with pub and returns its header and
-// claims.
-func verifyES256(t *testing.T, tok string, pub *ecdsa.PublicKey) (hdr, claims map[string]any) {
+// verifyES256 verifies an access token with pub, as any resource server
+// would, and returns its header and claims.
+func verifyES256(t *testing.T, tok string, pub *ecdsa.PublicKey) (jwt.Header, map[string]any) {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token has %d parts", len(parts))
+	key, err := jwt.NewKey("reference", jwt.ES256, pub)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("signature: %d bytes, %v", len(sig), err)
+	set, err := jwt.NewSet(key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(pub, digest[:], r, s) {
-		t.Fatal("signature does not verify")
+	v, err := jwt.NewVerifier(jwt.Config{Keys: set, Types: []string{"at+jwt"}, Algorithms: []string{jwt.ES256},
+		Now: func() time.Time { return time.Unix(1_700_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i, dst := range []*map[string]any{&hdr, &claims} {
-		b, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			t.Fatal(err)
-		}
+	verified, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
 	}
-	return hdr, claims
+	var claims map[string]any
+	if err := verified.Decode(&claims); err != nil {
+		t.Fatal(err)
+	}
+	return verified.Header, claims
 }
 
 func TestReferenceIssuesVerifiableJWT(t *testing.T) {
@@ -89,7 +90,7 @@ func TestReferenceIssuesVerifiableJWT(t *testing.T) {
 				t.Errorf("response: %+v", resp)
 			}
 			hdr, claims := verifyES256(t, resp.AccessToken, ref.PublicKey())
-			if hdr["alg"] != "ES256" || hdr["typ"] != "at+jwt" {
+			if hdr.Algorithm != "ES256" || hdr.Type != "at+jwt" {
 				t.Errorf("header: %v", hdr)
 			}
 			if claims["sub"] != "svc" || claims["client_id"] != "svc" || claims["iss"] != "http://issuer.test" ||

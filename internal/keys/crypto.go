@@ -17,13 +17,16 @@ import (
 	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/permiso-auth/permiso/sdk/jwt"
 )
 
-// Supported signing algorithms.
+// Supported signing algorithms (verification supports more: package
+// sdk/jwt).
 const (
-	ES256 = "ES256"
-	EdDSA = "EdDSA"
-	RS256 = "RS256"
+	ES256 = jwt.ES256
+	EdDSA = jwt.EdDSA
+	RS256 = jwt.RS256
 )
 
 // Algorithms lists every algorithm Permiso can sign and verify with.

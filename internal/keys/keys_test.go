@@ -62,7 +62,7 @@ func TestRotationSchedule(t *testing.T) {
 	if m.Signer().KID != first {
 		t.Fatal("new key signs before its publish delay")
 	}
-	if _, _, ok := m.PublicKey(next); !ok {
+	if _, err := m.Key(ctx, next); err != nil {
 		t.Fatal("next key is not published")
 	}
 	clk.add(9 * time.Minute)
@@ -77,14 +77,14 @@ func TestRotationSchedule(t *testing.T) {
 	if m.Signer().KID != next {
 		t.Fatalf("signer %s, want %s", m.Signer().KID, next)
 	}
-	if _, _, ok := m.PublicKey(first); !ok {
+	if _, err := m.Key(ctx, first); err != nil {
 		t.Fatal("retired key left the JWKS too early")
 	}
 	clk.add(25*time.Hour + time.Second)
 	if err := m.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := m.PublicKey(first); ok {
+	if _, err := m.Key(ctx, first); err == nil {
 		t.Fatal("retired key still published after its retention")
 	}
 	var set struct{ Keys []json.RawMessage }

@@ -2,7 +2,6 @@ package keys
 
 import (
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/sdk/jwt"
 )
 
 // Store is what the key manager needs from the store.
@@ -49,17 +49,12 @@ type Manager struct {
 
 type snapshot struct {
 	signer  *Signer
-	public  map[string]publicKey // every published key, by kid
+	public  map[string]*jwt.Key // every published key, by kid, bound to its alg
 	jwks    []byte
 	etag    string
 	keys    []store.SigningKey
 	loaded  time.Time
 	nextDue time.Time // when the schedule must run again (a promotion or a removal)
-}
-
-type publicKey struct {
-	alg string
-	key crypto.PublicKey
 }
 
 // New returns a Manager. Call Init before use.
@@ -244,7 +239,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
 	now := m.cfg.Now().UTC()
-	s := &snapshot{public: make(map[string]publicKey), keys: ks, loaded: now}
+	s := &snapshot{public: make(map[string]*jwt.Key), keys: ks, loaded: now}
 	var set jose.JSONWebKeySet
 	var signerSince time.Time
 	for _, k := range ks {
@@ -255,7 +250,11 @@ func (m *Manager) Reload(ctx context.Context) error {
 		if err := json.Unmarshal(k.PublicJWK, &jwk); err != nil {
 			return fmt.Errorf("decode public key %s: %w", k.KID, err)
 		}
-		s.public[k.KID] = publicKey{alg: k.Alg, key: jwk.Key}
+		pub, err := jwt.NewKey(k.KID, k.Alg, jwk.Key)
+		if err != nil {
+			return fmt.Errorf("public key %s: %w", k.KID, err)
+		}
+		s.public[k.KID] = pub
 		set.Keys = append(set.Keys, jwk)
 		switch {
 		case k.State == store.KeyActive:
@@ -298,10 +297,13 @@ func (s *snapshot) due(t time.Time) {
 // Signer returns the key that signs now.
 func (m *Manager) Signer() *Signer { return m.snap.Load().signer }
 
-// PublicKey returns a published key by id and its algorithm.
-func (m *Manager) PublicKey(kid string) (crypto.PublicKey, string, bool) {
-	pk, ok := m.snap.Load().public[kid]
-	return pk.key, pk.alg, ok
+// Key returns a published key by id, bound to its algorithm: the manager is
+// the [jwt.KeySet] that access tokens are verified against.
+func (m *Manager) Key(_ context.Context, kid string) (*jwt.Key, error) {
+	if k := m.snap.Load().public[kid]; k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w: kid %q", jwt.ErrUnknownKey, kid)
 }
 
 // JWKS returns the encoded key set and its entity tag.
@@ -326,9 +328,9 @@ func (m *Manager) Algorithms() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, pk := range m.snap.Load().public {
-		if !seen[pk.alg] {
-			seen[pk.alg] = true
-			out = append(out, pk.alg)
+		if !seen[pk.Algorithm] {
+			seen[pk.Algorithm] = true
+			out = append(out, pk.Algorithm)
 		}
 	}
 	return out

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 )
 
 // Signer signs compact JWS objects with one key. It is immutable and safe
@@ -76,32 +75,4 @@ func (s *Signer) signBytes(input []byte) ([]byte, error) {
 		return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, sum[:])
 	}
 	return nil, errors.New("unsupported key type")
-}
-
-// VerifySignature checks a JWS signature over input with pub for alg. It
-// is strict about the algorithm matching the key type, so an RSA or EC
-// public key can never be used as an HMAC secret.
-func VerifySignature(alg string, pub crypto.PublicKey, input, sig []byte) bool {
-	switch alg {
-	case ES256:
-		k, ok := pub.(*ecdsa.PublicKey)
-		if !ok || len(sig) != 64 {
-			return false
-		}
-		sum := sha256.Sum256(input)
-		r := new(big.Int).SetBytes(sig[:32])
-		s := new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(k, sum[:], r, s)
-	case EdDSA:
-		k, ok := pub.(ed25519.PublicKey)
-		return ok && ed25519.Verify(k, input, sig)
-	case RS256:
-		k, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return false
-		}
-		sum := sha256.Sum256(input)
-		return rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig) == nil
-	}
-	return false
 }

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/permiso-auth/permiso/internal/server"
+	"github.com/permiso-auth/permiso/sdk/jwt"
 )
 
 func TestStartWithNothing(t *testing.T) {
@@ -215,28 +215,27 @@ func TestAccessTokenIsRFC9068AndVerifiesAgainstJWKS(t *testing.T) {
 	if r := ts.do("GET", "/.well-known/jwks.json", http.Header{"If-None-Match": {jwksRes.Header.Get("ETag")}}, nil); r.Status != 304 {
 		t.Errorf("conditional JWKS: %d, want 304", r.Status)
 	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(jwksRes.Body, &set); err != nil {
-		t.Fatal(err)
-	}
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+	// Verify as a resource server would: the published JWKS, typ at+jwt.
+	set, err := jwt.ParseJWKS(jwksRes.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := jws.Signatures[0].Protected
-	if h.ExtraHeaders["typ"] != "at+jwt" || h.KeyID == "" || h.Algorithm != "ES256" {
-		t.Fatalf("header %+v", h)
+	v, err := jwt.NewVerifier(jwt.Config{Keys: set, Types: []string{"at+jwt"}, Algorithms: []string{jwt.ES256},
+		Issuer: ts.URL, Audience: []string{"https://mt5.example"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	keys := set.Key(h.KeyID)
-	if len(keys) != 1 {
-		t.Fatalf("kid %s not in JWKS", h.KeyID)
-	}
-	payload, err := jws.Verify(keys[0])
+	verified, err := v.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
+	if h := verified.Header; h.Type != "at+jwt" || h.KeyID == "" || h.Algorithm != "ES256" || verified.Key.Algorithm != "ES256" {
+		t.Fatalf("header %+v", h)
+	}
 	var c map[string]any
-	json.Unmarshal(payload, &c)
+	if err := verified.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
 	for _, k := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "scopes", "type", "is_trusted"} {
 		if _, ok := c[k]; !ok {
 			t.Errorf("claim %s missing", k)

@@ -1,33 +1,35 @@
 package tokens
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-// Errors from Verify. They are for logs and tests; callers answer every
-// one of them the same way (inactive / invalid_token).
+// Errors from Verify (those of package jwt). They are for logs and tests;
+// callers answer every one of them the same way (inactive / invalid_token).
 var (
-	ErrInvalid   = errors.New("token invalid")
-	ErrExpired   = errors.New("token expired")
-	ErrNotYet    = errors.New("token not yet valid")
-	ErrWrongType = errors.New("not an access token")
+	ErrInvalid = jwt.ErrInvalid // matched by every refusal
+	ErrExpired = jwt.ErrExpired
+	ErrNotYet  = jwt.ErrNotYetValid
 )
+
+// MaxTokenBytes bounds the size of an access token we are willing to parse.
+const MaxTokenBytes = jwt.DefaultMaxBytes
 
 // Config configures a Service.
 type Config struct {
 	Keys   *keys.Manager
 	Issuer string
-	Leeway time.Duration // clock skew allowed on exp/nbf/iat; default 30s
+	Leeway time.Duration // clock skew allowed on exp/nbf/iat; default 30s, at most 5m
 	Now    func() time.Time
 	// VerifiedCacheSize bounds the tokens whose signature check is
 	// remembered (default 10,000; negative: none), so a token presented
@@ -38,21 +40,39 @@ type Config struct {
 // Service mints and verifies access tokens.
 type Service struct {
 	cfg      Config
+	verifier *jwt.Verifier
 	verified verifiedCache
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	if cfg.Leeway == 0 {
+	if cfg.Leeway <= 0 {
 		cfg.Leeway = 30 * time.Second
 	}
+	cfg.Leeway = min(cfg.Leeway, 5*time.Minute)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.VerifiedCacheSize == 0 {
 		cfg.VerifiedCacheSize = 10000
 	}
-	return &Service{cfg: cfg, verified: verifiedCache{max: cfg.VerifiedCacheSize, m: make(map[string]*wire.Claims)}}
+	// RFC 9068 §4: typ at+jwt, and the claims §2.2 requires. aud is the
+	// resource server's to check (Permiso's own API checks its own).
+	v, err := jwt.NewVerifier(jwt.Config{
+		Keys:       cfg.Keys,
+		Types:      []string{wire.AccessTokenJWTType},
+		Algorithms: keys.Algorithms,
+		Issuer:     cfg.Issuer,
+		Require:    []string{jwt.ClaimIssuer, jwt.ClaimSubject, jwt.ClaimExpiry, jwt.ClaimIssuedAt, jwt.ClaimID},
+		Leeway:     cfg.Leeway,
+		Now:        cfg.Now,
+		MaxBytes:   MaxTokenBytes,
+	})
+	if err != nil {
+		// Every field above is valid by construction.
+		panic(fmt.Sprintf("tokens: access-token verifier: %v", err))
+	}
+	return &Service{cfg: cfg, verifier: v, verified: verifiedCache{max: cfg.VerifiedCacheSize, m: make(map[string]*wire.Claims)}}
 }
 
 // Issuer returns the issuer URL the service signs as.
@@ -76,54 +96,30 @@ func (s *Service) Mint(c wire.Claims, ttl time.Duration) (string, wire.Claims, e
 	return tok, c, err
 }
 
-// Verify checks a token's form, header, signature, issuer and times. It
-// does not consult the revocation list or the state of the client or user;
-// callers that must (introspection, API authentication) do that next.
+// Verify checks a token's form, header, signature, issuer, required
+// claims and times with package jwt. It does not consult the revocation
+// list or the state of the client or user; callers that must
+// (introspection, API authentication) do that next.
 func (s *Service) Verify(raw string) (*wire.Claims, error) {
 	if c, ok := s.verified.get(raw); ok {
-		if err := s.checkTimes(c); err != nil {
-			return c, err
+		if err := s.verifier.CheckTimes(&jwt.Claims{Expiry: jwt.NumericDate(c.Expiry),
+			NotBefore: jwt.NumericDate(c.NotBefore), IssuedAt: jwt.NumericDate(c.IssuedAt)}); err != nil {
+			return nil, err
 		}
 		return c, nil
 	}
-	p, err := Parse(raw)
+	// The key set is the manager's in-memory snapshot: no I/O, so no
+	// context is needed.
+	tok, err := s.verifier.Verify(context.Background(), raw)
 	if err != nil {
-		return nil, ErrInvalid
-	}
-	if !strings.EqualFold(p.Header.Typ, wire.AccessTokenJWTType) && !strings.EqualFold(p.Header.Typ, "application/at+jwt") {
-		return nil, ErrWrongType
-	}
-	pub, alg, ok := s.cfg.Keys.PublicKey(p.Header.Kid)
-	if !ok || alg != p.Header.Alg || !keys.VerifySignature(alg, pub, p.SigningInput, p.Signature) {
-		return nil, ErrInvalid
+		return nil, err
 	}
 	var c wire.Claims
-	if err := json.Unmarshal(p.Payload, &c); err != nil {
-		return nil, ErrInvalid
-	}
-	if c.Issuer != s.cfg.Issuer || c.ID == "" {
-		return nil, ErrInvalid
-	}
-	if err := s.checkTimes(&c); err != nil {
-		return &c, err
+	if err := tok.Decode(&c); err != nil {
+		return nil, err
 	}
 	s.verified.put(raw, &c)
 	return &c, nil
-}
-
-// checkTimes checks exp, nbf and iat with the leeway.
-func (s *Service) checkTimes(c *wire.Claims) error {
-	now := s.cfg.Now()
-	leeway := int64(s.cfg.Leeway / time.Second)
-	switch {
-	case c.Expiry == 0 || now.Unix() > c.Expiry+leeway:
-		return ErrExpired
-	case c.NotBefore != 0 && now.Unix()+leeway < c.NotBefore:
-		return ErrNotYet
-	case c.IssuedAt != 0 && now.Unix()+leeway < c.IssuedAt:
-		return ErrNotYet
-	}
-	return nil
 }
 
 // NewID returns a random 128-bit identifier for a jti, base64url encoded.

@@ -83,8 +83,10 @@ func TestVerifyRejects(t *testing.T) {
 	mac.Write([]byte(hdr(`{"alg":"HS256","kid":"`+kid+`","typ":"at+jwt"}`) + "." + p))
 	hmacTok := hdr(`{"alg":"HS256","kid":"`+kid+`","typ":"at+jwt"}`) + "." + p + "." + enc.EncodeToString(mac.Sum(nil))
 	future, _, _ := svc.Mint(wire.Claims{Subject: "s", ClientID: "s"}, time.Hour)
-	clkFuture := *clk
-	_ = clkFuture
+	noSub, _, err := svc.Mint(wire.Claims{ClientID: "s"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tests := map[string]string{
 		"empty":          "",
@@ -99,11 +101,12 @@ func TestVerifyRejects(t *testing.T) {
 		"bad signature":  h + "." + p + "." + enc.EncodeToString(make([]byte, 64)),
 		"crit header":    hdr(`{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt","crit":["x"]}`) + "." + p + "." + s,
 		"oversized":      h + "." + strings.Repeat("A", tokens.MaxTokenBytes) + "." + s,
+		"no sub":         noSub, // an access token always names its subject
 	}
 	for name, raw := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, err := svc.Verify(raw); err == nil {
-				t.Fatal("accepted")
+			if _, err := svc.Verify(raw); !errors.Is(err, tokens.ErrInvalid) {
+				t.Fatalf("Verify = %v, want ErrInvalid", err)
 			}
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/permiso-auth/permiso/sdk/jwt"
 )
 
 // Mode selects how a [Guard] decides that a token is valid.
@@ -22,12 +24,13 @@ const (
 	ModeIntrospection
 )
 
-// Signature algorithms a Guard can accept. HMAC algorithms and "none" are
-// never accepted.
+// Signature algorithms a Guard accepts by default; any other of
+// [jwt.Algorithms] may be listed in Config.Algorithms. HMAC algorithms and
+// "none" are never accepted.
 const (
-	ES256 = "ES256"
-	EdDSA = "EdDSA"
-	RS256 = "RS256"
+	ES256 = jwt.ES256
+	EdDSA = jwt.EdDSA
+	RS256 = jwt.RS256
 )
 
 // Sentinel errors of [Guard.Verify]; the returned errors wrap one of them
@@ -60,7 +63,8 @@ type Config struct {
 	// Audience.
 	Realm string
 	// Algorithms is the allow-list of signature algorithms; empty means
-	// ES256, EdDSA and RS256. Only those three are supported.
+	// ES256, EdDSA and RS256. Any of [jwt.Algorithms] (asymmetric only)
+	// may be listed.
 	Algorithms []string
 	// Leeway is the clock skew allowed on exp, nbf and iat; zero means 30 s,
 	// negative means none. At most 5 minutes.
@@ -115,7 +119,7 @@ func (c Config) defaults() (Config, error) {
 	}
 	c.Algorithms = slices.Clone(c.Algorithms)
 	for _, a := range c.Algorithms {
-		if a != ES256 && a != EdDSA && a != RS256 {
+		if !slices.Contains(jwt.Algorithms(), a) {
 			problems = append(problems, fmt.Sprintf("algorithm %q is not supported", a))
 		}
 	}

@@ -5,9 +5,10 @@
 // RFC 8414 metadata and cached in memory (honouring Cache-Control, refreshed
 // on an unknown kid at a limited rate, kept when a refresh fails). It checks
 // the header typ (at+jwt), an allow-list of asymmetric algorithms (never
-// none, never HMAC), the key id and signature, iss, aud, exp/nbf/iat with a
-// small leeway, and the token size. Verified tokens are cached, bounded in
-// number, so a token presented again costs a map lookup.
+// none, never HMAC, the key bound to its alg), the key id and signature,
+// iss, aud, sub, jti, exp/nbf/iat with a small leeway, and the token size,
+// all with package [jwt], the SDK's one verifier. Verified tokens are
+// cached, bounded in number, so a token presented again costs a map lookup.
 //
 // Two stricter modes are available: with RevocationPoll set, the guard
 // follows the server's revocation list (metadata revocation_list_endpoint)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/permiso-auth/permiso/sdk/internal/metadata"
+	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -18,12 +19,13 @@ import (
 // It is safe for concurrent use. Create it with [New]; release it with
 // [Guard.Close] or by cancelling the context given to New.
 type Guard struct {
-	cfg   Config
-	log   *slog.Logger
-	keys  *keySet
-	cache *tokenCache
-	revs  revocations
-	group singleflight.Group
+	cfg      Config
+	log      *slog.Logger
+	keys     *keySet
+	verifier *jwt.Verifier
+	cache    *tokenCache
+	revs     revocations
+	group    singleflight.Group
 
 	mdMu sync.Mutex
 	md   *wire.Metadata
@@ -48,6 +50,9 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		hc:         cfg.HTTPClient,
 		now:        cfg.Now,
 		minRefresh: cfg.JWKSMinRefresh,
+	}
+	if g.verifier, err = newVerifier(cfg, g.keys); err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
 	}
 	ctx, g.cancel = context.WithCancel(ctx)
 	if cfg.Mode == ModeLocal {

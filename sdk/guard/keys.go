@@ -2,12 +2,6 @@ package guard
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,8 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/permiso-auth/permiso/sdk/jwt"
 )
 
 // JWKS cache lifetimes: used when the response has no max-age, and the
@@ -29,30 +24,6 @@ const (
 	maxJWKSBytes   = 1 << 20
 )
 
-// verifyKey is a public key from the JWKS, ready for one algorithm family.
-type verifyKey struct {
-	alg string // the JWK's alg, or "" when it did not name one
-	ec  *ecdsa.PublicKey
-	ed  ed25519.PublicKey
-	rsa *rsa.PublicKey
-}
-
-// usableFor reports whether k may verify a signature of alg.
-func (k *verifyKey) usableFor(alg string) bool {
-	if k.alg != "" && k.alg != alg {
-		return false
-	}
-	switch alg {
-	case ES256:
-		return k.ec != nil && k.ec.Curve == elliptic.P256()
-	case EdDSA:
-		return k.ed != nil
-	case RS256:
-		return k.rsa != nil && k.rsa.N.BitLen() >= 2048
-	}
-	return false
-}
-
 // keySet caches the issuer's JWKS.
 type keySet struct {
 	url        func(context.Context) (string, error)
@@ -62,38 +33,41 @@ type keySet struct {
 	group      singleflight.Group
 
 	mu        sync.RWMutex
-	keys      map[string]*verifyKey
+	keys      *jwt.Set
 	loaded    bool
 	expires   time.Time // when the cached set should be refreshed
 	lastFetch time.Time // last fetch attempt, for the unknown-kid rate limit
 }
 
-// get returns the key named kid, fetching the JWKS when the kid is unknown
-// and the rate limit allows.
-func (s *keySet) get(ctx context.Context, kid string) (*verifyKey, error) {
-	s.mu.RLock()
-	k, loaded, last := s.keys[kid], s.loaded, s.lastFetch
-	s.mu.RUnlock()
-	if k != nil {
-		return k, nil
+// Key returns the key named kid (a [jwt.KeySet]), fetching the JWKS when
+// the kid is unknown and the rate limit allows. A token without kid is
+// refused without a fetch: Permiso always names its key.
+func (s *keySet) Key(ctx context.Context, kid string) (*jwt.Key, error) {
+	if kid == "" {
+		return nil, fmt.Errorf("%w: no kid", jwt.ErrUnknownKey)
 	}
-	if loaded && s.now().Sub(last) < s.minRefresh {
-		return nil, fmt.Errorf("%w: unknown kid", ErrInvalidToken)
+	s.mu.RLock()
+	set, loaded, last := s.keys, s.loaded, s.lastFetch
+	s.mu.RUnlock()
+	if loaded {
+		if k, err := set.Key(ctx, kid); err == nil {
+			return k, nil
+		}
+		if s.now().Sub(last) < s.minRefresh {
+			return nil, fmt.Errorf("%w: kid %q", jwt.ErrUnknownKey, kid)
+		}
 	}
 	if err := s.refresh(ctx); err != nil {
 		if !loaded {
 			return nil, err
 		}
 		// Stale if error: keep serving the keys we have.
-		return nil, fmt.Errorf("%w: unknown kid (refresh failed: %v)", ErrInvalidToken, err)
+		return nil, fmt.Errorf("%w: kid %q (refresh failed: %v)", jwt.ErrUnknownKey, kid, err)
 	}
 	s.mu.RLock()
-	k = s.keys[kid]
+	set = s.keys
 	s.mu.RUnlock()
-	if k == nil {
-		return nil, fmt.Errorf("%w: unknown kid", ErrInvalidToken)
-	}
-	return k, nil
+	return set.Key(ctx, kid)
 }
 
 // ready reports whether a key set has been loaded.
@@ -134,7 +108,7 @@ func (s *keySet) refresh(ctx context.Context) error {
 	}
 }
 
-func (s *keySet) fetch(ctx context.Context) (map[string]*verifyKey, time.Duration, error) {
+func (s *keySet) fetch(ctx context.Context) (*jwt.Set, time.Duration, error) {
 	u, err := s.url(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -156,42 +130,11 @@ func (s *keySet) fetch(ctx context.Context) (map[string]*verifyKey, time.Duratio
 	if err != nil {
 		return nil, 0, fmt.Errorf("read JWKS: %w", err)
 	}
-	keys, err := parseJWKS(body)
+	keys, err := jwt.ParseJWKS(body)
 	if err != nil {
 		return nil, 0, err
 	}
 	return keys, maxAge(resp.Header.Get("Cache-Control")), nil
-}
-
-// parseJWKS keeps the public signature keys of a JWKS (RFC 7517) that have a
-// kid; others are ignored.
-func parseJWKS(body []byte) (map[string]*verifyKey, error) {
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, fmt.Errorf("decode JWKS: %w", err)
-	}
-	keys := make(map[string]*verifyKey, len(set.Keys))
-	for _, jwk := range set.Keys {
-		if jwk.KeyID == "" || (jwk.Use != "" && jwk.Use != "sig") || !jwk.IsPublic() {
-			continue
-		}
-		k := &verifyKey{alg: jwk.Algorithm}
-		switch pub := jwk.Key.(type) {
-		case *ecdsa.PublicKey:
-			k.ec = pub
-		case ed25519.PublicKey:
-			k.ed = pub
-		case *rsa.PublicKey:
-			k.rsa = pub
-		default:
-			continue
-		}
-		keys[jwk.KeyID] = k
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("JWKS holds no usable signature key")
-	}
-	return keys, nil
 }
 
 // maxAge returns the max-age of a Cache-Control header, bounded, or the

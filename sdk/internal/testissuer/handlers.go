@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-
+	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -104,14 +103,9 @@ func (i *Issuer) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inactive := wire.IntrospectionResponse{}
-	jws, err := jose.ParseSigned(r.PostFormValue("token"), []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
-	if err != nil {
-		writeJSON(w, http.StatusOK, inactive)
-		return
-	}
-	payload, err := jws.Verify(i.PublicJWKS())
+	tok, err := i.verifier().Verify(r.Context(), r.PostFormValue("token"))
 	var c wire.Claims
-	if err != nil || json.Unmarshal(payload, &c) != nil || c.Expiry < i.now().Unix() || i.isRevoked(c.ID) {
+	if err != nil || tok.Decode(&c) != nil || i.isRevoked(c.ID) {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
@@ -120,6 +114,25 @@ func (i *Issuer) introspect(w http.ResponseWriter, r *http.Request) {
 		Exp: c.Expiry, Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
 		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted,
 	})
+}
+
+// verifier checks the issuer's tokens against its current keys, as its
+// introspection endpoint does: signature and expiry.
+func (i *Issuer) verifier() *jwt.Verifier {
+	b, err := json.Marshal(i.PublicJWKS())
+	if err != nil {
+		panic(err)
+	}
+	keys, err := jwt.ParseJWKS(b)
+	if err != nil {
+		panic(err)
+	}
+	v, err := jwt.NewVerifier(jwt.Config{Keys: keys, AnyType: true, Algorithms: []string{jwt.ES256, jwt.EdDSA},
+		Require: []string{jwt.ClaimExpiry}, Leeway: -1, Now: i.now})
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func (i *Issuer) isRevoked(jti string) bool {
