@@ -40,6 +40,8 @@ fuzz:
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./forwardauth
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./jwt
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseJWKS$$' -fuzztime $(FUZZTIME) ./jwt
+	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./dpop
+	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzNormalizeURI$$' -fuzztime $(FUZZTIME) ./dpop
 
 # Benchmarks run once each so a broken benchmark fails CI; timings are
 # never asserted.

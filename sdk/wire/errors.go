@@ -19,6 +19,10 @@ const (
 	ErrTemporarilyUnavailable  = "temporarily_unavailable"
 	ErrInvalidToken            = "invalid_token"
 	ErrInsufficientScope       = "insufficient_scope"
+	// RFC 9449 §5 and §7.1: the DPoP proof is missing, malformed, replayed
+	// or does not fit the request; and the server wants a nonce in it (§8, §9).
+	ErrInvalidDPoPProof = "invalid_dpop_proof"
+	ErrUseDPoPNonce     = "use_dpop_nonce"
 
 	// Original Permiso codes.
 	ErrRateLimitExceeded = "rate_limit_exceeded"

@@ -25,4 +25,10 @@ type Metadata struct {
 	// Permiso extensions.
 	AccessTokenSigningAlgValuesSupported []string `json:"access_token_signing_alg_values_supported,omitempty"`
 	RevocationListEndpoint               string   `json:"revocation_list_endpoint,omitempty"`
+
+	// Sender-constrained tokens: the algorithms of DPoP proofs the token
+	// endpoint accepts (RFC 9449 §5.1), and whether it issues
+	// certificate-bound access tokens (RFC 8705 §3.3).
+	DPoPSigningAlgValuesSupported         []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }

@@ -18,6 +18,7 @@ const (
 // Token types and the JWT `typ` of RFC 9068 access tokens.
 const (
 	TokenTypeBearer        = "Bearer"
+	TokenTypeDPoP          = "DPoP" // RFC 9449 §5: an access token bound to a DPoP key
 	AccessTokenJWTType     = "at+jwt"
 	HintAccessToken        = "access_token"
 	HintRefreshToken       = "refresh_token"
@@ -58,6 +59,8 @@ type IntrospectionResponse struct {
 	Type      string   `json:"type,omitempty"`
 	IsTrusted *bool    `json:"is_trusted,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
+	// Cnf is the key the token is bound to (RFC 9449 §6.2, RFC 8705 §3.2).
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // RevokedToken is one entry of the revocation list that the server publishes
