@@ -30,11 +30,13 @@ func (p *Provider) Metadata(openid bool) wire.Metadata {
 		public = public || p.publicGrants[g]
 	}
 	slices.Sort(grants)
-	authMethods := []string{wire.AuthClientSecretBasic, wire.AuthClientSecretPost}
+	// Every method a confidential client can register works at the token,
+	// introspection and revocation endpoints alike.
+	methods := p.ClientAuthMethods()
+	authMethods := slices.Clone(methods)
 	if public {
 		authMethods = append(authMethods, wire.AuthNone)
 	}
-	secretMethods := []string{wire.AuthClientSecretBasic, wire.AuthClientSecretPost}
 	algs := p.cfg.Keys.Algorithms()
 	slices.Sort(algs)
 	m := wire.Metadata{
@@ -45,11 +47,20 @@ func (p *Provider) Metadata(openid bool) wire.Metadata {
 		GrantTypesSupported:                       grants,
 		TokenEndpointAuthMethodsSupported:         authMethods,
 		RevocationEndpoint:                        iss + PathRevoke,
-		RevocationEndpointAuthMethodsSupported:    secretMethods,
+		RevocationEndpointAuthMethodsSupported:    methods,
 		IntrospectionEndpoint:                     iss + PathIntrospect,
-		IntrospectionEndpointAuthMethodsSupported: secretMethods,
-		AccessTokenSigningAlgValuesSupported:      algs,
-		RevocationListEndpoint:                    iss + PathRevocations,
+		IntrospectionEndpointAuthMethodsSupported: methods,
+		// The algorithms of private_key_jwt assertions (RFC 8414 §2).
+		TokenEndpointAuthSigningAlgValuesSupported:         AssertionAlgorithms,
+		RevocationEndpointAuthSigningAlgValuesSupported:    AssertionAlgorithms,
+		IntrospectionEndpointAuthSigningAlgValuesSupported: AssertionAlgorithms,
+		AccessTokenSigningAlgValuesSupported:               algs,
+		RevocationListEndpoint:                             iss + PathRevocations,
+	}
+	if p.cfg.MTLS && p.cfg.MTLSBaseURL != "" {
+		base := p.cfg.MTLSBaseURL
+		m.MTLSEndpointAliases = &wire.MTLSEndpointAliases{TokenEndpoint: base + PathToken,
+			RevocationEndpoint: base + PathRevoke, IntrospectionEndpoint: base + PathIntrospect}
 	}
 	if p.authorize {
 		m.AuthorizationEndpoint = iss + PathAuthorize
@@ -61,6 +72,19 @@ func (p *Provider) Metadata(openid bool) wire.Metadata {
 	if openid {
 		m.SubjectTypesSupported = []string{"public"}
 		m.IDTokenSigningAlgValuesSupported = algs
+	}
+	return m
+}
+
+// ClientAuthMethods lists the token_endpoint_auth_method values a
+// confidential client may register here: the secret methods,
+// private_key_jwt, the federated methods, and the mutual-TLS methods when
+// a client certificate can reach Permiso.
+func (p *Provider) ClientAuthMethods() []string {
+	m := []string{wire.AuthClientSecretBasic, wire.AuthClientSecretPost, wire.AuthPrivateKeyJWT,
+		wire.AuthFederatedJWT, wire.AuthSPIFFEJWT}
+	if p.cfg.MTLS {
+		m = append(m, wire.AuthTLSClientAuth, wire.AuthSelfSignedTLSClientAuth)
 	}
 	return m
 }

@@ -2,16 +2,22 @@ package oauth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/federation"
 	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/remotekeys"
+	"github.com/permiso-auth/permiso/internal/replay"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -56,6 +62,30 @@ type Config struct {
 	Observer    Observer
 	Logger      *slog.Logger
 	Now         func() time.Time
+
+	// Client authentication beyond secrets (see clientauth.go).
+	//
+	// Replay records the jti of private_key_jwt assertions, shared by
+	// replicas; nil keeps them in this process's memory.
+	Replay *replay.Records
+	// RemoteKeys fetches clients' jwks_uri; nil: such clients cannot
+	// authenticate.
+	RemoteKeys *remotekeys.Cache
+	// Federation holds the trusts; nil: no federated clients.
+	Federation *federation.Federation
+	// ClientCAs are the roots of tls_client_auth certificates; nil: none.
+	ClientCAs *x509.CertPool
+	// MTLS says a client certificate can reach Permiso (its own
+	// client-certificate listener, or a trusted proxy's header), so the
+	// mutual-TLS methods are offered. MTLSBaseURL is where the endpoints
+	// are reached with a certificate (RFC 8705 §5 mtls_endpoint_aliases).
+	MTLS        bool
+	MTLSBaseURL string
+	// MaxAssertionLifetime bounds how far ahead a private_key_jwt
+	// assertion's exp may be; default 5m. AssertionLeeway is the clock
+	// skew allowed; default 30s.
+	MaxAssertionLifetime time.Duration
+	AssertionLeeway      time.Duration
 }
 
 // Grant issues tokens for one grant type. The dispatcher has already
@@ -80,6 +110,12 @@ type Provider struct {
 	authorize    bool
 	subjects     SubjectChecker
 	refresh      RefreshTokens
+
+	jwks              jwksCache
+	assertionOnce     sync.Once
+	assertionVerifier *jwt.Verifier
+	localReplayOnce   sync.Once
+	localReplay       *replay.Records
 }
 
 // New returns a Provider with the client_credentials grant registered.
@@ -118,10 +154,12 @@ func (p *Provider) Token(ctx context.Context, req *TokenRequest) (*TokenResult, 
 	if !ok {
 		return nil, web.Errorf(http.StatusBadRequest, wire.ErrUnsupportedGrantType, "Grant type %q is not supported", truncate(req.GrantType, 64))
 	}
-	c, err := p.AuthenticateClient(ctx, req.Client, req.IP, p.publicGrants[req.GrantType])
+	auth, err := p.Authenticate(ctx, req.Client, req.IP, p.publicGrants[req.GrantType])
 	if err != nil {
 		return nil, err
 	}
+	req.Auth = auth
+	c := auth.Client
 	if !allowsGrant(c, req.GrantType) {
 		return nil, web.Errorf(http.StatusBadRequest, wire.ErrUnauthorizedClient, "This client may not use the %s grant", req.GrantType)
 	}
@@ -179,89 +217,4 @@ func allowsGrant(c *store.Client, grant string) bool {
 		}
 	}
 	return false
-}
-
-// AuthenticateClient checks client credentials. Every failure is the same
-// invalid_client error. allowPublic lets a public client through with its
-// client_id alone; a confidential client always needs its secret.
-func (p *Provider) AuthenticateClient(ctx context.Context, creds ClientCredentials, ip string, allowPublic bool) (*store.Client, error) {
-	if creds.ID == "" {
-		return nil, invalidClient(creds.Method).With("error_description", "Client authentication is required")
-	}
-	if p.cfg.Limiter != nil {
-		for _, k := range [...][2]string{{"ip", ip}, {"client", creds.ID}} {
-			if ok, wait := p.cfg.Limiter.AllowAuthAttempt(ctx, k[0], k[1]); !ok {
-				p.observeLimited("auth_" + k[0])
-				return nil, web.TooManyRequests(int((wait + time.Second - 1) / time.Second))
-			}
-		}
-	}
-	c, reason := p.checkClient(ctx, creds, allowPublic)
-	if reason != "" {
-		// A database outage is not the caller's failure: counting it would
-		// lock clients out for a minute after the database returns.
-		if p.cfg.Limiter != nil && reason != "unavailable" {
-			p.cfg.Limiter.FailedAuth(ctx, "ip", ip)
-			p.cfg.Limiter.FailedAuth(ctx, "client", creds.ID)
-		}
-		if f := p.cfg.Observer.AuthFailure; f != nil {
-			f(reason)
-		}
-		p.cfg.Audit.Record(ctx, store.AuditEvent{Type: "client.auth_failure", Outcome: audit.Failure, ActorType: "client",
-			ActorID: truncate(creds.ID, 128), IP: ip, RequestID: web.RequestID(ctx), Details: map[string]any{"reason": reason, "method": creds.Method}})
-		if reason == "unavailable" {
-			return nil, web.Unavailable(errors.New("client store unavailable"))
-		}
-		return nil, invalidClient(creds.Method)
-	}
-	if err := checkIP(c, ip); err != nil {
-		if f := p.cfg.Observer.AuthFailure; f != nil {
-			f("ip_not_allowed")
-		}
-		p.cfg.Audit.Record(ctx, store.AuditEvent{Type: "client.ip_denied", Outcome: audit.Denied, ActorType: "client",
-			ActorID: c.ClientID, IP: ip, RequestID: web.RequestID(ctx)})
-		return nil, err
-	}
-	return c, nil
-}
-
-// checkClient returns the client or a failure reason for logs and metrics.
-func (p *Provider) checkClient(ctx context.Context, creds ClientCredentials, allowPublic bool) (*store.Client, string) {
-	c, err := p.cfg.Store.GetClient(ctx, creds.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		// Spend what a real check costs, so timing does not tell.
-		p.cfg.Secrets.Match(creds.Secret, make([]byte, 32))
-		return nil, "unknown_client"
-	}
-	if err != nil {
-		p.cfg.Logger.ErrorContext(ctx, "load client", "err", err)
-		return nil, "unavailable"
-	}
-	if c.Type == wire.ClientTypePublic {
-		if !allowPublic || creds.Secret != "" {
-			return nil, "public_client"
-		}
-	} else {
-		if creds.Secret == "" {
-			return nil, "missing_secret"
-		}
-		secrets, err := p.cfg.Store.ListClientSecrets(ctx, c.ID, p.cfg.Now())
-		if err != nil {
-			p.cfg.Logger.ErrorContext(ctx, "load client secrets", "err", err)
-			return nil, "unavailable"
-		}
-		ok := false
-		for _, s := range secrets {
-			if p.cfg.Secrets.Match(creds.Secret, s.Hash) {
-				ok = true
-			}
-		}
-		if !ok {
-			return nil, "wrong_secret"
-		}
-	}
-	if !c.Active {
-		return nil, "client_disabled"
-	}
-	return &c, ""
 }

@@ -1,26 +1,41 @@
 package oauth
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/permiso-auth/permiso/internal/mtls"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // Limits on what a client may send.
 const (
-	maxParamLen  = 2048
-	maxScopes    = 64
-	maxResources = 8
+	maxParamLen = 2048
+	// maxAssertionLen bounds client_assertion: a Kubernetes service
+	// account token with its pod claims is about 1.5 KiB.
+	maxAssertionLen = 8 << 10
+	maxScopes       = 64
+	maxResources    = 8
 )
 
 // ClientCredentials are the client authentication of a request.
 type ClientCredentials struct {
 	ID     string
 	Secret string
-	Method string // client_secret_basic, client_secret_post or none
+	// Method is how the credentials came: client_secret_basic,
+	// client_secret_post, private_key_jwt (any client assertion),
+	// tls_client_auth (a certificate alone) or none.
+	Method string
+	// AssertionType and Assertion are client_assertion_type and
+	// client_assertion (RFC 7521 §4.2).
+	AssertionType string
+	Assertion     string
+	// Cert is the certificate the request came with over mutual TLS
+	// (directly or through a trusted proxy), or nil.
+	Cert *mtls.Presented
 }
 
 // TokenRequest is a token request parsed once; grants never read the form.
@@ -35,6 +50,9 @@ type TokenRequest struct {
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
+	// Auth is the client's authentication, set by the dispatcher before a
+	// grant runs (its CertThumbprint is what certificate-bound tokens carry).
+	Auth *ClientAuth
 	// Request context for audit and policy.
 	IP        string
 	UserAgent string
@@ -44,8 +62,12 @@ type TokenRequest struct {
 // ParseTokenRequest reads a token request from r's form.
 func ParseTokenRequest(r *http.Request, form url.Values) (*TokenRequest, error) {
 	for k, v := range form {
+		limit := maxParamLen
+		if k == "client_assertion" {
+			limit = maxAssertionLen
+		}
 		for _, s := range v {
-			if len(s) > maxParamLen {
+			if len(s) > limit {
 				return nil, web.BadRequest("Parameter %q is too long", k)
 			}
 		}
@@ -84,11 +106,20 @@ func ParseTokenRequest(r *http.Request, form url.Values) (*TokenRequest, error) 
 }
 
 // ParseClientCredentials reads client authentication from the Basic
-// header or the form. Using both is refused (RFC 6749 §2.3).
+// header, the form (a secret or a client assertion) and the request's
+// client certificate. Using two of Basic, client_secret and
+// client_assertion is refused (RFC 6749 §2.3).
 func ParseClientCredentials(r *http.Request, form url.Values) (ClientCredentials, error) {
 	id, secret, basic := r.BasicAuth()
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	cert := mtls.FromContext(r.Context())
+	_, hasAssertion := form["client_assertion"]
+	_, hasAssertionType := form["client_assertion_type"]
 	switch {
+	case (basic || formSecret != "") && (hasAssertion || hasAssertionType):
+		return ClientCredentials{}, web.BadRequest("Use one client authentication method, not both")
+	case hasAssertion || hasAssertionType:
+		return parseAssertion(form, cert)
 	case basic && formSecret != "":
 		return ClientCredentials{}, web.BadRequest("Use one client authentication method, not both")
 	case basic:
@@ -101,13 +132,36 @@ func ParseClientCredentials(r *http.Request, form url.Values) (ClientCredentials
 		if formID != "" && formID != uid {
 			return ClientCredentials{}, web.BadRequest("client_id in the body does not match the Authorization header")
 		}
-		return ClientCredentials{ID: uid, Secret: usec, Method: wire.AuthClientSecretBasic}, nil
+		return ClientCredentials{ID: uid, Secret: usec, Method: wire.AuthClientSecretBasic, Cert: cert}, nil
 	case formSecret != "":
-		return ClientCredentials{ID: formID, Secret: formSecret, Method: wire.AuthClientSecretPost}, nil
+		return ClientCredentials{ID: formID, Secret: formSecret, Method: wire.AuthClientSecretPost, Cert: cert}, nil
+	case formID != "" && cert != nil:
+		return ClientCredentials{ID: formID, Method: wire.AuthTLSClientAuth, Cert: cert}, nil
 	case formID != "":
 		return ClientCredentials{ID: formID, Method: wire.AuthNone}, nil
 	}
-	return ClientCredentials{}, nil
+	return ClientCredentials{Cert: cert}, nil
+}
+
+// parseAssertion reads client_assertion_type and client_assertion (RFC
+// 7521 §4.2): both present, each once, of a type Permiso knows.
+func parseAssertion(form url.Values, cert *mtls.Presented) (ClientCredentials, error) {
+	types, assertions := form["client_assertion_type"], form["client_assertion"]
+	c := ClientCredentials{ID: form.Get("client_id"), Method: wire.AuthPrivateKeyJWT, Cert: cert}
+	if len(types) != 1 || len(assertions) != 1 || assertions[0] == "" || len(assertions[0]) > maxAssertionLen {
+		return c, invalidClientBecause(c.Method, "Send client_assertion_type and client_assertion once each")
+	}
+	switch types[0] {
+	case wire.AssertionTypeJWTBearer, wire.AssertionTypeJWTSPIFFE:
+	default:
+		return c, invalidClientBecause(c.Method, fmt.Sprintf("client_assertion_type must be %s or %s",
+			wire.AssertionTypeJWTBearer, wire.AssertionTypeJWTSPIFFE))
+	}
+	if len(form["client_id"]) > 1 {
+		return c, web.BadRequest("Send client_id once")
+	}
+	c.AssertionType, c.Assertion = types[0], assertions[0]
+	return c, nil
 }
 
 func truncate(s string, n int) string {
@@ -121,7 +175,16 @@ func truncate(s string, n int) string {
 // unknown client, wrong secret, disabled client. The same text for all
 // three reveals nothing about which client ids exist.
 func invalidClient(method string) *web.Error {
-	e := web.Errorf(http.StatusUnauthorized, wire.ErrInvalidClient, "Client authentication failed")
+	return invalidClientBecause(method, "Client authentication failed")
+}
+
+// invalidClientBecause is invalid_client with a description. Only text
+// that tells the caller about what it sent itself (its assertion's form,
+// audience or lifetime) belongs here; anything that depends on a client's
+// registration reads "Client authentication failed", and the reason goes
+// to the audit log.
+func invalidClientBecause(method, description string) *web.Error {
+	e := web.Errorf(http.StatusUnauthorized, wire.ErrInvalidClient, "%s", description)
 	if method == wire.AuthClientSecretBasic || method == "basic" {
 		return e.WithHeader("WWW-Authenticate", `Basic realm="permiso", charset="UTF-8"`)
 	}

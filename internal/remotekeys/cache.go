@@ -114,6 +114,28 @@ type source struct {
 // Key returns the key named kid, fetching the set when it is missing,
 // expired, or lacks kid (at most once per RefetchInterval).
 func (s source) Key(ctx context.Context, kid string) (*jwt.Key, error) {
+	set, err := s.load(ctx, func(set *jwt.Set) bool { _, err := set.Key(ctx, kid); return err == nil })
+	if err != nil {
+		return nil, err
+	}
+	return set.Key(ctx, kid)
+}
+
+// Keys returns every key of the set (self_signed_tls_client_auth compares
+// a certificate's key with each).
+func (s source) Keys(ctx context.Context) ([]*jwt.Key, error) {
+	set, err := s.load(ctx, func(*jwt.Set) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	return set.Keys(), nil
+}
+
+// load returns the source's set: the cached one while fresh and has
+// says it holds what is needed, else a fetched one (a refetch for a
+// missing key at most once per RefetchInterval), else a stale one within
+// MaxStale.
+func (s source) load(ctx context.Context, has func(*jwt.Set) bool) (*jwt.Set, error) {
 	c := s.c
 	key := s.kind + " " + s.url
 	now := c.cfg.Now()
@@ -128,16 +150,13 @@ func (s source) Key(ctx context.Context, kid string) (*jwt.Key, error) {
 	}
 	c.mu.Unlock()
 
-	if fresh {
-		k, err := set.Key(ctx, kid)
-		if err == nil || !mayFetch {
-			return k, err
-		}
-		// An unknown kid: the issuer may have rotated. Fetch once.
-	} else if !mayFetch {
-		// A recent attempt failed (or the set expired and the last
-		// refetch failed): serve stale keys within MaxStale, or the error.
-		return c.stale(ctx, key, kid, now)
+	if fresh && (has(set) || !mayFetch) {
+		return set, nil
+	}
+	if !fresh && !mayFetch {
+		// The set expired and a recent refetch failed: serve stale keys
+		// within MaxStale, or the error.
+		return c.stale(key, now)
 	}
 	if _, err, _ := c.flight.Do(key, func() (any, error) {
 		// A caller that read the entry before another fetch finished
@@ -151,7 +170,7 @@ func (s source) Key(ctx context.Context, kid string) (*jwt.Key, error) {
 		}
 		return nil, c.fetch(ctx, s, key)
 	}); err != nil {
-		return c.stale(ctx, key, kid, now)
+		return c.stale(key, now)
 	}
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil {
@@ -161,11 +180,11 @@ func (s source) Key(ctx context.Context, kid string) (*jwt.Key, error) {
 	if set == nil {
 		return nil, fmt.Errorf("%w: evicted", ErrUnavailable)
 	}
-	return set.Key(ctx, kid)
+	return set, nil
 }
 
-// stale answers from a set past its TTL while it is within MaxStale.
-func (c *Cache) stale(ctx context.Context, key, kid string, now time.Time) (*jwt.Key, error) {
+// stale answers with a set past its TTL while it is within MaxStale.
+func (c *Cache) stale(key string, now time.Time) (*jwt.Set, error) {
 	c.mu.Lock()
 	e := c.entries[key]
 	c.mu.Unlock()
@@ -173,7 +192,7 @@ func (c *Cache) stale(ctx context.Context, key, kid string, now time.Time) (*jwt
 		return nil, fmt.Errorf("%w: not fetched yet", ErrUnavailable)
 	}
 	if e.set != nil && now.Before(e.expires.Add(c.cfg.MaxStale)) {
-		return e.set.Key(ctx, kid)
+		return e.set, nil
 	}
 	if e.lastErr != nil {
 		return nil, e.lastErr

@@ -13,6 +13,28 @@ const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
 	AuthNone              = "none"
+	// RFC 7523 §2.2 and OpenID Connect Core §9: a JWT signed with a key the
+	// client registered (jwks or jwks_uri).
+	AuthPrivateKeyJWT = "private_key_jwt"
+	// RFC 8705 §2.1: a certificate from a trusted CA with the registered
+	// subject; §2.2: a self-signed certificate among the registered keys.
+	AuthTLSClientAuth           = "tls_client_auth"
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
+	// Workload identity federation: a JWT issued by a trust the client is
+	// bound to, as a jwt-bearer client assertion (as Keycloak's
+	// federated-jwt authenticator takes it).
+	AuthFederatedJWT = "federated_jwt"
+	// draft-ietf-oauth-spiffe-client-auth §4: a SPIFFE JWT-SVID as a
+	// jwt-spiffe client assertion.
+	AuthSPIFFEJWT = "spiffe_jwt"
+)
+
+// Client assertion types (RFC 7523 §2.2, draft-ietf-oauth-spiffe-client-auth
+// §3.1) and the explicit typ of client assertions (draft-ietf-oauth-rfc7523bis).
+const (
+	AssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	AssertionTypeJWTSPIFFE = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe"
+	ClientAssertionJWTType = "client-authentication+jwt"
 )
 
 // Token types and the JWT `typ` of RFC 9068 access tokens.
