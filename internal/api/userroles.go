@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/account"
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -45,9 +46,7 @@ func (p *people) setUserRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var b struct {
-		RoleIDs *[]string `json:"role_ids"`
-	}
+	var b apitype.UserRoles
 	if err := web.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}

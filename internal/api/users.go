@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/account"
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
@@ -38,38 +39,6 @@ func (p *people) mountUsers(mux *http.ServeMux) {
 	p.handle(mux, "POST /api/v1/users/{id}/unlock", p.unlockUser)
 }
 
-// userResponse is the original's UserResponse plus the lock state. Hashes
-// and tokens are never part of it.
-type userResponse struct {
-	ID                  string      `json:"id"`
-	Username            string      `json:"username"`
-	Email               string      `json:"email"`
-	FirstName           *string     `json:"first_name"`
-	LastName            *string     `json:"last_name"`
-	DisplayName         *string     `json:"display_name"`
-	Bio                 *string     `json:"bio"`
-	IsActive            bool        `json:"is_active"`
-	IsVerified          bool        `json:"is_verified"`
-	IsSuperuser         bool        `json:"is_superuser"`
-	IsLocked            bool        `json:"is_locked"`
-	LockedUntil         *time.Time  `json:"locked_until"`
-	FailedLoginAttempts int         `json:"failed_login_attempts"`
-	FullName            string      `json:"full_name"`
-	LastLogin           *time.Time  `json:"last_login"`
-	PasswordChangedAt   time.Time   `json:"password_changed_at"`
-	CreatedAt           time.Time   `json:"created_at"`
-	UpdatedAt           time.Time   `json:"updated_at"`
-	Roles               []roleBrief `json:"roles"`
-	ScopeNames          []string    `json:"scope_names"`
-	Scopes              []string    `json:"scopes"`
-}
-
-type roleBrief struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
 func nullable(s string) *string {
 	if s == "" {
 		return nil
@@ -77,12 +46,12 @@ func nullable(s string) *string {
 	return &s
 }
 
-func newUserResponse(u store.User, now time.Time) userResponse {
-	out := userResponse{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: nullable(u.FirstName),
+func newUserResponse(u store.User, now time.Time) apitype.User {
+	out := apitype.User{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: nullable(u.FirstName),
 		LastName: nullable(u.LastName), DisplayName: nullable(u.DisplayName), Bio: nullable(u.Bio),
 		IsActive: u.Active, IsVerified: u.Verified, IsSuperuser: u.Superuser, IsLocked: account.Locked(&u, now),
 		FailedLoginAttempts: u.FailedLoginAttempts, LastLogin: u.LastLogin, PasswordChangedAt: u.PasswordChangedAt,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Roles: []roleBrief{}, Scopes: rbac.UserScopes(&u)}
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Roles: []apitype.RoleBrief{}, Scopes: rbac.UserScopes(&u)}
 	if out.IsLocked {
 		out.LockedUntil = u.LockedUntil
 	}
@@ -95,7 +64,7 @@ func newUserResponse(u store.User, now time.Time) userResponse {
 		out.FullName = u.Username
 	}
 	for _, r := range u.Roles {
-		out.Roles = append(out.Roles, roleBrief{r.ID, r.Name, r.Description})
+		out.Roles = append(out.Roles, apitype.RoleBrief{ID: r.ID, Name: r.Name, Description: r.Description})
 	}
 	if out.Scopes == nil {
 		out.Scopes = []string{}
@@ -200,21 +169,8 @@ func (p *people) meta(r *http.Request, c *wire.Claims) account.Meta {
 	return m
 }
 
-// userCreate is the original's UserCreate.
-type userCreate struct {
-	Username    string    `json:"username"`
-	Email       string    `json:"email"`
-	Password    string    `json:"password"`
-	FirstName   string    `json:"first_name"`
-	LastName    string    `json:"last_name"`
-	DisplayName string    `json:"display_name"`
-	Bio         string    `json:"bio"`
-	IsActive    *bool     `json:"is_active"`
-	IsVerified  *bool     `json:"is_verified"`
-	RoleIDs     *[]string `json:"role_ids"`
-}
-
-func (in userCreate) newUser() account.NewUser {
+// newUser turns the API's creation body into the account package's.
+func newUser(in apitype.UserCreate) account.NewUser {
 	return account.NewUser{Username: in.Username, Email: in.Email, Password: in.Password, FirstName: in.FirstName,
 		LastName: in.LastName, DisplayName: in.DisplayName, Bio: in.Bio, Active: in.IsActive == nil || *in.IsActive,
 		Verified: in.IsVerified != nil && *in.IsVerified}
@@ -233,7 +189,7 @@ func (p *people) register(w http.ResponseWriter, r *http.Request) error {
 		}
 		lim.FailedAuth(ctx, "register", ip) // every attempt counts
 	}
-	var in userCreate
+	var in apitype.UserCreate
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -243,7 +199,7 @@ func (p *people) register(w http.ResponseWriter, r *http.Request) error {
 	if in.IsVerified != nil && *in.IsVerified || in.IsActive != nil && !*in.IsActive {
 		return account.ErrForbiddenSelf("active or verified flags")
 	}
-	u, err := p.pc.Accounts.Register(ctx, in.newUser(), p.meta(r, nil))
+	u, err := p.pc.Accounts.Register(ctx, newUser(in), p.meta(r, nil))
 	if err != nil {
 		return err
 	}
@@ -258,11 +214,11 @@ func (p *people) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in userCreate
+	var in apitype.UserCreate
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	nu := in.newUser()
+	nu := newUser(in)
 	if in.RoleIDs != nil {
 		if nu.RoleIDs, err = p.resolveRoles(r.Context(), *in.RoleIDs); err != nil {
 			return err
@@ -329,7 +285,7 @@ func (p *people) listUsers(w http.ResponseWriter, r *http.Request) error {
 		return web.Unavailable(err)
 	}
 	now := p.cfg.Now()
-	out := make([]userResponse, len(users))
+	out := make([]apitype.User, len(users))
 	for i, u := range users {
 		out[i] = newUserResponse(u, now)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/account"
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -25,26 +26,14 @@ func (p *people) getMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// profileUpdate is the body of PUT /users/me. The flag and role fields
-// exist only to be refused with 403: nobody changes their own.
-type profileUpdate struct {
-	Email       *string   `json:"email"`
-	FirstName   *string   `json:"first_name"`
-	LastName    *string   `json:"last_name"`
-	DisplayName *string   `json:"display_name"`
-	Bio         *string   `json:"bio"`
-	IsActive    *bool     `json:"is_active"`
-	IsVerified  *bool     `json:"is_verified"`
-	RoleIDs     *[]string `json:"role_ids"`
-}
-
-func (b profileUpdate) profile() account.Profile {
+// profile is the part of an update a user may make to their own account.
+func profile(b apitype.UserUpdate) account.Profile {
 	return account.Profile{Email: b.Email, FirstName: b.FirstName, LastName: b.LastName, DisplayName: b.DisplayName, Bio: b.Bio}
 }
 
 // refuseSelfFlags is the rule that users never change their own roles,
 // active or verified flags, whoever they are.
-func (b profileUpdate) refuseSelfFlags() error {
+func refuseSelfFlags(b apitype.UserUpdate) error {
 	if b.RoleIDs != nil {
 		return account.ErrForbiddenSelf("roles")
 	}
@@ -59,15 +48,15 @@ func (p *people) updateMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var b profileUpdate
+	var b apitype.UserUpdate
 	if err := web.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}
-	if err := b.refuseSelfFlags(); err != nil {
+	if err := refuseSelfFlags(b); err != nil {
 		p.record(r.Context(), p.event(r, c, "user.self_escalation_denied", "denied", c.Subject, nil))
 		return err
 	}
-	u, err := p.pc.Accounts.UpdateProfile(r.Context(), c.Subject, b.profile(), p.meta(r, c))
+	u, err := p.pc.Accounts.UpdateProfile(r.Context(), c.Subject, profile(b), p.meta(r, c))
 	if err != nil {
 		return err
 	}
@@ -95,17 +84,17 @@ func (p *people) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var b profileUpdate
+	var b apitype.UserUpdate
 	if err := web.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}
 	if self {
-		if err := b.refuseSelfFlags(); err != nil {
+		if err := refuseSelfFlags(b); err != nil {
 			p.record(r.Context(), p.event(r, c, "user.self_escalation_denied", "denied", c.Subject, nil))
 			return err
 		}
 	}
-	upd := account.Update{Profile: b.profile(), Active: b.IsActive, Verified: b.IsVerified}
+	upd := account.Update{Profile: profile(b), Active: b.IsActive, Verified: b.IsVerified}
 	if b.RoleIDs != nil {
 		ids, err := p.resolveRoles(r.Context(), *b.RoleIDs)
 		if err != nil {
@@ -137,11 +126,6 @@ func (p *people) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type passwordChange struct {
-	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
-}
-
 // changePassword is PUT /users/{id}/password. Users give their current
 // password; administrators changing someone else's do not. Every other
 // session of the user ends (see account.Service.ChangePassword).
@@ -150,7 +134,7 @@ func (p *people) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var b passwordChange
+	var b apitype.PasswordChange
 	if err := web.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}
@@ -164,7 +148,7 @@ func (p *people) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := p.pc.Accounts.ChangePassword(r.Context(), id, b.CurrentPassword, b.NewPassword, self, keep, p.meta(r, c)); err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Password updated successfully"})
+	web.WriteJSON(w, http.StatusOK, apitype.Message{Message: "Password updated successfully"})
 	return nil
 }
 

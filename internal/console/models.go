@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 // The API's shapes, as far as the pages use them. Unknown fields are
@@ -89,21 +91,8 @@ type roleRef struct {
 	Name string `json:"name"`
 }
 
-type userView struct {
-	ID                  string     `json:"id"`
-	Username            string     `json:"username"`
-	Email               string     `json:"email"`
-	FullName            string     `json:"full_name"`
-	IsActive            bool       `json:"is_active"`
-	IsVerified          bool       `json:"is_verified"`
-	IsSuperuser         bool       `json:"is_superuser"`
-	IsLocked            bool       `json:"is_locked"`
-	LockedUntil         *time.Time `json:"locked_until"`
-	FailedLoginAttempts int        `json:"failed_login_attempts"`
-	LastLogin           *time.Time `json:"last_login"`
-	CreatedAt           time.Time  `json:"created_at"`
-	Roles               []roleRef  `json:"roles"`
-}
+// userView is the API's user with what the pages ask of it.
+type userView struct{ apitype.User }
 
 // Locked reports a lockout in force.
 func (u userView) Locked() bool {
@@ -121,7 +110,7 @@ func (u userView) HasRole(id string) bool {
 }
 
 type userList struct {
-	paging
+	apitype.Paging
 	Users []userView `json:"users"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 const usersAPI = "/api/v1/users"
@@ -60,12 +62,11 @@ func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, sess *sessi
 }
 
 func (c *Console) userCreate(r *http.Request, sess *session) (string, *flash, error) {
-	body := map[string]any{
-		"username": strings.TrimSpace(r.PostFormValue("username")), "email": strings.TrimSpace(r.PostFormValue("email")),
-		"password": r.PostFormValue("password"), "is_active": true,
-	}
+	active := true
+	body := apitype.UserCreate{Username: strings.TrimSpace(r.PostFormValue("username")),
+		Email: strings.TrimSpace(r.PostFormValue("email")), Password: r.PostFormValue("password"), IsActive: &active}
 	if roles := r.PostForm["role_ids"]; len(roles) > 0 {
-		body["role_ids"] = roles
+		body.RoleIDs = &roles
 	}
 	res, err := c.api(r, sess, call{Method: http.MethodPost, Path: usersAPI, JSON: body})
 	if err != nil {
@@ -89,7 +90,7 @@ func (c *Console) userStatus(r *http.Request, sess *session) (string, *flash, er
 	if active {
 		msg = "User enabled."
 	}
-	err := c.send(r, sess, http.MethodPut, usersAPI+"/"+url.PathEscape(r.PathValue("id")), map[string]any{"is_active": active})
+	err := c.send(r, sess, http.MethodPut, usersAPI+"/"+url.PathEscape(r.PathValue("id")), apitype.UserUpdate{IsActive: &active})
 	return userBack(r), &flash{Kind: "ok", Message: msg}, err
 }
 
@@ -103,7 +104,7 @@ func (c *Console) userRoles(r *http.Request, sess *session) (string, *flash, err
 	if roles == nil {
 		roles = []string{}
 	}
-	err := c.send(r, sess, http.MethodPut, usersAPI+"/"+url.PathEscape(r.PathValue("id"))+"/roles", map[string]any{"role_ids": roles})
+	err := c.send(r, sess, http.MethodPut, usersAPI+"/"+url.PathEscape(r.PathValue("id"))+"/roles", apitype.UserRoles{RoleIDs: &roles})
 	return userBack(r), &flash{Kind: "ok", Message: "Roles saved. They apply to tokens issued from now on."}, err
 }
 
