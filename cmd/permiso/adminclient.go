@@ -12,9 +12,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 // The admin commands (clients, scopes, roles, keys) call the /api/v1 admin
@@ -35,14 +37,22 @@ type connFlags struct {
 	json                                            bool
 }
 
+// addConnFlags declares the connection flags of an admin command: the
+// credentials are an administrator's (the bootstrap client by default).
 func addConnFlags(fs *flag.FlagSet) *connFlags {
+	return addConnFlagsFor(fs, "admin client's", "print the server's JSON instead of a table")
+}
+
+// addConnFlagsFor declares the connection flags; whose names the client
+// the credentials belong to, in help texts.
+func addConnFlagsFor(fs *flag.FlagSet, whose, jsonHelp string) *connFlags {
 	c := &connFlags{}
 	fs.StringVar(&c.server, "server", "", "Permiso server URL (env PERMISO_SERVER; default "+defaultServer+")")
-	fs.StringVar(&c.clientID, "client-id", "", "admin client_id (env PERMISO_CLIENT_ID)")
-	fs.StringVar(&c.clientSecret, "client-secret", "", "admin client secret (env PERMISO_CLIENT_SECRET)")
+	fs.StringVar(&c.clientID, "client-id", "", "the "+whose+" client_id (env PERMISO_CLIENT_ID)")
+	fs.StringVar(&c.clientSecret, "client-secret", "", "the "+whose+" secret (env PERMISO_CLIENT_SECRET; a flag is visible to other local users, prefer the environment or a file)")
 	fs.StringVar(&c.credentialsFile, "credentials-file", "",
 		"JSON file with client_id and client_secret (env PERMISO_CREDENTIALS_FILE; default "+defaultCredentialsFile+" if present)")
-	fs.BoolVar(&c.json, "json", false, "print the server's JSON instead of a table")
+	fs.BoolVar(&c.json, "json", false, jsonHelp)
 	return c
 }
 
@@ -130,9 +140,15 @@ func requestToken(ctx context.Context, hc *http.Client, server, id, secret strin
 	for k, v := range params {
 		form[k] = v
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server+"/oauth2/token", strings.NewReader(form.Encode()))
+	return postForm(ctx, hc, server+"/oauth2/token", id, secret, form, stderr)
+}
+
+// postForm posts form to an OAuth endpoint with client_secret_basic and
+// returns the body of a 2xx answer.
+func postForm(ctx context.Context, hc *http.Client, endpoint, id, secret string, form url.Values, stderr io.Writer) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("token request: %w", err)
+		return nil, fmt.Errorf("request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -233,19 +249,34 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 // pageNote tells the user, on stderr, that a list has more pages.
 func pageNote(stderr io.Writer, page, pages, total int, what string) {
 	if pages > 1 {
-		fmt.Fprintf(stderr, "page %d of %d (%d %s); use --page and --per-page for more\n", page, pages, total, what)
+		fmt.Fprintf(stderr, "page %d of %d (%d %s in all); use --page and --per-page for more\n", page, pages, total, what)
 	}
 }
 
-// splitList splits a comma-separated flag value, dropping empty entries.
+// plural counts: plural(1, "user", "users") is "1 user", plural(4, ...)
+// "4 users".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// splitList splits a list flag on commas and white space alike, so
+// "a,b", "a b" and "a, b" mean the same; empty entries are dropped.
 func splitList(s string) []string {
-	out := []string{}
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
+	out := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if out == nil {
+		out = []string{}
 	}
 	return out
+}
+
+// shellQuote quotes s for a POSIX shell: inside single quotes, each
+// single quote closes the quoting, is escaped, and reopens it. Whatever
+// the server sends, eval runs no command.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func orDash(s string) string {
@@ -302,7 +333,8 @@ func newFlagSet(name, usage, help string, stderr io.Writer) *flag.FlagSet {
 
 // parseArgs parses flags given before or after the positional arguments
 // (the flag package alone stops at the first positional one) and checks
-// that there are exactly want positional arguments.
+// that there are exactly want positional arguments (any number when want
+// is negative).
 func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 	var pos []string
 	for {
@@ -316,9 +348,9 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != want {
+	if want >= 0 && len(pos) != want {
 		fs.Usage()
-		return nil, fmt.Errorf("expected %d argument(s), got %d", want, len(pos))
+		return nil, fmt.Errorf("expected %s, got %d", plural(want, "argument", "arguments"), len(pos))
 	}
 	return pos, nil
 }

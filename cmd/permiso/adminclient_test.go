@@ -177,7 +177,7 @@ func TestSubcommandUsage(t *testing.T) {
 		{"rotate-secret help", runClients, []string{"rotate-secret", "-h"}, true, []string{"-grace"}},
 		{"roles set-scopes help", runRoles, []string{"set-scopes", "--help"}, true, []string{"-scopes"}},
 		{"keys rotate help", runKeys, []string{"rotate", "--help"}, true, []string{"-delay"}},
-		{"token help", runToken, []string{"--help"}, true, []string{"-scope", "-resource", "-client-id"}},
+		{"token help", runToken(nil), []string{"--help"}, true, []string{"-scope", "-resource", "-client-id"}},
 		{"no subcommand", runScopes, nil, false, []string{"Subcommands:"}},
 		{"unknown subcommand", runRoles, []string{"promote"}, false, nil},
 		{"missing argument", runClients, []string{"get"}, false, []string{"Usage: permiso clients get CLIENT_ID"}},

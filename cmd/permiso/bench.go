@@ -32,7 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		serverArgs stringList
 		verbose    bool
 	)
-	fs.StringVar(&scenarios, "scenario", "all", "comma-separated scenarios, or all")
+	fs.StringVar(&scenarios, "scenario", "all", "scenarios, separated by commas or spaces, or all")
 	fs.IntVar(&cfg.Connections, "connections", 32, "concurrent keep-alive connections (1 to 4096)")
 	fs.IntVar(&cfg.Connections, "c", 32, "shorthand for --connections")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time per scenario (at most 5m)")

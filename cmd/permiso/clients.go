@@ -70,11 +70,11 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	f := &clientFlags{}
 	fs.StringVar(&f.name, "name", "", "display name (2-100 characters)")
 	fs.StringVar(&f.description, "description", "", "description")
-	fs.StringVar(&f.scopes, "scopes", "", "comma-separated scope names the client may request")
-	fs.StringVar(&f.audiences, "audiences", "", "comma-separated audience URIs; the first is the default aud")
-	fs.StringVar(&f.grantTypes, "grant-types", "", "comma-separated grant types (client_credentials, password, refresh_token, authorization_code)")
-	fs.StringVar(&f.redirectURIs, "redirect-uris", "", "comma-separated redirect URIs (for authorization_code)")
-	fs.StringVar(&f.allowedIPs, "allowed-ips", "", "comma-separated addresses or CIDRs allowed to get tokens (empty: any)")
+	fs.StringVar(&f.scopes, "scopes", "", "scope names the client may request, separated by commas or spaces")
+	fs.StringVar(&f.audiences, "audiences", "", "audience URIs, separated by commas or spaces; the first is the default aud")
+	fs.StringVar(&f.grantTypes, "grant-types", "", "grant types, separated by commas or spaces (client_credentials, password, refresh_token, authorization_code)")
+	fs.StringVar(&f.redirectURIs, "redirect-uris", "", "redirect URIs, separated by commas or spaces (for authorization_code)")
+	fs.StringVar(&f.allowedIPs, "allowed-ips", "", "addresses or CIDRs allowed to get tokens, separated by commas or spaces (empty: any)")
 	fs.BoolVar(&f.trusted, "trusted", false, "mark the client trusted (is_trusted claim)")
 	fs.IntVar(&f.lifetime, "lifetime", 0, "access token lifetime in seconds (300-86400; default 3600)")
 	return f
@@ -108,6 +108,7 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// --client-id names the admin credentials, so the new client's id is --id.
 	clientID := fs.String("id", "", "client_id of the new client ([A-Za-z0-9_-], default: a generated client_...)")
 	clientType := fs.String("type", "confidential", "client type: confidential or public (public clients have no secret)")
+	env := fs.Bool("env", false, "print shell assignments CLIENT_ID=... CLIENT_SECRET=..., for eval \"$(permiso clients create ... --env)\"")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
@@ -134,6 +135,14 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if conn.json {
 		return writeJSON(stdout, raw)
+	}
+	if *env {
+		fmt.Fprintf(stdout, "CLIENT_ID=%s\n", shellQuote(out.Client.ClientID))
+		if out.ClientSecret != nil {
+			fmt.Fprintf(stdout, "CLIENT_SECRET=%s\n", shellQuote(*out.ClientSecret))
+		}
+		fmt.Fprintln(stderr, "The secret is shown only this once.")
+		return nil
 	}
 	fmt.Fprintf(stdout, "client_id:     %s\n", out.Client.ClientID)
 	if out.ClientSecret == nil {
@@ -248,6 +257,7 @@ func clientsRotateSecret(ctx context.Context, args []string, stdout, stderr io.W
 	conn := addConnFlags(fs)
 	grace := fs.Duration("grace", 24*time.Hour, "how long the previous secret keeps working (0 ends it now; at most 720h)")
 	current := fs.String("current-secret", "", "the current secret, checked before rotating (optional)")
+	env := fs.Bool("env", false, "print the shell assignment CLIENT_SECRET=..., for eval")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
@@ -273,6 +283,10 @@ func clientsRotateSecret(ctx context.Context, args []string, stdout, stderr io.W
 	}
 	if conn.json {
 		return writeJSON(stdout, raw)
+	}
+	if *env {
+		fmt.Fprintf(stdout, "CLIENT_SECRET=%s\n", shellQuote(out.ClientSecret))
+		return nil
 	}
 	fmt.Fprintf(stdout, "client_id:     %s\nclient_secret: %s\n", pos[0], out.ClientSecret)
 	if out.PreviousSecretExpiresAt != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -50,30 +51,30 @@ func TestClientsCommands(t *testing.T) {
 	}
 
 	t.Run("token for the new client", func(t *testing.T) {
-		tok := runCLI(t, runToken, append(creds, "--scope", "trade:read", "--resource", "https://reports.example")...).ok(t)
+		tok := runCLI(t, runToken(nil), append(creds, "--scope", "trade:read", "--resource", "https://reports.example")...).ok(t)
 		claims := jwtClaims(t, strings.TrimSpace(tok.Stdout))
 		if claims["aud"] != "https://reports.example" || claims["scope"] != "trade:read" || claims["client_id"] != "pricing" {
 			t.Errorf("claims %v", claims)
 		}
-		runCLI(t, runToken, append(creds, "--scope", "market:data")...).fails(t, "invalid_scope: ")
-		runCLI(t, runToken, append(creds, "--json")...).ok(t, `"access_token"`, `"expires_in": 1800`)
+		runCLI(t, runToken(nil), append(creds, "--scope", "market:data")...).fails(t, "invalid_scope: ")
+		runCLI(t, runToken(nil), append(creds, "--json")...).ok(t, `"access_token"`, `"expires_in": 1800`)
 	})
 	t.Run("disable and enable", func(t *testing.T) {
 		runCLI(t, runClients, "update", "pricing", "--disable").ok(t, "active", "false")
-		runCLI(t, runToken, creds...).fails(t, "invalid_client: ")
+		runCLI(t, runToken(nil), creds...).fails(t, "invalid_client: ")
 		runCLI(t, runClients, "update", "pricing", "--enable").ok(t)
-		runCLI(t, runToken, creds...).ok(t)
+		runCLI(t, runToken(nil), creds...).ok(t)
 	})
 	t.Run("rotate-secret", func(t *testing.T) {
 		r := runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "1h").ok(t, "previous secret valid until")
 		second := field(r.Stdout, "client_secret")
-		runCLI(t, runToken, creds...).ok(t) // still inside the grace period
-		runCLI(t, runToken, "--client-id", "pricing", "--client-secret", second).ok(t)
+		runCLI(t, runToken(nil), creds...).ok(t) // still inside the grace period
+		runCLI(t, runToken(nil), "--client-id", "pricing", "--client-secret", second).ok(t)
 		r = runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "0s", "--current-secret", second).ok(t)
 		third := field(r.Stdout, "client_secret")
-		runCLI(t, runToken, creds...).fails(t, "invalid_client")
-		runCLI(t, runToken, "--client-id", "pricing", "--client-secret", second).fails(t, "invalid_client")
-		runCLI(t, runToken, "--client-id", "pricing", "--client-secret", third).ok(t)
+		runCLI(t, runToken(nil), creds...).fails(t, "invalid_client")
+		runCLI(t, runToken(nil), "--client-id", "pricing", "--client-secret", second).fails(t, "invalid_client")
+		runCLI(t, runToken(nil), "--client-id", "pricing", "--client-secret", third).ok(t)
 		runCLI(t, runClients, "rotate-secret", "pricing", "--current-secret", "pms_wrong").fails(t, "invalid_secret: ")
 		runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "1.5s").fails(t, "whole number of seconds")
 	})
@@ -94,4 +95,32 @@ func TestClientsCommands(t *testing.T) {
 		runCLI(t, runClients, "delete", "pricing").ok(t, "deleted service client pricing")
 		runCLI(t, runClients, "delete", "pricing").fails(t, "not_found: ")
 	})
+}
+
+func TestClientsCreateEnv(t *testing.T) {
+	newCLIServer(t)
+	r := runCLI(t, runClients, "create", "--name", "Env bot", "--id", "env-bot", "--scopes", "trade:read market:data", "--env").ok(t, "CLIENT_ID='env-bot'")
+	// The shell sets the variables from the output, and they work.
+	out, err := exec.Command("bash", "-c", r.Stdout+`printf '%s\n%s\n' "$CLIENT_ID" "$CLIENT_SECRET"`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || lines[0] != "env-bot" || !strings.HasPrefix(lines[1], "pms_") {
+		t.Fatalf("eval gave %q", out)
+	}
+	runCLI(t, runToken(nil), "--client-id", lines[0], "--client-secret", lines[1], "--scope", "market:data").ok(t)
+	r = runCLI(t, runClients, "rotate-secret", "env-bot", "--env").ok(t, "CLIENT_SECRET='pms_")
+	if strings.Contains(r.Stdout, "client_id") {
+		t.Errorf("rotate --env printed %q", r.Stdout)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for _, s := range []string{"plain", "it's", `a'; touch /nonexistent/pwned; echo '`, "$(id)", "`id`", "new\nline", ""} {
+		out, err := exec.Command("bash", "-c", "X="+shellQuote(s)+`; printf '%s' "$X"`).Output()
+		if err != nil || string(out) != s {
+			t.Errorf("shellQuote(%q) evaluates to %q (%v)", s, out, err)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -15,6 +16,9 @@ type listing[T any] struct {
 	things, path, key, searchHelp string
 	header                        []string
 	row                           func(T) []string
+	// filters, if set, declares extra flags and returns a function that
+	// adds them to the query once parsed.
+	filters func(fs *flag.FlagSet) func(q url.Values) error
 }
 
 // run parses the shared list flags, fetches one page and prints it as a
@@ -25,16 +29,25 @@ func (l listing[T]) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	search := fs.String("search", "", l.searchHelp)
 	page := fs.Int("page", 1, "page number")
 	perPage := fs.Int("per-page", 100, l.things+" per page (1-100)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
+	var addFilters func(url.Values) error
+	if l.filters != nil {
+		addFilters = l.filters(fs)
 	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
+	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	q := url.Values{"page": {strconv.Itoa(*page)}, "per_page": {strconv.Itoa(*perPage)}}
 	if *search != "" {
 		q.Set("search", *search)
+	}
+	if addFilters != nil {
+		if err := addFilters(q); err != nil {
+			return err
+		}
+	}
+	api, err := conn.connect(ctx, stderr)
+	if err != nil {
+		return err
 	}
 	var out map[string]json.RawMessage
 	raw, err := api.callInto(ctx, "GET", l.path+"?"+q.Encode(), nil, &out)

@@ -12,47 +12,51 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 type command struct {
 	name, help string
 	run        func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-func commands() []command {
+// commands is the command table; stdin reaches the commands that read it
+// (passwords, tokens).
+func commands(stdin io.Reader) []command {
 	return []command{
 		{"serve", "run the authorization server", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
+		{"users", "manage users (and create the first administrator) through the admin API", runUsers(stdin)},
 		{"clients", "manage service clients through the admin API", runClients},
 		{"scopes", "manage scopes through the admin API", runScopes},
 		{"roles", "manage roles through the admin API", runRoles},
-		{"keys", "list or rotate signing keys through the admin API", runKeys},
-		{"token", "get an access token with client credentials", runToken},
+		{"keys", "list, rotate or export signing keys", runKeys},
+		{"token", "get an access token with client credentials, or inspect one", runToken(stdin)},
 		{"bench", "load-benchmark a Permiso server", runBench},
 		{"gateway", "serve forward-auth decisions for a proxy (nginx, Caddy, Traefik, Envoy)", runGateway},
-		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			fmt.Fprintln(stdout, "permiso", version)
-			return nil
-		}},
+		{"completion", "print a shell completion script (bash, zsh or fish)", runCompletion},
+		{"version", "print the version, commit and Go version", runVersion},
 	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
+		usage(stderr, stdin)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	for _, c := range commands() {
+	switch args[0] {
+	case "--version", "-version", "-v":
+		args = []string{"version"}
+	case completeCommand:
+		return runComplete(ctx, args[1:], stdin, stdout)
+	}
+	for _, c := range commands(stdin) {
 		if c.name != args[0] {
 			continue
 		}
@@ -68,14 +72,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stderr, "permiso: unknown command %q\n\n", args[0])
-	usage(stderr)
+	usage(stderr, stdin)
 	return 2
 }
 
-func usage(w io.Writer) {
+func usage(w io.Writer, stdin io.Reader) {
 	fmt.Fprintln(w, "Usage: permiso <command> [options]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.help)
+	for _, c := range commands(stdin) {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.help)
 	}
-	fmt.Fprintln(w, "\nRun 'permiso <command> --help' for a command's options.")
+	fmt.Fprintln(w, "\nRun 'permiso <command> --help' for a command's options; 'permiso --version' for the version.")
 }

@@ -14,7 +14,7 @@ func TestMigrateCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	for i := range 2 {
 		var out, errb strings.Builder
-		if code := run(context.Background(), []string{"migrate", "--data-dir", dir, "--log-level", "error"}, &out, &errb); code != 0 {
+		if code := run(context.Background(), []string{"migrate", "--data-dir", dir, "--log-level", "error"}, nil, &out, &errb); code != 0 {
 			t.Fatalf("run %d: exit %d: %s", i, code, errb.String())
 		}
 		if !strings.Contains(out.String(), "migrations applied") {
@@ -25,7 +25,7 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var errb strings.Builder
-	if code := run(context.Background(), []string{"migrate", "--database-url", "mysql://nope"}, &strings.Builder{}, &errb); code != 1 ||
+	if code := run(context.Background(), []string{"migrate", "--database-url", "mysql://nope"}, nil, &strings.Builder{}, &errb); code != 1 ||
 		!strings.Contains(errb.String(), "database-url") {
 		t.Fatalf("bad database URL: exit %d: %s", code, errb.String())
 	}

@@ -58,7 +58,7 @@ func roleCall(ctx context.Context, conn *connFlags, method, path string, body an
 func rolesCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso roles create", "NAME --scopes a,b [options]", "Creates a role holding the given scopes.", stderr)
 	conn := addConnFlags(fs)
-	scopes := fs.String("scopes", "", "comma-separated scope names")
+	scopes := fs.String("scopes", "", "scope names, separated by commas or spaces")
 	description := fs.String("description", "", "what the role is for")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
@@ -72,7 +72,7 @@ func rolesSetScopes(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlagSet("permiso roles set-scopes", "NAME --scopes a,b [options]",
 		"Replaces the role's scopes with the given ones (--scopes \"\" removes them all).", stderr)
 	conn := addConnFlags(fs)
-	scopes := fs.String("scopes", "", "comma-separated scope names")
+	scopes := fs.String("scopes", "", "scope names, separated by commas or spaces")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err

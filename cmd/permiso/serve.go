@@ -60,7 +60,7 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 	}
 	return server.Config{
 		DataDir: c.DataDir, Addr: c.Addr, Issuer: c.Issuer, DatabaseURL: c.DatabaseURL, MasterKey: c.MasterKey,
-		Environment: c.Environment, Version: version,
+		Environment: c.Environment, Version: readBuildInfo().Version,
 		SigningAlg: c.SigningAlg, KeyPublishDelay: c.KeyPublishDelay, KeyRetention: c.KeyRetention,
 		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, OutboundAllow: outboundAllow, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,

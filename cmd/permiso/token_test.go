@@ -54,7 +54,7 @@ func TestTokenCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runCLI(t, runToken, tt.args...)
+			r := runCLI(t, runToken(nil), tt.args...)
 			if tt.fail != "" {
 				r.fails(t, tt.fail)
 				return

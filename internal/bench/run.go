@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Limits on a run's settings.
@@ -93,8 +94,7 @@ func (cfg *Config) Validate() error {
 // every scenario.
 func ParseScenarios(s string) []string {
 	var out []string
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 		switch {
 		case part == "":
 		case part == "all":

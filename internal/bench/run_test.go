@@ -171,6 +171,9 @@ func TestParseScenarios(t *testing.T) {
 	if got := strings.Join(ParseScenarios(" cc-basic,jwks,cc-basic,"), ","); got != "cc-basic,jwks" {
 		t.Errorf("list = %s", got)
 	}
+	if got := strings.Join(ParseScenarios("cc-basic jwks, cc-post"), ","); got != "cc-basic,jwks,cc-post" {
+		t.Errorf("spaces and commas = %s", got)
+	}
 }
 
 func TestReportShape(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 type option struct {
@@ -38,9 +39,9 @@ func options(c *Config) []option {
 		{"key-retention", "how long a retired key stays published (must exceed the longest token lifetime)", dur(&c.KeyRetention, 25*time.Hour)},
 		{"log-level", "debug, info, warn or error", str(&c.LogLevel, "info")},
 		{"log-format", "json or text", str(&c.LogFormat, "json")},
-		{"trusted-proxies", "comma-separated addresses/CIDRs whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
-		{"cors-origins", "comma-separated origins allowed to call the API from a browser", list(&c.CORSOrigins)},
-		{"outbound-allow", "comma-separated internal addresses/CIDRs Permiso may call (webhooks); loopback, private and link-local are refused otherwise", list(&c.OutboundAllow)},
+		{"trusted-proxies", "addresses/CIDRs whose X-Forwarded-For is believed, separated by commas or spaces", list(&c.TrustedProxies)},
+		{"cors-origins", "origins allowed to call the API from a browser, separated by commas or spaces", list(&c.CORSOrigins)},
+		{"outbound-allow", "internal addresses/CIDRs Permiso may call (webhooks), separated by commas or spaces; loopback, private and link-local are refused otherwise", list(&c.OutboundAllow)},
 		{"drain-delay", "after SIGTERM, how long readiness reports false before the listener closes, so load balancers stop sending first", dur(&c.DrainDelay, 0)},
 		{"shutdown-timeout", "how long SIGTERM waits for in-flight requests", dur(&c.ShutdownTimeout, 15*time.Second)},
 		{"read-timeout", "HTTP read timeout", dur(&c.ReadTimeout, 10*time.Second)},
@@ -123,12 +124,8 @@ func (v listValue) String() string {
 	return strings.Join(*v.p, ",")
 }
 func (v listValue) Set(s string) error {
-	*v.p = nil
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			*v.p = append(*v.p, part)
-		}
-	}
+	// Commas and spaces both separate, as everywhere in Permiso.
+	*v.p = strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 	return nil
 }
 

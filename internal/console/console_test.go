@@ -164,6 +164,12 @@ func TestSignInPagesAndActions(t *testing.T) {
 			t.Errorf("%s: %d, want %q in\n%s", path, res.StatusCode, want, body)
 		}
 	}
+	// Counts are pluralised: one user is "1 user", never "1 users" or "user(s)".
+	for path, want := range map[string]string{"/admin/users": "<caption>1 user</caption>", "/admin/roles": "(1 scope, 1 user)"} {
+		if _, body := get(path); !strings.Contains(body, want) {
+			t.Errorf("%s: want %q in\n%s", path, want, body)
+		}
+	}
 	if res, body := get("/admin/audit?since=yesterday"); res.StatusCode != 200 || !strings.Contains(body, "Times are written like") {
 		t.Errorf("bad time filter: %d %s", res.StatusCode, body)
 	}

@@ -62,6 +62,13 @@ func (v view) Missing(scope string) bool {
 }
 
 var funcs = template.FuncMap{
+	// plural counts things: "1 user", "4 users".
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(n) + " " + many
+	},
 	"when": func(v any) string {
 		switch t := v.(type) {
 		case time.Time:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,11 +69,20 @@ func writePrivate(path string, b []byte) error {
 }
 
 // bootstrapAdmin creates the admin client on first start, prints its
-// credentials once to out and writes them to a 0600 file. It is never
-// logged. Replicas starting together agree through the store's lock.
-func bootstrapAdmin(ctx context.Context, s store.Store, secrets *oauth.Secrets, dataDir string, out io.Writer) error {
+// credentials once to out and writes them to a 0600 file. The secret is
+// never logged; later starts log where the file is. Replicas starting
+// together agree through the store's lock.
+func bootstrapAdmin(ctx context.Context, s store.Store, secrets *oauth.Secrets, dataDir string, out io.Writer, log *slog.Logger) error {
 	return s.Lock(ctx, "bootstrap", func(ctx context.Context) error {
 		if _, err := s.GetClient(ctx, BootstrapClientID); err == nil {
+			path := filepath.Join(dataDir, BootstrapFile)
+			if _, err := os.Stat(path); err == nil {
+				log.Info("the bootstrap admin credentials are in the data directory (the CLI reads them there)",
+					"client_id", BootstrapClientID, "path", path)
+			} else {
+				log.Info("the bootstrap admin client exists; its credentials file is not in this data directory",
+					"client_id", BootstrapClientID, "path", path)
+			}
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err

@@ -199,7 +199,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 	secrets := oauth.NewSecrets(pepper, nil)
-	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out); err != nil {
+	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out, s.log); err != nil {
 		return err
 	}
 	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.db, Logger: s.log})
