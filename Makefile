@@ -42,6 +42,8 @@ fuzz:
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseJWKS$$' -fuzztime $(FUZZTIME) ./jwt
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./dpop
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzNormalizeURI$$' -fuzztime $(FUZZTIME) ./dpop
+	$(GO) test -run '^$$' -fuzz '^FuzzFeedQuery$$' -fuzztime $(FUZZTIME) ./internal/tokens
+	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzFeedApply$$' -fuzztime $(FUZZTIME) ./guard
 
 # Benchmarks run once each so a broken benchmark fails CI; timings are
 # never asserted.

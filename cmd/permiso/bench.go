@@ -76,7 +76,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.AdminClientSecret = os.Getenv("PERMISO_ADMIN_CLIENT_SECRET")
 	}
 	cfg.Scenarios = bench.ParseScenarios(scenarios)
-	cfg.ServerArgs = serverArgs
+	// No load balancer follows the started server's readiness: stop it
+	// without a drain delay (a --server-arg may still set one).
+	cfg.ServerArgs = append([]string{"--drain-delay=0s"}, serverArgs...)
 	if cfg.Target == "" && cfg.ServerBinary == "" {
 		exe, err := os.Executable()
 		if err != nil {

@@ -38,7 +38,13 @@ func commands(stdin io.Reader) []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	go func() {
+		// The first signal starts a graceful stop (serve drains); giving the
+		// signals back their default action makes a second one end the
+		// process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

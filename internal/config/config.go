@@ -58,6 +58,8 @@ type Config struct {
 	MailFrom             string
 	AuthFailuresPerMin   int
 	CacheTTL             time.Duration
+	StaleIfError         time.Duration
+	RevocationFeedAuth   bool
 }
 
 // Load parses args (without the program and subcommand names) with env
@@ -256,6 +258,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxHeaderBytes < 4096 {
 		add("max-header-bytes must be at least 4096")
+	}
+	if c.DrainDelay < 0 || c.DrainDelay > 5*time.Minute {
+		add("drain-delay must be between 0s and 5m")
+	}
+	if c.StaleIfError < 0 {
+		add("stale-if-error must not be negative (0 turns serving from memory during an outage off)")
 	}
 	return errors.Join(errs...)
 }

@@ -42,7 +42,7 @@ func options(c *Config) []option {
 		{"trusted-proxies", "addresses/CIDRs whose X-Forwarded-For is believed, separated by commas or spaces", list(&c.TrustedProxies)},
 		{"cors-origins", "origins allowed to call the API from a browser, separated by commas or spaces", list(&c.CORSOrigins)},
 		{"outbound-allow", "internal addresses/CIDRs Permiso may call (webhooks), separated by commas or spaces; loopback, private and link-local are refused otherwise", list(&c.OutboundAllow)},
-		{"drain-delay", "after SIGTERM, how long readiness reports false before the listener closes, so load balancers stop sending first", dur(&c.DrainDelay, 0)},
+		{"drain-delay", "after SIGTERM or Ctrl-C, how long readiness reports false before the listener closes, so load balancers stop sending first (a second Ctrl-C exits at once)", dur(&c.DrainDelay, 5*time.Second)},
 		{"shutdown-timeout", "how long SIGTERM waits for in-flight requests", dur(&c.ShutdownTimeout, 15*time.Second)},
 		{"read-timeout", "HTTP read timeout", dur(&c.ReadTimeout, 10*time.Second)},
 		{"write-timeout", "HTTP write timeout", dur(&c.WriteTimeout, 15*time.Second)},
@@ -64,6 +64,8 @@ func options(c *Config) []option {
 		{"mail-from", "sender address of outgoing mail", str(&c.MailFrom, "permiso@localhost")},
 		{"auth-failures-per-minute", "failed authentications allowed per client id and per IP each minute", num(&c.AuthFailuresPerMin, 30)},
 		{"cache-ttl", "backstop lifetime of cached clients, scopes and roles", dur(&c.CacheTTL, 30*time.Second)},
+		{"stale-if-error", "while the database is unreachable, how long known clients, scopes, roles and keys are served from memory, counted from the last successful sync", dur(&c.StaleIfError, time.Hour)},
+		{"revocation-feed-auth", "require client authentication (client_secret_basic) on the revocation feed /oauth2/revocations; it is public by default", boolean(&c.RevocationFeedAuth, false)},
 	}
 }
 
@@ -113,6 +115,27 @@ func (v numValue) Set(s string) error {
 	*v.p = n
 	return nil
 }
+
+type boolValue struct{ p *bool }
+
+func boolean(p *bool, def bool) valueSetter { *p = def; return boolValue{p} }
+func (v boolValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(*v.p)
+}
+func (v boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v.p = b
+	return nil
+}
+
+// IsBoolFlag lets --flag stand for --flag=true.
+func (v boolValue) IsBoolFlag() bool { return true }
 
 type listValue struct{ p *[]string }
 

@@ -124,17 +124,3 @@ func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
 }
-
-func (p *Provider) handleRevocations(w http.ResponseWriter, r *http.Request) error {
-	var since int64
-	if s := r.URL.Query().Get("since"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return web.BadRequest("since must be a non-negative integer")
-		}
-		since = n
-	}
-	w.Header().Set("Cache-Control", "no-cache")
-	web.WriteJSON(w, http.StatusOK, p.cfg.Revocations.Since(since))
-	return nil
-}

@@ -86,6 +86,10 @@ type Config struct {
 	// skew allowed; default 30s.
 	MaxAssertionLifetime time.Duration
 	AssertionLeeway      time.Duration
+
+	// FeedRequiresAuth makes the revocation feed answer only
+	// authenticated clients; by default it is public.
+	FeedRequiresAuth bool
 }
 
 // Grant issues tokens for one grant type. The dispatcher has already

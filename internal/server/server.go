@@ -58,7 +58,15 @@ type Config struct {
 	// aggregated token.issued audit events are written; default 5s.
 	UsageFlushInterval time.Duration
 	CacheTTL           time.Duration
-	AuditRetention     time.Duration
+	// StaleIfError is how long, while the database is unreachable, known
+	// clients, scopes, roles and keys are served from memory, counted from
+	// the last successful sync. Zero means the default, an hour; negative
+	// turns it off.
+	StaleIfError   time.Duration
+	AuditRetention time.Duration
+	// RevocationFeedAuth makes /oauth2/revocations require client
+	// authentication; it is public by default.
+	RevocationFeedAuth bool
 
 	// People (users, logins, sessions).
 	AccessTokenLifetime  time.Duration
@@ -99,6 +107,7 @@ func (c *Config) defaults() {
 	set(&c.SecretGrace, 24*time.Hour)
 	set(&c.UsageFlushInterval, 5*time.Second)
 	set(&c.CacheTTL, 30*time.Second)
+	set(&c.StaleIfError, time.Hour)
 	set(&c.AccessTokenLifetime, 30*time.Minute)
 	set(&c.RefreshTokenLifetime, 7*24*time.Hour)
 	set(&c.LockoutDuration, 15*time.Minute)
@@ -202,8 +211,8 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out, s.log); err != nil {
 		return err
 	}
-	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.db, Logger: s.log})
-	if err := s.revoked.Sync(ctx); err != nil {
+	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.db, Logger: s.log, Issuer: cfg.Issuer})
+	if err := s.revoked.Reload(ctx); err != nil {
 		return err
 	}
 	s.audit = audit.NewSink(audit.Config{Store: s.db, Logger: s.log.With("component", "audit")})
@@ -214,7 +223,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer})
 	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, Store: s.store, Tokens: tok, Revocations: s.revoked,
 		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log,
-		Limiter: s.ops.limiter(), Observer: s.ops.observer()})
+		Limiter: s.ops.limiter(), Observer: s.ops.observer(), FeedRequiresAuth: cfg.RevocationFeedAuth})
 	a := api.New(api.Config{Store: s.store, OAuth: s.provider, Keys: s.keys, Revocations: s.revoked, Secrets: secrets,
 		Audit: s.audit, Logger: s.log, Version: cfg.Version, Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace})
 
@@ -301,7 +310,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	case err = <-serveErr:
 	case <-ctx.Done():
 		s.draining.Store(true)
-		s.log.Info("draining", "delay", s.cfg.DrainDelay.String(), "timeout", s.cfg.ShutdownTimeout.String())
+		s.log.Info("draining: readiness is false; press Ctrl-C again to exit at once", "delay", s.cfg.DrainDelay.String(), "timeout", s.cfg.ShutdownTimeout.String())
 		// Keep serving while readiness says no, so a load balancer takes
 		// this replica out before connections are refused.
 		time.Sleep(s.cfg.DrainDelay)
@@ -336,7 +345,9 @@ func (s *Server) follow(ctx context.Context) {
 		case store.ChangeKey:
 			s.logErr(s.keys.Reload(ctx), "reload keys")
 		case "*":
-			s.logErr(s.revoked.Reset(ctx), "reload revocations")
+			// Notifications were missed, perhaps by a database that failed
+			// over: reload aside; the current list answers until then.
+			s.logErr(s.revoked.Reload(ctx), "reload revocations")
 			s.logErr(s.keys.Reload(ctx), "reload keys")
 		}
 	})

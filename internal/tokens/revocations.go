@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/store"
-	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // RevocationConfig configures a RevocationList.
@@ -16,28 +16,48 @@ type RevocationConfig struct {
 	Store  store.RevocationStore
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Issuer is the base of the feed's next-page links.
+	Issuer string
+	// LoadPage is how many entries one store read brings during a sync or
+	// reload; default 10,000.
+	LoadPage int
+	// FeedPage is how many entries one page of the feed holds; default
+	// 50,000 (about 3 MB of JSON, 1.2 MB gzipped).
+	FeedPage int
+	// SnapshotInterval is how long a built feed snapshot is served to new
+	// consumers before a newer one is built, when revocations keep coming
+	// (the deltas after it make it current); default 10s.
+	SnapshotInterval time.Duration
 }
 
 // RevocationList is the in-memory copy of the store's revoked jtis. Every
-// replica syncs it incrementally (by sequence number) when notified of a
-// change and periodically as a backstop.
+// replica syncs it incrementally (by the store's sequence number) when
+// notified of a change and periodically as a backstop, and reloads it
+// whole when notifications may have been missed. A reload is built aside
+// and swapped in at once, so a check never sees a partial list.
 type RevocationList struct {
 	cfg RevocationConfig
 
 	mu      sync.RWMutex
-	entries map[string]revoked
-	cursor  int64
-	syncMu  sync.Mutex
+	byJTI   map[string]int64 // every known entry: jti -> exp (unix seconds)
+	bySeq   []seqEntry       // synced entries in sequence order
+	pending map[string]int64 // revoked here, not seen in a sync yet
+	cursor  int64            // highest sequence number synced
+	pruned  time.Time
+
+	syncMu sync.Mutex // one sync or reload at a time
+	feed   feedCache
 }
 
-// revoked is what the list keeps per jti: 16 bytes beside the key, since a
-// busy server holds hundreds of thousands of them.
-type revoked struct {
-	seq int64 // 0 until the store's sequence number is known
-	exp int64 // unix seconds
+// seqEntry is a synced entry; bySeq holds them in sequence order so the
+// feed serves a page by binary search instead of a scan.
+type seqEntry struct {
+	seq int64
+	jti string
+	exp int64
 }
 
-// NewRevocationList returns an empty list; call Sync to load it.
+// NewRevocationList returns an empty list; call Reload to load it.
 func NewRevocationList(cfg RevocationConfig) *RevocationList {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -45,18 +65,31 @@ func NewRevocationList(cfg RevocationConfig) *RevocationList {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &RevocationList{cfg: cfg, entries: make(map[string]revoked)}
+	if cfg.LoadPage <= 0 {
+		cfg.LoadPage = 10_000
+	}
+	if cfg.FeedPage <= 0 {
+		cfg.FeedPage = 50_000
+	}
+	if cfg.SnapshotInterval <= 0 {
+		cfg.SnapshotInterval = 10 * time.Second
+	}
+	l := &RevocationList{cfg: cfg, byJTI: make(map[string]int64), pending: make(map[string]int64)}
+	l.feed.pages = make(map[pageKey]*cachedPage)
+	return l
 }
 
 // IsRevoked reports whether jti is on the list.
 func (l *RevocationList) IsRevoked(jti string) bool {
 	l.mu.RLock()
-	_, ok := l.entries[jti]
+	_, ok := l.byJTI[jti]
 	l.mu.RUnlock()
 	return ok
 }
 
-// Revoke puts jti on the list until exp, in the store and in memory.
+// Revoke puts jti on the list until exp, in the store and in memory. The
+// entry is known here at once; other replicas learn it from the store's
+// change notification.
 func (l *RevocationList) Revoke(ctx context.Context, jti string, exp time.Time) error {
 	if !exp.After(l.cfg.Now()) {
 		return nil // already expired: nothing to remember
@@ -64,81 +97,140 @@ func (l *RevocationList) Revoke(ctx context.Context, jti string, exp time.Time) 
 	if err := l.cfg.Store.Revoke(ctx, jti, exp); err != nil {
 		return fmt.Errorf("revoke %s: %w", jti, err)
 	}
-	// The local copy learns the store's sequence number at the next sync;
-	// until then the entry keeps seq 0 so it is served as "new".
 	l.mu.Lock()
-	if _, ok := l.entries[jti]; !ok {
-		l.entries[jti] = revoked{exp: exp.Unix()}
-	}
-	l.mu.Unlock()
-	return l.Sync(ctx)
-}
-
-// Sync pulls entries newer than the cursor and drops expired ones.
-func (l *RevocationList) Sync(ctx context.Context) error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	now := l.cfg.Now()
-	for {
-		l.mu.RLock()
-		cursor := l.cursor
-		l.mu.RUnlock()
-		rs, err := l.cfg.Store.ListRevocations(ctx, cursor, now, 1000)
-		if err != nil {
-			return fmt.Errorf("sync revocations: %w", err)
-		}
-		l.mu.Lock()
-		for _, r := range rs {
-			l.entries[r.JTI] = revoked{seq: r.Seq, exp: r.ExpiresAt.Unix()}
-			if r.Seq > l.cursor {
-				l.cursor = r.Seq
-			}
-		}
-		l.mu.Unlock()
-		if len(rs) < 1000 {
-			break
-		}
-	}
-	l.mu.Lock()
-	for jti, r := range l.entries {
-		if r.exp <= now.Unix() {
-			delete(l.entries, jti)
-		}
+	if _, ok := l.byJTI[jti]; !ok {
+		l.byJTI[jti] = exp.Unix()
+		l.pending[jti] = exp.Unix()
 	}
 	l.mu.Unlock()
 	return nil
 }
 
-// Reset forgets everything and reloads, for when notifications may have
-// been missed.
-func (l *RevocationList) Reset(ctx context.Context) error {
+// Sync pulls the entries added since the last sync. Entries that expired
+// are dropped now and then.
+func (l *RevocationList) Sync(ctx context.Context) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	return l.syncLocked(ctx)
+}
+
+// trySync syncs unless a sync or reload is already running; it reports
+// whether it ran.
+func (l *RevocationList) trySync(ctx context.Context) bool {
+	if !l.syncMu.TryLock() {
+		return false
+	}
+	defer l.syncMu.Unlock()
+	return l.syncLocked(ctx) == nil
+}
+
+func (l *RevocationList) syncLocked(ctx context.Context) error {
+	now := l.cfg.Now()
+	for {
+		l.mu.RLock()
+		cursor := l.cursor
+		l.mu.RUnlock()
+		rs, err := l.cfg.Store.ListRevocations(ctx, cursor, now, l.cfg.LoadPage)
+		if err != nil {
+			return fmt.Errorf("sync revocations: %w", err)
+		}
+		l.mu.Lock()
+		for _, r := range rs {
+			exp := r.ExpiresAt.Unix()
+			l.byJTI[r.JTI] = exp
+			delete(l.pending, r.JTI)
+			l.bySeq = append(l.bySeq, seqEntry{r.Seq, r.JTI, exp})
+			l.cursor = max(l.cursor, r.Seq)
+		}
+		l.mu.Unlock()
+		if len(rs) < l.cfg.LoadPage {
+			break
+		}
+	}
+	l.prune(now)
+	return nil
+}
+
+// prune drops expired entries, at most once every ten seconds: an expired
+// entry left a little longer only names a token that is refused anyway.
+func (l *RevocationList) prune(now time.Time) {
 	l.mu.Lock()
-	l.entries = make(map[string]revoked)
-	l.cursor = 0
+	defer l.mu.Unlock()
+	if now.Sub(l.pruned) < 10*time.Second {
+		return
+	}
+	l.pruned = now
+	cut := now.Unix()
+	l.bySeq = slices.DeleteFunc(l.bySeq, func(e seqEntry) bool { return e.exp <= cut })
+	maps := []map[string]int64{l.byJTI, l.pending}
+	for _, m := range maps {
+		for jti, exp := range m {
+			if exp <= cut {
+				delete(m, jti)
+			}
+		}
+	}
+}
+
+// Reload reads the whole list from the store into a new list and swaps it
+// in at once; until then the current list keeps answering. It is what a
+// replica does when notifications may have been missed (a lost LISTEN
+// connection, a failover), since the database may then not be the one the
+// list was synced from. On error the current list stays.
+func (l *RevocationList) Reload(ctx context.Context) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	now := l.cfg.Now()
+	var (
+		bySeq  []seqEntry
+		cursor int64
+	)
+	for {
+		rs, err := l.cfg.Store.ListRevocations(ctx, cursor, now, l.cfg.LoadPage)
+		if err != nil {
+			return fmt.Errorf("reload revocations: %w", err)
+		}
+		for _, r := range rs {
+			bySeq = append(bySeq, seqEntry{r.Seq, r.JTI, r.ExpiresAt.Unix()})
+			cursor = max(cursor, r.Seq)
+		}
+		if len(rs) < l.cfg.LoadPage {
+			break
+		}
+	}
+	byJTI := make(map[string]int64, len(bySeq)+16)
+	for _, e := range bySeq {
+		byJTI[e.jti] = e.exp
+	}
+	l.mu.Lock()
+	// Revocations made here meanwhile that the load did not see stay.
+	for jti, exp := range l.pending {
+		if _, ok := byJTI[jti]; ok {
+			delete(l.pending, jti)
+		} else {
+			byJTI[jti] = exp
+		}
+	}
+	if cursor < l.cursor {
+		l.cfg.Logger.Warn("revocation sequence went backwards: the database is not the one last synced from",
+			"held", l.cursor, "store", cursor)
+	}
+	l.byJTI, l.bySeq, l.cursor = byJTI, bySeq, cursor
 	l.mu.Unlock()
-	return l.Sync(ctx)
+	l.feed.reset()
+	return nil
 }
 
 // Len returns the number of entries held.
 func (l *RevocationList) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.entries)
+	return len(l.byJTI)
 }
 
-// Since returns the entries a resource server holding cursor lacks. A
-// cursor ahead of ours (the server's database was replaced) gets the full
-// list. Entries that expired are gone from both sides, so an incremental
-// answer is always complete.
-func (l *RevocationList) Since(cursor int64) wire.RevocationList {
+// Cursor returns the highest sequence number synced.
+func (l *RevocationList) Cursor() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	full := cursor <= 0 || cursor > l.cursor
-	out := wire.RevocationList{Cursor: l.cursor, Full: full, Revoked: []wire.RevokedToken{}}
-	for jti, r := range l.entries {
-		if full || r.seq > cursor || r.seq == 0 {
-			out.Revoked = append(out.Revoked, wire.RevokedToken{JTI: jti, ExpiresAt: r.exp})
-		}
-	}
-	return out
+	return l.cursor
 }

@@ -132,49 +132,6 @@ func TestWrongIssuerRejected(t *testing.T) {
 	}
 }
 
-func TestRevocationList(t *testing.T) {
-	clk := &clock{time.Now()}
-	_, _, db := newService(t, keys.ES256, clk)
-	ctx := context.Background()
-	a := tokens.NewRevocationList(tokens.RevocationConfig{Store: db, Now: clk.now})
-	b := tokens.NewRevocationList(tokens.RevocationConfig{Store: db, Now: clk.now})
-	if err := a.Revoke(ctx, "j1", clk.t.Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Revoke(ctx, "gone", clk.t.Add(-time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if !a.IsRevoked("j1") || a.IsRevoked("gone") {
-		t.Fatal("local revocation not applied")
-	}
-	if b.IsRevoked("j1") {
-		t.Fatal("b knows before syncing")
-	}
-	if err := b.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !b.IsRevoked("j1") {
-		t.Fatal("sync did not bring j1")
-	}
-	full := b.Since(0)
-	if !full.Full || len(full.Revoked) != 1 || full.Revoked[0].JTI != "j1" {
-		t.Fatalf("full list %+v", full)
-	}
-	if err := a.Revoke(ctx, "j2", clk.t.Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	b.Sync(ctx)
-	inc := b.Since(full.Cursor)
-	if inc.Full || len(inc.Revoked) != 1 || inc.Revoked[0].JTI != "j2" {
-		t.Fatalf("incremental list %+v", inc)
-	}
-	clk.t = clk.t.Add(2 * time.Minute)
-	b.Sync(ctx)
-	if b.IsRevoked("j1") || b.Len() != 0 {
-		t.Fatal("expired entries kept")
-	}
-}
-
 func TestOpaque(t *testing.T) {
 	tok, hash := tokens.NewOpaque(tokens.RefreshPrefix)
 	if !strings.HasPrefix(tok, "pmr_") || len(tok) < 40 || string(hash) != string(tokens.HashOpaque(tok)) {

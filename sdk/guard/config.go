@@ -74,7 +74,9 @@ type Config struct {
 	// Mode is ModeLocal (default) or ModeIntrospection.
 	Mode Mode
 	// ClientID and ClientSecret authenticate the guard to the introspection
-	// endpoint (client_secret_basic); required in ModeIntrospection.
+	// endpoint (client_secret_basic); required in ModeIntrospection. In
+	// local mode, when set, they authenticate the guard to the revocation
+	// feed, for issuers that require it.
 	ClientID     string
 	ClientSecret string
 	// IntrospectionCacheTTL is how long an active introspection answer is

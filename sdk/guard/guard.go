@@ -91,6 +91,25 @@ func (g *Guard) Ready() bool {
 	return g.keys.ready() && (g.cfg.RevocationPoll <= 0 || g.revs.synced.Load())
 }
 
+// Status describes the guard's state, for a readiness endpoint or logs.
+type Status struct {
+	// Ready is what [Guard.Ready] reports.
+	Ready bool
+	// Revocations describes the copy of the issuer's revocation list.
+	Revocations RevocationStatus
+}
+
+// Status reports the guard's state. A guard whose revocation feed refuses
+// it (Revocations.Unauthorized) or fails keeps enforcing its last complete
+// list and stays ready; Revocations.Error says what went wrong.
+func (g *Guard) Status() Status {
+	st := Status{Ready: g.Ready(), Revocations: g.revs.statusCopy()}
+	st.Revocations.Following = g.cfg.Mode == ModeLocal && g.cfg.RevocationPoll > 0
+	st.Revocations.Synced = g.revs.synced.Load()
+	st.Revocations.Entries = g.revs.len()
+	return st
+}
+
 // Verify checks raw, an access token without the "Bearer " prefix, and
 // returns its claims. The claims are shared with the cache and must not be
 // modified. Errors wrap [ErrInvalidToken] or [ErrUnavailable].
@@ -127,7 +146,7 @@ func (g *Guard) verify(ctx context.Context, raw string) (*wire.Claims, error) {
 	}
 	now := g.cfg.Now()
 	if c, ok := g.cache.get(raw, now); ok {
-		if g.revs.revoked(c.ID) {
+		if g.revs.revoked(c) {
 			return nil, invalid("revoked")
 		}
 		return c, nil
@@ -142,7 +161,7 @@ func (g *Guard) verify(ctx context.Context, raw string) (*wire.Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.revs.revoked(c.ID) {
+	if g.revs.revoked(c) {
 		return nil, invalid("revoked")
 	}
 	g.cache.put(raw, c, time.Unix(c.Expiry, 0).Add(g.cfg.Leeway), now)

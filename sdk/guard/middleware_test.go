@@ -122,53 +122,6 @@ func TestCheckDenial(t *testing.T) {
 	}
 }
 
-func TestRevocationList(t *testing.T) {
-	iss, g := newTestGuard(t, func(c *Config) { c.RevocationPoll = time.Second })
-	waitReady(t, g)
-	ctx := context.Background()
-	c := iss.Claims("svc", testAudience, "trade:read")
-	tok := iss.Mint(c)
-	if _, err := g.Verify(ctx, tok); err != nil {
-		t.Fatalf("Verify before revocation: %v", err)
-	}
-	iss.Revoke(c.ID, c.Expiry)
-	deadline := time.Now().Add(4 * time.Second)
-	for {
-		_, err := g.Verify(ctx, tok)
-		if errors.Is(err, ErrInvalidToken) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("revoked token still accepted after 4s (err %v)", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	other := iss.Mint(iss.Claims("svc", testAudience))
-	if _, err := g.Verify(ctx, other); err != nil {
-		t.Fatalf("unrevoked token refused: %v", err)
-	}
-}
-
-func TestRevocationApplyPrunesAndReplaces(t *testing.T) {
-	var r revocations
-	now := time.Now()
-	r.apply(&wire.RevocationList{Full: true, Cursor: 2, Revoked: []wire.RevokedToken{
-		{JTI: "a", ExpiresAt: now.Add(time.Hour).Unix()},
-		{JTI: "old", ExpiresAt: now.Add(-time.Hour).Unix()},
-	}}, now, 30*time.Second)
-	if !r.revoked("a") || r.revoked("old") {
-		t.Fatalf("after first page: a=%v old=%v", r.revoked("a"), r.revoked("old"))
-	}
-	r.apply(&wire.RevocationList{Cursor: 3, Revoked: []wire.RevokedToken{{JTI: "b", ExpiresAt: now.Add(time.Hour).Unix()}}}, now, 0)
-	if !r.revoked("a") || !r.revoked("b") || r.cursor != 3 {
-		t.Fatal("incremental page lost entries")
-	}
-	r.apply(&wire.RevocationList{Full: true, Cursor: 4}, now, 0)
-	if r.revoked("a") || r.revoked("b") {
-		t.Fatal("full page did not replace the set")
-	}
-}
-
 func TestIntrospectionMode(t *testing.T) {
 	iss := testissuer.New()
 	defer iss.Close()

@@ -84,20 +84,3 @@ type IntrospectionResponse struct {
 	// Cnf is the key the token is bound to (RFC 9449 §6.2, RFC 8705 §3.2).
 	Cnf *Confirmation `json:"cnf,omitempty"`
 }
-
-// RevokedToken is one entry of the revocation list that the server publishes
-// at its revocation_list_endpoint, so resource servers can refuse revoked
-// JWTs without a network call per request.
-type RevokedToken struct {
-	JTI       string `json:"jti"`
-	ExpiresAt int64  `json:"exp"`
-}
-
-// RevocationList is a page of the revocation list. Cursor is passed back as
-// the `since` query parameter to receive only newer entries. When Full is
-// true the list replaces whatever the caller held.
-type RevocationList struct {
-	Revoked []RevokedToken `json:"revoked"`
-	Cursor  int64          `json:"cursor"`
-	Full    bool           `json:"full"`
-}

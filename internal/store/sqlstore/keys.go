@@ -146,10 +146,13 @@ func (db *DB) IsRevoked(ctx context.Context, jti string, now time.Time) (bool, e
 }
 
 // ListRevocations returns unexpired entries with Seq > afterSeq in Seq
-// order, at most limit (0 or less means 1000).
+// order, at most limit (0 or less means 1000; at most 10,000).
 func (db *DB) ListRevocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]store.Revocation, error) {
-	if limit <= 0 || limit > 1000 {
+	switch {
+	case limit <= 0:
 		limit = 1000
+	case limit > 10_000:
+		limit = 10_000
 	}
 	rows, err := db.query(ctx, "SELECT seq, jti, expires_at, created_at FROM revocations WHERE seq > ? AND expires_at > ? ORDER BY seq LIMIT ?",
 		afterSeq, db.ts(now), limit)

@@ -138,17 +138,57 @@ func (i *Issuer) verifier() *jwt.Verifier {
 func (i *Issuer) isRevoked(jti string) bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return slices.ContainsFunc(i.revoked, func(t wire.RevokedToken) bool { return t.JTI == jti })
+	return slices.ContainsFunc(i.revoked, func(e wire.RevocationEntry) bool { return e.Kind == wire.RevokeJTI && e.Value == jti })
 }
 
+// revocations serves the feed of docs/revocation-feed.md: the cursor is
+// the number of entries, a snapshot is paged by feedPage.
 func (i *Issuer) revocations(w http.ResponseWriter, r *http.Request) {
-	since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
 	i.mu.Lock()
-	n := int64(len(i.revoked))
-	l := wire.RevocationList{Cursor: n, Full: since == 0, Revoked: []wire.RevokedToken{}}
-	if since >= 0 && since <= n {
-		l.Revoked = append(l.Revoked, i.revoked[since:]...)
-	}
+	all, page, auth := slices.Clone(i.revoked), i.feedPage, i.feedAuth
 	i.mu.Unlock()
-	writeJSON(w, http.StatusOK, l)
+	if auth {
+		if _, _, ok := i.authenticate(r); !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			writeJSON(w, http.StatusUnauthorized, wire.Error{Code: wire.ErrInvalidClient})
+			return
+		}
+	}
+	q := r.URL.Query()
+	n := len(all)
+	num := func(name string) int {
+		v, err := strconv.Atoi(q.Get(name))
+		if err != nil || v < 0 {
+			return -1
+		}
+		return v
+	}
+	if page <= 0 {
+		page = n + 1
+	}
+	if snap, after := num("snapshot"), num("after"); snap >= 0 && after >= 0 && after <= snap && snap <= n {
+		writeJSON(w, http.StatusOK, snapshotPage(i.URL, all, snap, after, page))
+		return
+	}
+	if since := num("since"); since > 0 && since <= n {
+		writeJSON(w, http.StatusOK, wire.RevocationFeed{Type: wire.FeedDelta, Cursor: strconv.Itoa(n), Entries: nonNil(all[since:])})
+		return
+	}
+	writeJSON(w, http.StatusOK, snapshotPage(i.URL, all, n, 0, page))
+}
+
+func snapshotPage(base string, all []wire.RevocationEntry, snap, after, page int) wire.RevocationFeed {
+	end := min(snap, after+page)
+	f := wire.RevocationFeed{Type: wire.FeedSnapshot, Cursor: strconv.Itoa(snap), Entries: nonNil(all[after:end])}
+	if end < snap {
+		f.Next = base + "/revocations?snapshot=" + strconv.Itoa(snap) + "&after=" + strconv.Itoa(end)
+	}
+	return f
+}
+
+func nonNil(e []wire.RevocationEntry) []wire.RevocationEntry {
+	if e == nil {
+		return []wire.RevocationEntry{}
+	}
+	return e
 }

@@ -52,9 +52,13 @@ type Issuer struct {
 	keys     []*Key
 	signing  *Key
 	maxAge   int
-	revoked  []wire.RevokedToken
+	revoked  []wire.RevocationEntry
 	clients  map[string]Client
 	jtiCount int
+	// feedPage, when positive, splits revocation snapshots into pages of
+	// that many entries; feedAuth makes the feed require a client.
+	feedPage int
+	feedAuth bool
 }
 
 // New starts an issuer with one ES256 key, "k1". Close it when done.
@@ -141,9 +145,20 @@ func (i *Issuer) AddClient(id string, c Client) {
 }
 
 // Revoke puts jti on the revocation list until exp.
-func (i *Issuer) Revoke(jti string, exp int64) {
+func (i *Issuer) Revoke(jti string, exp int64) { i.RevokeEntry(wire.RevokeJTI, jti, exp) }
+
+// RevokeEntry puts an entry of any kind on the revocation list.
+func (i *Issuer) RevokeEntry(kind, value string, exp int64) {
 	i.mu.Lock()
-	i.revoked = append(i.revoked, wire.RevokedToken{JTI: jti, ExpiresAt: exp})
+	i.revoked = append(i.revoked, wire.RevocationEntry{Kind: kind, Value: value, Exp: exp})
+	i.mu.Unlock()
+}
+
+// SetFeed pages revocation snapshots by pageSize entries (0: one page) and
+// makes the feed require client authentication when auth is set.
+func (i *Issuer) SetFeed(pageSize int, auth bool) {
+	i.mu.Lock()
+	i.feedPage, i.feedAuth = pageSize, auth
 	i.mu.Unlock()
 }
 

@@ -1,0 +1,51 @@
+package wire
+
+// The revocation feed: what an issuer publishes at its
+// revocation_list_endpoint so that resource servers refuse revoked tokens
+// without a network call per request. docs/revocation-feed.md is the
+// specification; these types are its JSON.
+
+// Feed answer types.
+const (
+	// FeedSnapshot answers hold part of the whole list as of Cursor; the
+	// consumer collects every page (following Next) and then replaces what
+	// it held with their union.
+	FeedSnapshot = "snapshot"
+	// FeedDelta answers hold entries added after the requested cursor; the
+	// consumer adds them and moves to Cursor.
+	FeedDelta = "delta"
+)
+
+// Entry kinds. A consumer that meets a kind it does not know keeps the
+// entry out of its decisions and reports it (see the specification).
+const (
+	// RevokeJTI revokes the one token whose jti claim equals Value.
+	RevokeJTI = "jti"
+	// RevokeSession revokes every token whose sid claim equals Value.
+	RevokeSession = "sid"
+)
+
+// RevocationFeed is one answer (one page) of the revocation feed.
+type RevocationFeed struct {
+	// Type is FeedSnapshot or FeedDelta.
+	Type string `json:"type"`
+	// Cursor is opaque. After applying this answer (for a snapshot: every
+	// page of it), poll with ?since=Cursor.
+	Cursor string `json:"cursor"`
+	// Entries are the revocations of this page.
+	Entries []RevocationEntry `json:"entries"`
+	// Next, when set, is the absolute URL of the next page of this answer;
+	// fetch it before polling again.
+	Next string `json:"next,omitempty"`
+}
+
+// RevocationEntry is one revocation.
+type RevocationEntry struct {
+	// Kind says which tokens Value names: RevokeJTI, RevokeSession, or a
+	// later kind.
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+	// Exp (Unix seconds) is when every token the entry covers has expired;
+	// the entry can be forgotten then.
+	Exp int64 `json:"exp"`
+}
