@@ -75,6 +75,10 @@ type Config struct {
 	// BreakerCooldown is how long the breaker stays open before one trial
 	// request is let through; zero means 30 s.
 	BreakerCooldown time.Duration
+
+	// ExchangeCacheSize bounds the tokens an [Exchanger] keeps; zero means
+	// 10,000, a negative value disables its cache.
+	ExchangeCacheSize int
 }
 
 // Hooks are called on token events, for metrics. Each may be nil. They run

@@ -57,9 +57,27 @@ func retryable(err error) (bool, time.Duration) {
 	return false, 0
 }
 
-// fetch gets a token for key from the token endpoint, retrying transient
-// failures with exponential backoff and jitter, and consulting the breaker.
+// fetch gets a client_credentials token for key from the token endpoint.
 func (s *Source) fetch(ctx context.Context, key cacheKey) (*oauth2.Token, error) {
+	return s.post(ctx, ccForm(key))
+}
+
+// ccForm is the client_credentials request for key.
+func ccForm(key cacheKey) url.Values {
+	form := url.Values{"grant_type": {wire.GrantClientCredentials}}
+	if key.scopes != "" {
+		form.Set("scope", key.scopes)
+	}
+	if key.audience != "" {
+		form.Set("resource", key.audience)
+	}
+	return form
+}
+
+// post sends a token request (form, without client authentication) to the
+// token endpoint, retrying transient failures with exponential backoff and
+// jitter, and consulting the breaker.
+func (s *Source) post(ctx context.Context, form url.Values) (*oauth2.Token, error) {
 	var last error
 	for attempt := 0; ; attempt++ {
 		if err := s.breaker.allow(s.now()); err != nil {
@@ -70,7 +88,7 @@ func (s *Source) fetch(ctx context.Context, key cacheKey) (*oauth2.Token, error)
 			return nil, err
 		}
 		start := time.Now()
-		tok, err := s.request(ctx, key)
+		tok, err := s.request(ctx, form)
 		if h := s.cfg.Hooks.OnFetch; h != nil {
 			h(time.Since(start), err)
 		}
@@ -122,8 +140,9 @@ func (s *Source) backoff(attempt int) time.Duration {
 	return half + rand.N(half+1)
 }
 
-// request performs one token request.
-func (s *Source) request(ctx context.Context, key cacheKey) (*oauth2.Token, error) {
+// request performs one token request: form plus the client's
+// authentication.
+func (s *Source) request(ctx context.Context, params url.Values) (*oauth2.Token, error) {
 	endpoint, err := s.endpoint(ctx)
 	if err != nil {
 		return nil, err
@@ -132,12 +151,9 @@ func (s *Source) request(ctx context.Context, key cacheKey) (*oauth2.Token, erro
 	if err != nil {
 		return nil, err
 	}
-	form := url.Values{"grant_type": {wire.GrantClientCredentials}}
-	if key.scopes != "" {
-		form.Set("scope", key.scopes)
-	}
-	if key.audience != "" {
-		form.Set("resource", key.audience)
+	form := make(url.Values, len(params)+2)
+	for k, v := range params {
+		form[k] = v
 	}
 	if s.cfg.AuthMethod == wire.AuthClientSecretPost {
 		form.Set("client_id", s.cfg.ClientID)
@@ -197,7 +213,10 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// parseToken decodes a successful token response (RFC 6749 §5.1).
+// parseToken decodes a successful token response (RFC 6749 §5.1): a
+// Bearer token, or the N_A token of a transaction-token response (RFC 8693
+// §2.2.1). The scope and issued_token_type members, when present, are in
+// the token's Extra.
 func parseToken(body []byte, issued time.Time) (*oauth2.Token, error) {
 	var tr wire.TokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
@@ -206,15 +225,27 @@ func parseToken(body []byte, issued time.Time) (*oauth2.Token, error) {
 	if tr.AccessToken == "" {
 		return nil, errors.New("clientcredentials: token response has no access_token")
 	}
-	if !strings.EqualFold(tr.TokenType, wire.TokenTypeBearer) {
+	typ := wire.TokenTypeBearer
+	switch {
+	case strings.EqualFold(tr.TokenType, wire.TokenTypeBearer):
+	case tr.TokenType == wire.TokenTypeNA && tr.IssuedTokenType == wire.TokenTypeTxnToken:
+		typ = wire.TokenTypeNA
+	default:
 		return nil, fmt.Errorf("clientcredentials: token type %q is not Bearer", tr.TokenType)
 	}
-	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: wire.TokenTypeBearer, ExpiresIn: tr.ExpiresIn}
+	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: typ, ExpiresIn: tr.ExpiresIn}
 	if tr.ExpiresIn > 0 {
 		tok.Expiry = issued.Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
+	extra := map[string]any{}
 	if tr.Scope != "" {
-		tok = tok.WithExtra(map[string]any{"scope": tr.Scope})
+		extra["scope"] = tr.Scope
+	}
+	if tr.IssuedTokenType != "" {
+		extra["issued_token_type"] = tr.IssuedTokenType
+	}
+	if len(extra) > 0 {
+		tok = tok.WithExtra(extra)
 	}
 	return tok, nil
 }

@@ -86,6 +86,12 @@ type Config struct {
 	// issuer's revocation list at that interval and refuse revoked tokens.
 	// Zero disables it. Values under one second are raised to one second.
 	RevocationPoll time.Duration
+	// TrustDomain, when set, makes the guard read transaction tokens
+	// (draft-ietf-oauth-transaction-tokens-11, experimental): [Guard.Require]
+	// verifies the Txn-Token header when a request carries one (its aud
+	// must be TrustDomain) and puts it in the context (see [TxnToken]);
+	// [WithTxnToken] makes it mandatory. Empty: the header is ignored.
+	TrustDomain string
 	// MaxTokenBytes bounds accepted tokens; zero means 8 KiB.
 	MaxTokenBytes int
 	// CacheSize bounds the verified-token cache; zero means 10000 entries,

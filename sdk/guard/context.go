@@ -6,19 +6,74 @@ import (
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-type claimsKey struct{}
+type authKey struct{}
+
+// auth is what the guard learnt about a request: one context value, so
+// letting a request through costs one allocation however much it carries.
+type auth struct {
+	claims *wire.Claims
+	token  string // the bearer token itself, for exchanging it
+	txn    *wire.TxnClaims
+	rawTxn string
+}
+
+func authFrom(ctx context.Context) *auth {
+	a, _ := ctx.Value(authKey{}).(*auth)
+	return a
+}
 
 // WithClaims returns a copy of ctx carrying c, as [Guard.Require] does for
 // the requests it lets through.
 func WithClaims(ctx context.Context, c *wire.Claims) context.Context {
-	return context.WithValue(ctx, claimsKey{}, c)
+	return context.WithValue(ctx, authKey{}, &auth{claims: c})
+}
+
+// WithToken returns a copy of ctx carrying c and the bearer token it was
+// verified from, as [Guard.Require] does: [AccessToken] returns it, so the
+// service can exchange it for a token meant for the next service.
+func WithToken(ctx context.Context, c *wire.Claims, token string) context.Context {
+	return context.WithValue(ctx, authKey{}, &auth{claims: c, token: token})
 }
 
 // ClaimsFrom returns the verified claims carried by ctx, if any. They must
 // not be modified.
 func ClaimsFrom(ctx context.Context) (*wire.Claims, bool) {
-	c, ok := ctx.Value(claimsKey{}).(*wire.Claims)
-	return c, ok && c != nil
+	a := authFrom(ctx)
+	if a == nil || a.claims == nil {
+		return nil, false
+	}
+	return a.claims, true
+}
+
+// AccessToken returns the bearer token the request was let through with,
+// or "". It is a credential: pass it only to the authorization server's
+// token exchange (see clientcredentials.Exchanger), never to a log or to
+// another service.
+func AccessToken(ctx context.Context) string {
+	if a := authFrom(ctx); a != nil {
+		return a.token
+	}
+	return ""
+}
+
+// TxnToken returns the verified transaction token of the request (the
+// Txn-Token header), if the guard reads them (Config.TrustDomain) and the
+// request carried one. The claims must not be modified.
+func TxnToken(ctx context.Context) (*wire.TxnClaims, bool) {
+	a := authFrom(ctx)
+	if a == nil || a.txn == nil {
+		return nil, false
+	}
+	return a.txn, true
+}
+
+// RawTxnToken returns the request's transaction token as received, to be
+// passed unmodified to the next workload in its Txn-Token header, or "".
+func RawTxnToken(ctx context.Context) string {
+	if a := authFrom(ctx); a != nil {
+		return a.rawTxn
+	}
+	return ""
 }
 
 // Subject returns the token's sub (a user id, or the client id of a
@@ -66,4 +121,48 @@ func TokenID(ctx context.Context) string {
 func IsTrusted(ctx context.Context) bool {
 	c, ok := ClaimsFrom(ctx)
 	return ok && c.Trusted()
+}
+
+// Actors returns the actor chain of a delegated token (RFC 8693 §4.1): the
+// party acting for the subject now first, the earliest last. It is empty
+// when the caller acts for itself or for no one else.
+func Actors(ctx context.Context) []wire.Actor {
+	if c, ok := ClaimsFrom(ctx); ok {
+		return c.Act.Chain()
+	}
+	return nil
+}
+
+// Actor returns the party acting for the subject now (the outermost act
+// claim), and whether there is one.
+func Actor(ctx context.Context) (wire.Actor, bool) {
+	if c, ok := ClaimsFrom(ctx); ok && c.Act != nil {
+		return wire.Actor{Subject: c.Act.Subject, ClientID: c.Act.ClientID}, true
+	}
+	return wire.Actor{}, false
+}
+
+// IsActingForUser reports whether the token is a user's token used by
+// another party on the user's behalf: its subject is a user and it names
+// an actor.
+func IsActingForUser(ctx context.Context) bool {
+	c, ok := ClaimsFrom(ctx)
+	return ok && actingForUser(c)
+}
+
+func actingForUser(c *wire.Claims) bool {
+	return c.Type == wire.ClaimTypeAccess && c.Act != nil
+}
+
+// IsImpersonated reports whether the token was obtained by impersonation:
+// it was derived from another token by token exchange (root_jti) but does
+// not name the party that obtained it (its client_id) as the current actor,
+// so its caller is indistinguishable from the subject.
+func IsImpersonated(ctx context.Context) bool {
+	c, ok := ClaimsFrom(ctx)
+	return ok && impersonated(c)
+}
+
+func impersonated(c *wire.Claims) bool {
+	return c.RootID != "" && (c.Act == nil || c.Act.ClientID != c.ClientID)
 }

@@ -23,9 +23,11 @@ type Guard struct {
 	log      *slog.Logger
 	keys     *keySet
 	verifier *jwt.Verifier
-	cache    *tokenCache
-	revs     revocations
-	group    singleflight.Group
+	// txnVerifier checks transaction tokens; nil without a TrustDomain.
+	txnVerifier *jwt.Verifier
+	cache       *tokenCache
+	revs        revocations
+	group       singleflight.Group
 
 	mdMu sync.Mutex
 	md   *wire.Metadata
@@ -52,6 +54,9 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		minRefresh: cfg.JWKSMinRefresh,
 	}
 	if g.verifier, err = newVerifier(cfg, g.keys); err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	if g.txnVerifier, err = newTxnVerifier(cfg, g.keys); err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
 	ctx, g.cancel = context.WithCancel(ctx)

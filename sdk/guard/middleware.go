@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -19,7 +20,11 @@ import (
 //   - a scope requirement not met: 403 with error="insufficient_scope",
 //     the required scopes in the challenge and a JSON body with error,
 //     error_description, required_scopes and missing_scopes;
-//   - [Trusted] not met: 403 "Trusted client required";
+//   - [Trusted] not met: 403 "Trusted client required"; likewise 403
+//     forbidden for [ActingForUser], [NoImpersonation], [ActedBy] and
+//     [WithTxnToken];
+//   - an invalid transaction token (Config.TrustDomain set and a Txn-Token
+//     header present, or several of them): 401 invalid_token;
 //   - the issuer unreachable while the token is new: 503 with Retry-After.
 func (g *Guard) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -36,13 +41,50 @@ func (g *Guard) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 				g.refuse(w, r, err)
 				return
 			}
-			if err := Check(c, reqs...); err != nil {
-				g.deny(w, err.(*Denial))
+			a := &auth{claims: c, token: raw}
+			if g.txnVerifier != nil {
+				if err := g.readTxnToken(r, a); err != nil {
+					g.refuseTxn(w, r, err)
+					return
+				}
+			}
+			if d := check(c, a.txn, reqs); d != nil {
+				g.deny(w, d)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, a)))
 		})
 	}
+}
+
+// readTxnToken verifies the request's Txn-Token header, if any, into a.
+func (g *Guard) readTxnToken(r *http.Request, a *auth) error {
+	vals := r.Header.Values(wire.HeaderTxnToken)
+	switch len(vals) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		return invalid("%d transaction tokens; exactly one is allowed", len(vals))
+	}
+	txn, err := g.VerifyTxnToken(r.Context(), strings.TrimSpace(vals[0]))
+	if err != nil {
+		return err
+	}
+	a.txn, a.rawTxn = txn, strings.TrimSpace(vals[0])
+	return nil
+}
+
+// refuseTxn answers a request whose transaction token failed verification.
+func (g *Guard) refuseTxn(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		g.refuse(w, r, err)
+		return
+	}
+	g.log.Debug("transaction token refused", "path", r.URL.Path, "reason", err)
+	g.challenge(w, http.StatusUnauthorized, wire.ErrInvalidToken, "", &wire.Error{
+		Code: wire.ErrInvalidToken, Description: "The transaction token is invalid or expired",
+	})
 }
 
 // refuse answers a request whose token failed verification.

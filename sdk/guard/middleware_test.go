@@ -68,7 +68,7 @@ func TestRequire(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := g.Require(tt.reqs...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if Subject(r.Context()) != "svc" || ClientID(r.Context()) != "svc" || TokenID(r.Context()) == "" {
-					t.Errorf("claims in context: %+v", r.Context().Value(claimsKey{}))
+					t.Errorf("claims in context: %+v", r.Context().Value(authKey{}))
 				}
 				w.WriteHeader(http.StatusOK)
 			}))

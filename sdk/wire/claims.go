@@ -27,6 +27,14 @@ type Claims struct {
 	// Act names the party acting for Subject in a delegated token (RFC 8693
 	// §4.1); nested Act values are earlier actors.
 	Act *Actor `json:"act,omitempty"`
+	// MayAct names the parties allowed to exchange this token and act for
+	// its subject (RFC 8693 §4.4).
+	MayAct MayAct `json:"may_act,omitempty"`
+	// RootID is the jti of the token this one was derived from by token
+	// exchange, through however many exchanges: revoking that token revokes
+	// this one (the revocation feed's root_jti entries). Empty on a token
+	// that was not derived.
+	RootID string `json:"root_jti,omitempty"`
 	// Cnf binds the token to a key (RFC 7800): DPoP (RFC 9449) or a client
 	// certificate (RFC 8705). A verifier that cannot check the binding must
 	// refuse the token.

@@ -83,4 +83,6 @@ type IntrospectionResponse struct {
 	Roles     []string `json:"roles,omitempty"`
 	// Cnf is the key the token is bound to (RFC 9449 §6.2, RFC 8705 §3.2).
 	Cnf *Confirmation `json:"cnf,omitempty"`
+	// Act is the actor chain of a delegated token (RFC 8693 §4.1, §4).
+	Act *Actor `json:"act,omitempty"`
 }

@@ -72,5 +72,5 @@ func authorize(ctx context.Context, g *guard.Guard, reqs []guard.Requirement) (c
 		}
 		return nil, status.Error(codes.PermissionDenied, "permission denied")
 	}
-	return guard.WithClaims(ctx, c), nil
+	return guard.WithToken(ctx, c, raw), nil
 }

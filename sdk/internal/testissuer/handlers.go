@@ -63,6 +63,10 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, wire.Error{Code: wire.ErrInvalidClient, Description: "Client authentication failed"})
 		return
 	}
+	if r.PostFormValue("grant_type") == wire.GrantTokenExchange {
+		i.exchange(w, r, id, c)
+		return
+	}
 	scopes := strings.Fields(r.PostFormValue("scope"))
 	if len(scopes) == 0 {
 		scopes = c.Scopes

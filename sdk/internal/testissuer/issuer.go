@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,9 @@ type Issuer struct {
 	JWKSRequests atomic.Int64
 	// TokenRequests counts POST /token requests.
 	TokenRequests atomic.Int64
+	// Exchanges holds the form of every token exchange, guarded by mu
+	// (read it with ExchangeForms).
+	Exchanges []url.Values
 
 	srv *httptest.Server
 	now func() time.Time
@@ -74,6 +79,13 @@ func New() *Issuer {
 	i.srv = httptest.NewServer(mux)
 	i.URL = i.srv.URL
 	return i
+}
+
+// ExchangeForms returns the forms of the token exchanges so far.
+func (i *Issuer) ExchangeForms() []url.Values {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return slices.Clone(i.Exchanges)
 }
 
 // Close shuts the issuer down.
