@@ -85,6 +85,11 @@ func (r *revocations) revoked(c *wire.Claims) bool {
 			return true
 		}
 	}
+	if c.RootID != "" {
+		if _, ok := r.set[wire.RevokeRoot][c.RootID]; ok {
+			return true
+		}
+	}
 	return false
 }
 
@@ -289,7 +294,7 @@ func (g *Guard) fetchFeed(ctx context.Context, u string) (*wire.RevocationFeed, 
 // enforce.
 func (r *revocations) noteKinds(entries []wire.RevocationEntry, log interface{ Warn(string, ...any) }) {
 	for _, e := range entries {
-		if e.Kind == wire.RevokeJTI || e.Kind == wire.RevokeSession {
+		if e.Kind == wire.RevokeJTI || e.Kind == wire.RevokeSession || e.Kind == wire.RevokeRoot {
 			continue
 		}
 		r.stMu.Lock()

@@ -62,7 +62,7 @@ func pollingGuard(t *testing.T, iss *testissuer.Issuer, edit func(*Config)) *Gua
 func jti(id string) *wire.Claims { return &wire.Claims{ID: id} }
 
 // TestRevocationSnapshotPaged syncs a snapshot of many pages, then deltas,
-// and enforces both known kinds.
+// and enforces every known kind.
 func TestRevocationSnapshotPaged(t *testing.T) {
 	iss := testissuer.New()
 	defer iss.Close()
@@ -72,7 +72,8 @@ func TestRevocationSnapshotPaged(t *testing.T) {
 		iss.Revoke("j"+strconv.Itoa(i), exp)
 	}
 	iss.RevokeEntry(wire.RevokeSession, "sess-1", exp)
-	iss.RevokeEntry("root", "r1", exp) // a kind this guard does not know
+	iss.RevokeEntry(wire.RevokeRoot, "root-1", exp)
+	iss.RevokeEntry("tenant", "r1", exp) // a kind this guard does not know
 	iss.Revoke("expired", time.Now().Add(-time.Hour).Unix())
 	g := pollingGuard(t, iss, nil)
 	ctx := context.Background()
@@ -87,10 +88,16 @@ func TestRevocationSnapshotPaged(t *testing.T) {
 	if !g.revs.revoked(&wire.Claims{ID: "x", SessionID: "sess-1"}) || g.revs.revoked(&wire.Claims{ID: "x", SessionID: "sess-2"}) {
 		t.Fatal("session entries not enforced")
 	}
+	if !g.revs.revoked(&wire.Claims{ID: "x", RootID: "root-1"}) || g.revs.revoked(&wire.Claims{ID: "root-2", RootID: "root-2"}) {
+		t.Fatal("root_jti entries not enforced on derived tokens")
+	}
+	if g.revs.revoked(jti("root-1")) {
+		t.Fatal("a root_jti entry revoked the root token itself (its own jti entry does that)")
+	}
 	if g.revs.revoked(jti("r1")) || g.revs.revoked(jti("expired")) {
 		t.Fatal("an unknown kind or an expired entry decides")
 	}
-	if st := g.revs.statusCopy(); len(st.UnknownKinds) != 1 || st.UnknownKinds[0] != "root" {
+	if st := g.revs.statusCopy(); len(st.UnknownKinds) != 1 || st.UnknownKinds[0] != "tenant" {
 		t.Fatalf("unknown kinds %v", st.UnknownKinds)
 	}
 	iss.Revoke("late", exp)

@@ -64,7 +64,7 @@ func (g *Guard) VerifyTxnToken(ctx context.Context, raw string) (*wire.TxnClaims
 	if c.Txn == "" || c.RequestingWorkload == "" {
 		return nil, invalid("transaction token without txn or req_wl")
 	}
-	if g.revs.revoked(c.ID) {
+	if g.revs.revoked(&wire.Claims{ID: c.ID, SessionID: c.SessionID, RootID: c.RootID}) {
 		return nil, invalid("transaction token revoked")
 	}
 	return &c, nil

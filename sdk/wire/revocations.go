@@ -23,6 +23,10 @@ const (
 	RevokeJTI = "jti"
 	// RevokeSession revokes every token whose sid claim equals Value.
 	RevokeSession = "sid"
+	// RevokeRoot revokes every token whose root_jti claim equals Value:
+	// every token derived by token exchange from the token with that jti,
+	// however many exchanges ago.
+	RevokeRoot = "root_jti"
 )
 
 // RevocationFeed is one answer (one page) of the revocation feed.
@@ -41,8 +45,8 @@ type RevocationFeed struct {
 
 // RevocationEntry is one revocation.
 type RevocationEntry struct {
-	// Kind says which tokens Value names: RevokeJTI, RevokeSession, or a
-	// later kind.
+	// Kind says which tokens Value names: RevokeJTI, RevokeSession,
+	// RevokeRoot, or a later kind.
 	Kind  string `json:"kind"`
 	Value string `json:"value"`
 	// Exp (Unix seconds) is when every token the entry covers has expired;
