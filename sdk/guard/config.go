@@ -49,8 +49,15 @@ var (
 // selects the documented default.
 type Config struct {
 	// Issuer is the exact iss value of accepted tokens and the base of the
-	// RFC 8414 metadata URL. Required.
+	// RFC 8414 metadata URL. Required unless Issuers is set.
 	Issuer string
+	// Issuers, instead of Issuer, accepts tokens of several issuers (the
+	// tenants of a Permiso, say): each has its own metadata, keys and
+	// revocation list, and a token is verified only with the keys of the
+	// issuer its iss names. [Issuer] tells a handler which one it was.
+	// Tokens must then be JWTs, in introspection mode too, since the
+	// issuer to ask is read from the token.
+	Issuers []string
 	// Audience is this service's identifier; accepted tokens must list it
 	// in aud. Required unless AudiencePerCall is set.
 	Audience string
@@ -110,8 +117,20 @@ type Config struct {
 // every problem.
 func (c Config) defaults() (Config, error) {
 	var problems []string
-	if c.Issuer == "" {
+	switch {
+	case c.Issuer == "" && len(c.Issuers) == 0:
 		problems = append(problems, "Issuer is required")
+	case c.Issuer != "" && len(c.Issuers) > 0:
+		problems = append(problems, "set Issuer or Issuers, not both")
+	}
+	c.Issuers = slices.Clone(c.Issuers)
+	for i, iss := range c.Issuers {
+		if iss == "" {
+			problems = append(problems, "Issuers has an empty entry")
+		}
+		if slices.Contains(c.Issuers[:i], iss) {
+			problems = append(problems, fmt.Sprintf("issuer %q is listed twice", iss))
+		}
 	}
 	switch {
 	case c.Audience == "" && !c.AudiencePerCall:

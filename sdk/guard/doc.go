@@ -10,6 +10,11 @@
 // all with package [jwt], the SDK's one verifier. Verified tokens are
 // cached, bounded in number, so a token presented again costs a map lookup.
 //
+// A guard may accept several issuers (Config.Issuers: the tenants of a
+// Permiso, say). It then keeps one key set and revocation list per issuer,
+// verifies a token only with the keys of the issuer its iss names, and
+// [Issuer] tells handlers which issuer a request's token came from.
+//
 // Two stricter modes are available: with RevocationPoll set, the guard
 // follows the server's revocation list (metadata revocation_list_endpoint)
 // and refuses revoked tokens within one poll interval, without a network call

@@ -32,6 +32,10 @@ type Guard struct {
 	mdMu sync.Mutex
 	md   *wire.Metadata
 
+	// issuers holds one guard per issuer when Config.Issuers is set; the
+	// parent then only routes (see issuers.go).
+	issuers map[string]*Guard
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -45,6 +49,13 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	cfg, err := cfg.defaults()
 	if err != nil {
 		return nil, err
+	}
+	if len(cfg.Issuers) > 0 {
+		g := &Guard{cfg: cfg, log: cfg.Logger, cancel: func() {}}
+		if g.issuers, err = newIssuers(ctx, cfg); err != nil {
+			return nil, err
+		}
+		return g, nil
 	}
 	g := &Guard{cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize)}
 	g.keys = &keySet{
@@ -80,14 +91,26 @@ func (g *Guard) start(f func()) {
 // Close stops the guard's background work and waits for it to end. Verify
 // keeps working with the keys and revocation list held at that point.
 func (g *Guard) Close() {
+	for _, child := range g.issuers {
+		child.Close()
+	}
 	g.cancel()
 	g.wg.Wait()
 }
 
 // Ready reports whether the guard can verify tokens: in local mode the keys
 // are loaded (and the revocation list fetched once, when followed); in
-// introspection mode the issuer's metadata is known.
+// introspection mode the issuer's metadata is known. A guard of several
+// issuers is ready when every one of them is; [Guard.Issuers] tells which.
 func (g *Guard) Ready() bool {
+	if g.issuers != nil {
+		for _, child := range g.issuers {
+			if !child.Ready() {
+				return false
+			}
+		}
+		return true
+	}
 	if g.cfg.Mode == ModeIntrospection {
 		g.mdMu.Lock()
 		defer g.mdMu.Unlock()
@@ -148,6 +171,13 @@ func (g *Guard) verify(ctx context.Context, raw string) (*wire.Claims, error) {
 	}
 	if len(raw) > g.cfg.MaxTokenBytes {
 		return nil, invalid("token of %d bytes exceeds the limit", len(raw))
+	}
+	if g.issuers != nil {
+		child, err := g.forIssuer(raw)
+		if err != nil {
+			return nil, err
+		}
+		return child.verify(ctx, raw)
 	}
 	now := g.cfg.Now()
 	if c, ok := g.cache.get(raw, now); ok {

@@ -82,7 +82,7 @@ func (g *Guard) introspectionClaims(ir *wire.IntrospectionResponse) (*wire.Claim
 		return nil, invalid("expired")
 	}
 	c := &wire.Claims{
-		Issuer: ir.Iss, Subject: ir.Sub, Audience: ir.Aud, Expiry: ir.Exp,
+		Issuer: issuerOf(ir, g.cfg.Issuer), Subject: ir.Sub, Audience: ir.Aud, Expiry: ir.Exp,
 		IssuedAt: ir.Iat, NotBefore: ir.Nbf, ID: ir.Jti, ClientID: ir.ClientID,
 		Scope: ir.Scope, Scopes: ir.Scopes, Type: ir.Type, IsTrusted: ir.IsTrusted,
 		Username: ir.Username, Roles: ir.Roles,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -27,9 +28,14 @@ var errNotFound = errors.New("metadata document not found")
 // Fetch returns the metadata of issuer: the RFC 8414 document, or the OpenID
 // Connect discovery document when the former answers 404. It checks that the
 // document's issuer is the one asked for (RFC 8414 §3.3).
+//
+// For an issuer with a path (a Permiso tenant, https://auth.example.com/t/acme)
+// RFC 8414 §3.1 puts the document at the host's well-known path followed by
+// the issuer's path; OpenID Connect Discovery §4 appends its well-known path
+// to the issuer. Both are tried, in that order.
 func Fetch(ctx context.Context, hc *http.Client, issuer string) (*wire.Metadata, error) {
 	base := strings.TrimSuffix(issuer, "/")
-	md, err := get(ctx, hc, base+PathOAuth)
+	md, err := get(ctx, hc, oauthURL(base))
 	if errors.Is(err, errNotFound) {
 		md, err = get(ctx, hc, base+PathOpenID)
 	}
@@ -40,6 +46,17 @@ func Fetch(ctx context.Context, hc *http.Client, issuer string) (*wire.Metadata,
 		return nil, fmt.Errorf("discover %s: metadata names issuer %q", issuer, md.Issuer)
 	}
 	return md, nil
+}
+
+// oauthURL is the RFC 8414 §3.1 metadata URL of an issuer (without a
+// trailing slash): the well-known path inserted between the host and the
+// issuer's path.
+func oauthURL(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || u.Path == "" {
+		return issuer + PathOAuth
+	}
+	return u.Scheme + "://" + u.Host + PathOAuth + u.EscapedPath()
 }
 
 func get(ctx context.Context, hc *http.Client, url string) (*wire.Metadata, error) {
