@@ -125,12 +125,18 @@ type Status struct {
 	Ready bool
 	// Revocations describes the copy of the issuer's revocation list.
 	Revocations RevocationStatus
+	// Issuers is, for a guard of several issuers (Config.Issuers), the
+	// status of each, in the configured order; Revocations is then empty.
+	Issuers []IssuerStatus
 }
 
 // Status reports the guard's state. A guard whose revocation feed refuses
 // it (Revocations.Unauthorized) or fails keeps enforcing its last complete
 // list and stays ready; Revocations.Error says what went wrong.
 func (g *Guard) Status() Status {
+	if g.issuers != nil {
+		return Status{Ready: g.Ready(), Issuers: g.Issuers()}
+	}
 	st := Status{Ready: g.Ready(), Revocations: g.revs.statusCopy()}
 	st.Revocations.Following = g.cfg.Mode == ModeLocal && g.cfg.RevocationPoll > 0
 	st.Revocations.Synced = g.revs.synced.Load()

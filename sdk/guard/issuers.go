@@ -59,22 +59,21 @@ func (g *Guard) forIssuer(raw string) (*Guard, error) {
 	return child, nil
 }
 
-// IssuerStatus is the readiness of one accepted issuer.
+// IssuerStatus is the state of one accepted issuer.
 type IssuerStatus struct {
 	Issuer string
-	Ready  bool
+	Status
 }
 
-// Issuers reports, for a guard of several issuers, each issuer and whether
-// its keys (and revocation list, when followed) are loaded; for a guard of
-// one issuer, that issuer alone.
+// Issuers reports, for a guard of several issuers, the status of each (in
+// the configured order); for a guard of one issuer, that issuer alone.
 func (g *Guard) Issuers() []IssuerStatus {
 	if g.issuers == nil {
-		return []IssuerStatus{{Issuer: g.cfg.Issuer, Ready: g.Ready()}}
+		return []IssuerStatus{{Issuer: g.cfg.Issuer, Status: g.Status()}}
 	}
 	out := make([]IssuerStatus, 0, len(g.cfg.Issuers))
 	for _, iss := range g.cfg.Issuers {
-		out = append(out, IssuerStatus{Issuer: iss, Ready: g.issuers[iss].Ready()})
+		out = append(out, IssuerStatus{Issuer: iss, Status: g.issuers[iss].Status()})
 	}
 	return out
 }

@@ -76,9 +76,10 @@ func TestIssuersAcceptEachIssuerWithItsOwnKeys(t *testing.T) {
 			t.Fatalf("claims issuer = %q, want %q", c.Issuer, iss.URL)
 		}
 	}
-	st := g.Issuers()
-	if len(st) != 2 || st[0].Issuer != a.URL || st[1].Issuer != b.URL || !st[0].Ready || !st[1].Ready {
-		t.Fatalf("Issuers() = %+v", st)
+	st := g.Status()
+	if !st.Ready || len(st.Issuers) != 2 || st.Issuers[0].Issuer != a.URL || st.Issuers[1].Issuer != b.URL ||
+		!st.Issuers[0].Ready || !st.Issuers[1].Ready {
+		t.Fatalf("Status() = %+v", st)
 	}
 }
 
