@@ -43,6 +43,7 @@ fuzz:
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./dpop
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzNormalizeURI$$' -fuzztime $(FUZZTIME) ./dpop
 	$(GO) test -run '^$$' -fuzz '^FuzzFeedQuery$$' -fuzztime $(FUZZTIME) ./internal/tokens
+	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./internal/tenant
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzFeedApply$$' -fuzztime $(FUZZTIME) ./guard
 
 # Benchmarks run once each so a broken benchmark fails CI; timings are
