@@ -11,7 +11,7 @@ import (
 // beyond the standard library, go-jose, x/oauth2 and x/sync; forwardauth
 // adds only the YAML parser of its rules files.
 func TestDeps(t *testing.T) {
-	checkDeps(t, []string{"./clientcredentials", "./dpop", "./guard", "./jwt", "./wire"}, nil)
+	checkDeps(t, []string{"./clientcert", "./clientcredentials", "./dpop", "./guard", "./jwt", "./wire"}, nil)
 	checkDeps(t, []string{"./forwardauth"}, []string{"go.yaml.in/yaml/v3"})
 }
 

@@ -2,32 +2,37 @@ package mtls
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/permiso-auth/permiso/sdk/clientcert"
 )
 
 // Header formats of a forwarded client certificate.
 const (
-	FormatNginx = "nginx" // URL-escaped PEM ($ssl_client_escaped_cert)
-	FormatXFCC  = "xfcc"  // Envoy's X-Forwarded-Client-Cert
+	FormatNginx = clientcert.FormatNginx // URL-escaped PEM ($ssl_client_escaped_cert)
+	FormatXFCC  = clientcert.FormatXFCC  // Envoy's X-Forwarded-Client-Cert
 )
 
 // Sources of a presented certificate.
 const (
-	SourceTLS    = "tls"    // Permiso's own TLS listener
-	SourceHeader = "header" // a header from a trusted proxy
+	SourceTLS    = clientcert.SourceTLS    // Permiso's own TLS listener
+	SourceHeader = clientcert.SourceHeader // a header from a trusted proxy
 )
 
 // MaxChain bounds the certificates read from one request.
-const MaxChain = 8
+const MaxChain = clientcert.MaxChain
+
+// The forwarded-header parsers live in the SDK, which sdk/guard shares.
+var (
+	ParseEscapedPEM = clientcert.ParseEscapedPEM
+	ParseXFCC       = clientcert.ParseXFCC
+)
 
 // Presented is the certificate chain a request came with: the client's
 // certificate first, then whatever intermediates it sent.
@@ -44,10 +49,7 @@ func (p *Presented) Leaf() *x509.Certificate { return p.Chain[0] }
 func (p *Presented) Thumbprint() string { return Thumbprint(p.Leaf()) }
 
 // Thumbprint returns base64url(SHA-256(DER)) of c.
-func Thumbprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+func Thumbprint(c *x509.Certificate) string { return clientcert.Thumbprint(c) }
 
 type ctxKey struct{}
 
@@ -78,16 +80,14 @@ type Extractor struct {
 
 // Check reports a configuration error.
 func (e Extractor) Check() error {
-	if e.Header == "" {
-		return nil
-	}
-	if e.Format != FormatNginx && e.Format != FormatXFCC {
-		return fmt.Errorf("client certificate header format must be %s or %s", FormatNginx, FormatXFCC)
-	}
-	if len(e.TrustedProxies) == 0 {
-		return errors.New("a forwarded client certificate header needs trusted proxies (--trusted-proxies)")
+	if err := e.forwarded().Check(); err != nil {
+		return fmt.Errorf("%w (--trusted-proxies)", err)
 	}
 	return nil
+}
+
+func (e Extractor) forwarded() clientcert.Forwarded {
+	return clientcert.Forwarded{Header: e.Header, Format: e.Format, TrustedProxies: e.TrustedProxies}
 }
 
 // Wrap returns next with the request's certificate in its context.
@@ -105,53 +105,18 @@ func (e Extractor) Wrap(next http.Handler) http.Handler {
 }
 
 func (e Extractor) extract(r *http.Request, log *slog.Logger) *Presented {
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		chain := r.TLS.PeerCertificates
-		if len(chain) > MaxChain {
-			chain = chain[:MaxChain]
-		}
-		return &Presented{Chain: chain, Source: SourceTLS}
-	}
-	if e.Header == "" {
-		return nil
-	}
-	values := r.Header.Values(e.Header)
-	if len(values) == 0 {
-		return nil
-	}
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !trusted(e.TrustedProxies, peer.Addr().Unmap()) {
+	chain, source, err := e.forwarded().Chain(r)
+	switch {
+	case errors.Is(err, clientcert.ErrUntrustedPeer):
 		log.WarnContext(r.Context(), "forwarded client certificate from an untrusted peer ignored", "peer", r.RemoteAddr, "header", e.Header)
 		return nil
-	}
-	if len(values) > 1 {
-		log.WarnContext(r.Context(), "more than one forwarded client certificate header; ignored", "header", e.Header)
-		return nil
-	}
-	var chain []*x509.Certificate
-	switch e.Format {
-	case FormatXFCC:
-		chain, err = ParseXFCC(values[0])
-	default:
-		chain, err = ParseEscapedPEM(values[0])
-	}
-	if err != nil {
+	case err != nil:
 		log.WarnContext(r.Context(), "forwarded client certificate not usable", "header", e.Header, "err", err)
 		return nil
-	}
-	if chain == nil {
+	case chain == nil:
 		return nil
 	}
-	return &Presented{Chain: chain, Source: SourceHeader}
-}
-
-func trusted(prefixes []netip.Prefix, a netip.Addr) bool {
-	for _, p := range prefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return &Presented{Chain: chain, Source: source}
 }
 
 // Verify checks that chain leads to one of roots at now and that the leaf
@@ -174,7 +139,7 @@ func Verify(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) erro
 
 // LoadPool reads PEM certificates (a CA bundle) into a pool.
 func LoadPool(pemData []byte) (*x509.CertPool, int, error) {
-	certs, err := parsePEM(string(pemData), 1000)
+	certs, err := clientcert.ParsePEM(string(pemData), 1000)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -187,6 +152,3 @@ func LoadPool(pemData []byte) (*x509.CertPool, int, error) {
 	}
 	return pool, len(certs), nil
 }
-
-// isPEM reports whether s looks like PEM rather than an escaped form.
-func isPEM(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), "-----BEGIN ") }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/permiso-auth/permiso/internal/mtls"
 	"github.com/permiso-auth/permiso/internal/mtls/mtlstest"
+	"github.com/permiso-auth/permiso/sdk/clientcert"
 )
 
 // nginxEscape escapes PEM as nginx's $ssl_client_escaped_cert does.
@@ -76,7 +77,7 @@ func TestParseEscapedPEM(t *testing.T) {
 		"bad escape": "%zz",
 		"key block":  url.PathEscape("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
 		"garbage":    url.PathEscape("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
-		"too large":  strings.Repeat("A", mtls.MaxHeaderBytes+1),
+		"too large":  strings.Repeat("A", clientcert.MaxHeaderBytes+1),
 	} {
 		if _, err := mtls.ParseEscapedPEM(bad); err == nil {
 			t.Fatalf("%s: no error", name)

@@ -1,4 +1,4 @@
-package mtls
+package clientcert
 
 import (
 	"crypto/x509"
@@ -9,8 +9,13 @@ import (
 	"strings"
 )
 
-// MaxHeaderBytes bounds a forwarded certificate header.
-const MaxHeaderBytes = 32 << 10
+// Limits on what one request may carry.
+const (
+	// MaxHeaderBytes bounds a forwarded certificate header.
+	MaxHeaderBytes = 32 << 10
+	// MaxChain bounds the certificates read from one request.
+	MaxChain = 8
+)
 
 // ParseEscapedPEM reads nginx's $ssl_client_escaped_cert: the client's PEM
 // certificate, URL-escaped. An empty value or nginx's "-" means no
@@ -24,7 +29,7 @@ func ParseEscapedPEM(v string) ([]*x509.Certificate, error) {
 	if v == "" || v == "-" || v == "(null)" {
 		return nil, nil
 	}
-	if !isPEM(v) {
+	if !strings.HasPrefix(v, "-----BEGIN ") {
 		u, err := url.PathUnescape(v)
 		if err != nil {
 			return nil, fmt.Errorf("unescape: %w", err)
@@ -176,7 +181,7 @@ func splitXFCC(v string) ([]map[string]string, error) {
 
 // parseChain reads one or more PEM CERTIFICATE blocks.
 func parseChain(pemText string) ([]*x509.Certificate, error) {
-	certs, err := parsePEM(pemText, MaxChain)
+	certs, err := ParsePEM(pemText, MaxChain)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +191,9 @@ func parseChain(pemText string) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-func parsePEM(s string, max int) ([]*x509.Certificate, error) {
+// ParsePEM reads up to max PEM CERTIFICATE blocks from s; any other block
+// type is an error.
+func ParsePEM(s string, max int) ([]*x509.Certificate, error) {
 	rest := []byte(s)
 	var out []*x509.Certificate
 	for len(out) < max {
