@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/permiso-auth/permiso/sdk/clientcert"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/jwt"
 )
 
@@ -43,6 +46,16 @@ var (
 	// issuer's keys, revocation list or introspection endpoint could not be
 	// reached.
 	ErrUnavailable = errors.New("guard: token verification unavailable")
+	// ErrNoToken means the request carries no access token.
+	ErrNoToken = errors.New("guard: no access token")
+	// ErrInvalidProof means the DPoP proof that came with a DPoP-bound
+	// token is missing, malformed, too old, replayed or not for this
+	// request (answered invalid_dpop_proof). It is [dpop.ErrInvalidProof].
+	ErrInvalidProof = dpop.ErrInvalidProof
+	// ErrUseNonce means the guard requires a DPoP nonce it issued and the
+	// proof has none or a stale one (answered use_dpop_nonce, with the
+	// nonce from [Guard.DPoPNonce]). It is [dpop.ErrUseNonce].
+	ErrUseNonce = dpop.ErrUseNonce
 )
 
 // Config configures a [Guard]. The zero value of every optional field
@@ -111,6 +124,63 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Proof of possession. A token bound to a key (a cnf claim) is always
+	// checked, whatever the settings below: a DPoP-bound token (cnf.jkt)
+	// only with "Authorization: DPoP" and a valid proof of its key (RFC
+	// 9449), a certificate-bound one (cnf.x5t#S256) only over a connection
+	// with its client certificate (RFC 8705 §3). Letting one through as a
+	// bearer token would defeat the binding.
+
+	// RequireBinding refuses tokens bound to no key (plain bearer
+	// tokens), so that every request let through proved it holds its
+	// token's key: a copied token is worth nothing.
+	RequireBinding bool
+	// ExternalURL is the service's base URL as its clients call it, such
+	// as "https://api.example.com" or "https://gateway.example.com/mt5":
+	// a DPoP proof names the URL the client called (htu), which behind a
+	// reverse proxy or gateway is not the one the service sees. The target
+	// URI is ExternalURL followed by the request's path. Empty means the
+	// URL is rebuilt from the request: https when it arrived over TLS,
+	// else http, with its Host header.
+	ExternalURL string
+	// DPoP tunes the checking of DPoP proofs.
+	DPoP DPoPConfig
+	// ClientCertificate says where to find the client certificate behind
+	// a reverse proxy that terminates TLS; the zero value reads it from
+	// the TLS connection only.
+	ClientCertificate clientcert.Forwarded
+}
+
+// DPoPConfig tunes the checking of DPoP proofs (RFC 9449 §7). The zero
+// value selects the documented defaults.
+type DPoPConfig struct {
+	// Algorithms is the allow-list of proof algorithms; empty means every
+	// asymmetric algorithm of [jwt.Algorithms].
+	Algorithms []string
+	// MaxAge is how old a proof may be; zero means 60 s. Clock skew of
+	// 5 s either way is allowed on top.
+	MaxAge time.Duration
+	// ReplayCacheSize bounds the jti replay cache; zero means 100,000
+	// proofs (about 8 MB when full). Size it for the proofs this instance
+	// accepts within MaxAge: when it is full the oldest entries leave
+	// early. The cache belongs to this Guard: a proof replayed to another
+	// instance of the service is not recognised there, so a captured
+	// proof could be used once more per other instance, for the same
+	// method and URL, within MaxAge. Turn Nonce on to narrow that window.
+	ReplayCacheSize int
+	// Nonce makes every proof carry a nonce this service issued (RFC 9449
+	// §9): a proof without one is answered 401 use_dpop_nonce with a fresh
+	// nonce in the DPoP-Nonce header, which clients (sdk/clientcredentials
+	// among them) retry with. Successful DPoP responses carry the current
+	// nonce too.
+	Nonce bool
+	// NonceSecret keys the nonces (at least 32 bytes). Give every instance
+	// of a service the same secret so they accept each other's nonces;
+	// empty means a random secret known to this Guard only.
+	NonceSecret []byte
+	// NonceLifetime is how long a nonce is accepted; zero means 5 minutes.
+	NonceLifetime time.Duration
 }
 
 // defaults returns c with every zero optional field set, or an error naming
@@ -190,6 +260,19 @@ func (c Config) defaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ExternalURL != "" {
+		u, err := url.Parse(c.ExternalURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			problems = append(problems, "ExternalURL must be an absolute http(s) URL without query or fragment")
+		}
+		c.ExternalURL = strings.TrimSuffix(c.ExternalURL, "/")
+	}
+	if err := c.ClientCertificate.Check(); err != nil {
+		problems = append(problems, "ClientCertificate: "+err.Error())
+	}
+	if len(c.DPoP.NonceSecret) > 0 && len(c.DPoP.NonceSecret) < 32 {
+		problems = append(problems, "DPoP.NonceSecret needs at least 32 bytes")
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("guard: invalid config: %s", strings.Join(problems, "; "))

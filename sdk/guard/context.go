@@ -11,10 +11,11 @@ type authKey struct{}
 // auth is what the guard learnt about a request: one context value, so
 // letting a request through costs one allocation however much it carries.
 type auth struct {
-	claims *wire.Claims
-	token  string // the bearer token itself, for exchanging it
-	txn    *wire.TxnClaims
-	rawTxn string
+	claims  *wire.Claims
+	token   string  // the access token itself, for exchanging it
+	binding Binding // how the request proved it holds the token
+	txn     *wire.TxnClaims
+	rawTxn  string
 }
 
 func authFrom(ctx context.Context) *auth {
@@ -33,6 +34,23 @@ func WithClaims(ctx context.Context, c *wire.Claims) context.Context {
 // service can exchange it for a token meant for the next service.
 func WithToken(ctx context.Context, c *wire.Claims, token string) context.Context {
 	return context.WithValue(ctx, authKey{}, &auth{claims: c, token: token})
+}
+
+// WithBinding returns a copy of ctx carrying c, the token it was verified
+// from and how the request proved it holds the token, as [Guard.Require]
+// does.
+func WithBinding(ctx context.Context, c *wire.Claims, token string, b Binding) context.Context {
+	return context.WithValue(ctx, authKey{}, &auth{claims: c, token: token, binding: b})
+}
+
+// BindingFrom says how the request carried by ctx proved it holds its
+// token: [Bearer] (the token alone), [DPoP] or [MTLS]; "" when ctx
+// carries no verified request or none was recorded.
+func BindingFrom(ctx context.Context) Binding {
+	if a := authFrom(ctx); a != nil {
+		return a.binding
+	}
+	return ""
 }
 
 // ClaimsFrom returns the verified claims carried by ctx, if any. They must

@@ -22,11 +22,26 @@
 // checked with the server's introspection endpoint (RFC 7662) and the answer
 // is cached briefly.
 //
+// Proof of possession: a token bound to a key is accepted only with proof
+// that the caller holds the key. A DPoP-bound token (cnf.jkt, RFC 9449)
+// must come as "Authorization: DPoP" with a DPoP proof for this very
+// request: its htm and htu (rebuilt from Config.ExternalURL behind a
+// proxy), its ath, an iat within the window, a jti not seen before by this
+// guard (a bounded in-memory cache per Guard), and optionally the guard's
+// nonce. A certificate-bound token (cnf.x5t#S256, RFC 8705 §3) needs its
+// client certificate, from the TLS connection or forwarded by a trusted
+// proxy. A bound token presented as a bearer token is refused (RFC 9449
+// §7.2); Config.RequireBinding refuses plain bearer tokens too. Handlers
+// learn how the request proved possession with [BindingFrom].
+//
 // [Guard.Require] returns plain net/http middleware enforcing [AllOf],
 // [AnyOf] (with the implied-scope rule of [wire.HasScope]) and [Trusted]
-// requirements and answering failures as RFC 6750 §3 describes. Handlers read
-// the claims with [ClaimsFrom] and the typed accessors. [Guard.Verify] serves
-// other transports; gRPC interceptors live in the separate module
+// requirements and answering failures as RFC 6750 §3 and RFC 9449 §7
+// describe. Handlers read the claims with [ClaimsFrom] and the typed
+// accessors. [Guard.Authorize] serves other transports (it takes the
+// Authorization value, DPoP proofs, method, target URI and client
+// certificate of a call) and [Guard.Verify] checks a bare token; gRPC
+// interceptors live in the separate module
 // sdk/guard/grpcguard so HTTP-only users never depend on gRPC.
 //
 // API maturity: stable within a major version of the sdk module.

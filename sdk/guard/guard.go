@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/internal/metadata"
 	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -28,6 +29,9 @@ type Guard struct {
 	cache       *tokenCache
 	revs        revocations
 	group       singleflight.Group
+	proofs      *dpop.Verifier
+	nonces      *dpop.Nonces // nil: DPoP nonces off
+	algs        string       // the DPoP challenge's algs
 
 	mdMu sync.Mutex
 	md   *wire.Metadata
@@ -70,6 +74,22 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if g.txnVerifier, err = newTxnVerifier(cfg, g.keys); err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
+	if cfg.DPoP.Nonce {
+		if g.nonces, err = dpop.NewNonces(cfg.DPoP.NonceSecret, cfg.DPoP.NonceLifetime, cfg.Now); err != nil {
+			return nil, fmt.Errorf("guard: %w", err)
+		}
+	}
+	g.proofs, err = dpop.NewVerifier(dpop.Config{
+		Algorithms: cfg.DPoP.Algorithms,
+		MaxAge:     cfg.DPoP.MaxAge,
+		Replay:     dpop.NewMemoryReplay(cfg.DPoP.ReplayCacheSize, cfg.Now),
+		Nonces:     g.nonces,
+		Now:        cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	g.algs = strings.Join(g.proofs.Algorithms(), " ")
 	ctx, g.cancel = context.WithCancel(ctx)
 	if cfg.Mode == ModeLocal {
 		g.start(func() { g.maintainKeys(ctx) })

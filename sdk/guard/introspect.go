@@ -85,7 +85,7 @@ func (g *Guard) introspectionClaims(ir *wire.IntrospectionResponse) (*wire.Claim
 		Issuer: issuerOf(ir, g.cfg.Issuer), Subject: ir.Sub, Audience: ir.Aud, Expiry: ir.Exp,
 		IssuedAt: ir.Iat, NotBefore: ir.Nbf, ID: ir.Jti, ClientID: ir.ClientID,
 		Scope: ir.Scope, Scopes: ir.Scopes, Type: ir.Type, IsTrusted: ir.IsTrusted,
-		Username: ir.Username, Roles: ir.Roles,
+		Username: ir.Username, Roles: ir.Roles, Cnf: ir.Cnf,
 	}
 	normalizeScopes(c)
 	return c, nil

@@ -113,10 +113,14 @@ func (i *Issuer) introspect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
+	typ := wire.TokenTypeBearer
+	if c.Cnf != nil && c.Cnf.JKT != "" {
+		typ = wire.TokenTypeDPoP
+	}
 	writeJSON(w, http.StatusOK, wire.IntrospectionResponse{
-		Active: true, Scope: strings.Join(c.Scopes, " "), ClientID: c.ClientID, TokenType: wire.TokenTypeBearer,
+		Active: true, Scope: strings.Join(c.Scopes, " "), ClientID: c.ClientID, TokenType: typ,
 		Exp: c.Expiry, Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
-		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted,
+		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted, Cnf: c.Cnf,
 	})
 }
 
