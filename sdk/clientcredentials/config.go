@@ -2,6 +2,7 @@ package clientcredentials
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -39,6 +41,20 @@ type Config struct {
 	// Audience is sent as the RFC 8707 `resource` parameter and selects the
 	// token's audience; empty sends none.
 	Audience string
+	// DPoPKey, when set, binds the client's tokens to this key (RFC 9449):
+	// every token request carries a DPoP proof of it, so the server issues
+	// DPoP tokens (token_type DPoP, cnf.jkt), which [Source.Transport] and
+	// [Config.Client] send as "Authorization: DPoP" with a fresh proof per
+	// request (htm, htu, ath). A copied token is then useless without the
+	// key. When a server asks for a nonce (use_dpop_nonce), the request is
+	// retried once with it, at the token endpoint and at resource servers.
+	// Any crypto.Signer works, so the key may stay in an HSM or a KMS:
+	// ECDSA P-256 (ES256, recommended), P-384, P-521, Ed25519 or RSA of at
+	// least 2048 bits (PS256). A server that answers a DPoP request with a
+	// Bearer token is an error: it does not support DPoP. Tokens of a
+	// DPoP Source need this package's transports; a plain
+	// oauth2.Transport cannot sign the proofs.
+	DPoPKey crypto.Signer
 	// AuthMethod is wire.AuthClientSecretBasic (the default when empty) or
 	// wire.AuthClientSecretPost.
 	AuthMethod string
@@ -164,6 +180,11 @@ func (c *Config) validate() error {
 	case "", wire.AuthClientSecretBasic, wire.AuthClientSecretPost:
 	default:
 		problems = append(problems, fmt.Sprintf("AuthMethod %q is not supported", c.AuthMethod))
+	}
+	if c.DPoPKey != nil {
+		if _, err := dpop.NewSigner(c.DPoPKey); err != nil {
+			problems = append(problems, "DPoPKey: "+err.Error())
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("clientcredentials: invalid config: %s", strings.Join(problems, "; "))

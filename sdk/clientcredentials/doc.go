@@ -21,6 +21,14 @@
 // error="invalid_token", drop the cached token and retry the request once if
 // its body can be replayed.
 //
+// With Config.DPoPKey the tokens are bound to that key (DPoP, RFC 9449):
+// each token request carries a proof, and the transports send each request
+// with "Authorization: DPoP" and a fresh proof for it (htm, htu, ath, the
+// server's last nonce), retrying once when a server answers
+// use_dpop_nonce. A token copied from a log or a proxy is then useless
+// without the private key, which may stay in an HSM or KMS (any
+// crypto.Signer).
+//
 // OAuth error responses are returned as [*wire.Error], which carries the
 // error code, description and HTTP status. Metrics are reported through
 // [Hooks] so the package depends on no metrics library.

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 
+	"golang.org/x/oauth2"
+
 	"github.com/permiso-auth/permiso/sdk/guard"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -59,7 +61,11 @@ func (t *ExchangeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		return nil, err
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	out := t.prepare(req, tok.AccessToken)
+	out, err := t.prepare(req, tok)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
 	resp, err := t.base.RoundTrip(out)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || !invalidToken(resp.Header) {
 		return resp, err
@@ -72,7 +78,10 @@ func (t *ExchangeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if err != nil {
 		return resp, nil
 	}
-	retry := t.prepare(req, tok.AccessToken)
+	retry, err := t.prepare(req, tok)
+	if err != nil {
+		return resp, nil
+	}
 	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
@@ -85,12 +94,15 @@ func (t *ExchangeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return t.base.RoundTrip(retry)
 }
 
-// prepare clones req with the exchanged token and the incoming transaction
-// token.
-func (t *ExchangeTransport) prepare(req *http.Request, token string) *http.Request {
-	r := withBearer(req, token)
+// prepare clones req with the exchanged token (and its DPoP proof when it
+// is bound) and the incoming transaction token.
+func (t *ExchangeTransport) prepare(req *http.Request, tok *oauth2.Token) (*http.Request, error) {
+	r, err := t.ex.src.authorize(req, tok)
+	if err != nil {
+		return nil, err
+	}
 	if txn := guard.RawTxnToken(req.Context()); txn != "" && r.Header.Get(wire.HeaderTxnToken) == "" {
 		r.Header.Set(wire.HeaderTxnToken, txn)
 	}
-	return r
+	return r, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/internal/metadata"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -159,30 +160,53 @@ func (s *Source) request(ctx context.Context, params url.Values) (*oauth2.Token,
 		form.Set("client_id", s.cfg.ClientID)
 		form.Set("client_secret", secret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fmt.Errorf("clientcredentials: build token request: %w", err)
+	var target *url.URL
+	if s.proofs != nil {
+		if target, err = url.Parse(endpoint); err != nil {
+			return nil, fmt.Errorf("clientcredentials: token endpoint: %w", err)
+		}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if s.cfg.AuthMethod != wire.AuthClientSecretPost {
-		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-		req.SetBasicAuth(url.QueryEscape(s.cfg.ClientID), url.QueryEscape(secret))
+	// A server that wants a DPoP nonce answers use_dpop_nonce with one
+	// (RFC 9449 §8): the request is sent again with it, once.
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, fmt.Errorf("clientcredentials: build token request: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		if s.cfg.AuthMethod != wire.AuthClientSecretPost {
+			// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+			req.SetBasicAuth(url.QueryEscape(s.cfg.ClientID), url.QueryEscape(secret))
+		}
+		if s.proofs != nil {
+			p, err := s.proof(http.MethodPost, target, "")
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set(dpop.HeaderProof, p)
+		}
+		issued := s.now()
+		resp, err := s.hc.Do(req)
+		if err != nil {
+			return nil, &transportError{fmt.Errorf("clientcredentials: token request: %w", err)}
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		resp.Body.Close()
+		if err != nil {
+			return nil, &transportError{fmt.Errorf("clientcredentials: read token response: %w", err)}
+		}
+		newNonce := s.proofs != nil && s.nonces.remember(origin(target), resp.Header)
+		if resp.StatusCode == http.StatusOK {
+			return parseToken(body, issued, s.proofs != nil)
+		}
+		err = responseError(resp, body, issued)
+		var we *wire.Error
+		if attempt == 0 && newNonce && resp.StatusCode == http.StatusBadRequest && errors.As(err, &we) && we.Code == wire.ErrUseDPoPNonce {
+			continue
+		}
+		return nil, err
 	}
-	issued := s.now()
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return nil, &transportError{fmt.Errorf("clientcredentials: token request: %w", err)}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, &transportError{fmt.Errorf("clientcredentials: read token response: %w", err)}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, responseError(resp, body, issued)
-	}
-	return parseToken(body, issued)
 }
 
 // responseError turns a non-200 token response into an error.
@@ -214,10 +238,10 @@ func retryAfter(v string, now time.Time) time.Duration {
 }
 
 // parseToken decodes a successful token response (RFC 6749 §5.1): a
-// Bearer token, or the N_A token of a transaction-token response (RFC 8693
-// §2.2.1). The scope and issued_token_type members, when present, are in
-// the token's Extra.
-func parseToken(body []byte, issued time.Time) (*oauth2.Token, error) {
+// Bearer token (a DPoP token when the request carried a proof), or the N_A
+// token of a transaction-token response (RFC 8693 §2.2.1). The scope and
+// issued_token_type members, when present, are in the token's Extra.
+func parseToken(body []byte, issued time.Time, proofSent bool) (*oauth2.Token, error) {
 	var tr wire.TokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
 		return nil, fmt.Errorf("clientcredentials: decode token response: %w", err)
@@ -227,9 +251,16 @@ func parseToken(body []byte, issued time.Time) (*oauth2.Token, error) {
 	}
 	typ := wire.TokenTypeBearer
 	switch {
-	case strings.EqualFold(tr.TokenType, wire.TokenTypeBearer):
 	case tr.TokenType == wire.TokenTypeNA && tr.IssuedTokenType == wire.TokenTypeTxnToken:
 		typ = wire.TokenTypeNA
+	case proofSent && strings.EqualFold(tr.TokenType, wire.TokenTypeDPoP):
+		typ = wire.TokenTypeDPoP
+	case proofSent:
+		// RFC 9449 §5: a server that does not support DPoP ignores the
+		// proof. The client asked for a bound token; a bearer one is not
+		// what it is configured to hold.
+		return nil, fmt.Errorf("clientcredentials: the token endpoint answered a DPoP request with token type %q: it does not issue DPoP tokens", tr.TokenType)
+	case strings.EqualFold(tr.TokenType, wire.TokenTypeBearer):
 	default:
 		return nil, fmt.Errorf("clientcredentials: token type %q is not Bearer", tr.TokenType)
 	}

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/permiso-auth/permiso/sdk/dpop"
 )
 
 // Source is a caching, self-refreshing token source for one [Config]. It
@@ -32,6 +34,8 @@ type Source struct {
 
 	breaker breaker
 	def     *entry
+	proofs  *dpop.Signer // nil without Config.DPoPKey
+	nonces  nonceCache
 
 	// bg is cancelled by Close or by the context given to TokenSource; it
 	// bounds background refreshes.
@@ -77,6 +81,9 @@ func (c *Config) newSource(ctx context.Context, background bool) *Source {
 		entries:    make(map[cacheKey]*entry),
 	}
 	s.cfg.Scopes = slices.Clone(c.Scopes)
+	if c.DPoPKey != nil && s.err == nil {
+		s.proofs, s.err = dpop.NewSigner(c.DPoPKey)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -6,14 +6,18 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-// Transport is an [http.RoundTripper] that sends each request with a bearer
-// token from a [Source] (RFC 6750 §2.1). When the response is 401 with
-// error="invalid_token" in its WWW-Authenticate challenge, it drops the
-// cached token and retries the request once with a new one, provided the
-// request body can be replayed (no body, or GetBody set).
+// Transport is an [http.RoundTripper] that sends each request with a token
+// from a [Source]: a bearer token (RFC 6750 §2.1), or a DPoP token with a
+// fresh proof of the Source's key for this request (RFC 9449 §7). When the
+// response is 401 with error="invalid_token" in its WWW-Authenticate
+// challenge, it drops the cached token and retries the request once with a
+// new one; when it is 401 use_dpop_nonce with a new DPoP-Nonce, it retries
+// once with a proof carrying the nonce. Either retry needs a request body
+// that can be replayed (no body, or GetBody set).
 type Transport struct {
 	source *Source
 	entry  *entry
@@ -36,16 +40,36 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
+	s := t.source
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	resp, err := t.base.RoundTrip(withBearer(req, tok.AccessToken))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !invalidToken(resp.Header) {
-		return resp, err
+	out, err := s.authorize(req, tok)
+	if err != nil {
+		closeBody(req)
+		return nil, err
 	}
-	t.source.invalidate(t.entry, tok)
+	resp, err := t.base.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	nonce := s.wantsNonce(req, resp)
+	if !nonce && (resp.StatusCode != http.StatusUnauthorized || !invalidToken(resp.Header)) {
+		return resp, nil
+	}
+	if !nonce {
+		s.invalidate(t.entry, tok)
+	}
 	if !replayable {
 		return resp, nil
 	}
-	retry := withBearer(req, "")
+	if !nonce {
+		if tok, err = s.get(req.Context(), t.entry); err != nil {
+			return resp, nil
+		}
+	}
+	retry, err := s.authorize(req, tok)
+	if err != nil {
+		return resp, nil
+	}
 	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
@@ -53,14 +77,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		retry.Body = body
 	}
-	tok, err = t.source.get(req.Context(), t.entry)
-	if err != nil {
-		if retry.Body != nil {
-			retry.Body.Close()
-		}
-		return resp, nil
-	}
-	retry.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	// The first response is replaced; drain it so the connection is reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -68,17 +84,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clientcredentials: retry with a new token: %w", err)
 	}
-	return resp, nil
-}
-
-// withBearer returns a shallow clone of req with its own header map carrying
-// the token (none when token is empty).
-func withBearer(req *http.Request, token string) *http.Request {
-	r := req.Clone(req.Context())
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
+	if s.proofs != nil {
+		s.nonces.remember(origin(req.URL), resp.Header)
 	}
-	return r
+	return resp, nil
 }
 
 func closeBody(req *http.Request) {
@@ -88,18 +97,11 @@ func closeBody(req *http.Request) {
 }
 
 // invalidToken reports whether a WWW-Authenticate header carries a Bearer
-// challenge with error="invalid_token" (RFC 6750 §3).
+// (RFC 6750 §3) or DPoP (RFC 9449 §7.1) challenge with
+// error="invalid_token".
 func invalidToken(h http.Header) bool {
-	for _, v := range h.Values("WWW-Authenticate") {
-		scheme, params, _ := strings.Cut(strings.TrimSpace(v), " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			continue
-		}
-		if code, ok := authParam(params, "error"); ok && code == wire.ErrInvalidToken {
-			return true
-		}
-	}
-	return false
+	return challengeError(h, wire.TokenTypeBearer) == wire.ErrInvalidToken ||
+		challengeError(h, dpop.Scheme) == wire.ErrInvalidToken
 }
 
 // authParam returns the value of the auth-param name in a challenge's

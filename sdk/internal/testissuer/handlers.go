@@ -2,6 +2,7 @@ package testissuer
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -67,6 +69,10 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		i.exchange(w, r, id, c)
 		return
 	}
+	cnf, ok := i.checkDPoP(w, r)
+	if !ok {
+		return
+	}
 	scopes := strings.Fields(r.PostFormValue("scope"))
 	if len(scopes) == 0 {
 		scopes = c.Scopes
@@ -94,9 +100,14 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	claims.Scope = strings.Join(scopes, " ")
 	trusted := c.Trusted
 	claims.IsTrusted = &trusted
+	claims.Cnf = cnf
+	typ := wire.TokenTypeBearer
+	if cnf != nil {
+		typ = wire.TokenTypeDPoP
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, wire.TokenResponse{
-		AccessToken: i.Mint(claims), TokenType: wire.TokenTypeBearer,
+		AccessToken: i.Mint(claims), TokenType: typ,
 		ExpiresIn: int64(life / time.Second), Scope: claims.Scope,
 	})
 }
@@ -199,4 +210,28 @@ func nonNil(e []wire.RevocationEntry) []wire.RevocationEntry {
 		return []wire.RevocationEntry{}
 	}
 	return e
+}
+
+// checkDPoP checks the DPoP proof of a token request, if any (RFC 9449 §5),
+// and returns the confirmation to bind the token to. It answers the
+// request itself when the proof is refused.
+func (i *Issuer) checkDPoP(w http.ResponseWriter, r *http.Request) (*wire.Confirmation, bool) {
+	if len(r.Header.Values(dpop.HeaderProof)) == 0 {
+		return nil, true
+	}
+	p, err := i.dpopVerifier().Verify(r.Context(), dpop.Request{Proofs: r.Header.Values(dpop.HeaderProof),
+		Method: r.Method, URI: i.URL + "/token"})
+	switch {
+	case errors.Is(err, dpop.ErrUseNonce):
+		i.mu.Lock()
+		n := i.nonces
+		i.mu.Unlock()
+		w.Header().Set(dpop.HeaderNonce, n.Current())
+		writeJSON(w, http.StatusBadRequest, wire.Error{Code: wire.ErrUseDPoPNonce, Description: "Use the DPoP-Nonce"})
+		return nil, false
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, wire.Error{Code: wire.ErrInvalidDPoPProof, Description: err.Error()})
+		return nil, false
+	}
+	return &wire.Confirmation{JKT: p.JKT}, true
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -59,6 +60,8 @@ type Issuer struct {
 	maxAge   int
 	revoked  []wire.RevocationEntry
 	clients  map[string]Client
+	proofs   *dpop.Verifier
+	nonces   *dpop.Nonces // nil: no DPoP nonce required
 	jtiCount int
 	// feedPage, when positive, splits revocation snapshots into pages of
 	// that many entries; feedAuth makes the feed require a client.
@@ -140,6 +143,33 @@ func (i *Issuer) KeyByID(kid string) *Key {
 		}
 	}
 	return nil
+}
+
+// RequireDPoPNonce makes the token endpoint require its DPoP nonce (RFC
+// 9449 §8) from now on.
+func (i *Issuer) RequireDPoPNonce() {
+	n, err := dpop.NewNonces(nil, 0, nil)
+	if err != nil {
+		panic(err)
+	}
+	i.mu.Lock()
+	i.nonces = n
+	i.proofs = nil
+	i.mu.Unlock()
+}
+
+// dpopVerifier returns the verifier of DPoP proofs at the token endpoint.
+func (i *Issuer) dpopVerifier() *dpop.Verifier {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.proofs == nil {
+		v, err := dpop.NewVerifier(dpop.Config{Replay: dpop.NewMemoryReplay(0, nil), Nonces: i.nonces})
+		if err != nil {
+			panic(err)
+		}
+		i.proofs = v
+	}
+	return i.proofs
 }
 
 // SetMaxAge sets the JWKS Cache-Control max-age in seconds.
