@@ -58,12 +58,19 @@ type Client struct {
 	// TLSClientAuth is the one certificate value a tls_client_auth client
 	// registered (RFC 8705 §2.1.2).
 	TLSClientAuth TLSClientAuth
-	ContactEmail  string
-	WebsiteURL    string
-	LastUsed      *time.Time
-	TotalRequests int64
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// DPoPBoundAccessTokens requires a DPoP proof on every token request
+	// of the client, so all its tokens are DPoP-bound (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool
+	// TLSClientCertificateBoundAccessTokens binds the client's access
+	// tokens to the certificate it authenticated with over mutual TLS
+	// (cnf.x5t#S256, RFC 8705 §3.4).
+	TLSClientCertificateBoundAccessTokens bool
+	ContactEmail                          string
+	WebsiteURL                            string
+	LastUsed                              *time.Time
+	TotalRequests                         int64
+	CreatedAt                             time.Time
+	UpdatedAt                             time.Time
 }
 
 // TLSClientAuth fields (RFC 8705 §2.1.2): which certificate value a
@@ -151,11 +158,25 @@ type RefreshToken struct {
 	ClientID  string // public client_id
 	Scope     string // space-separated, fixed at login
 	Audience  []string
+	// Cnf is the key the family is bound to: a refresh must prove
+	// possession of it, and its access tokens carry it.
+	Cnf       Confirmation
 	CreatedAt time.Time
 	ExpiresAt time.Time // absolute cap of the family
 	UsedAt    *time.Time
 	RevokedAt *time.Time
 }
+
+// Confirmation names the key a token is bound to (RFC 7800 cnf): a DPoP
+// key's RFC 7638 thumbprint (RFC 9449) or a client certificate's SHA-256
+// thumbprint (RFC 8705). The zero value binds to nothing.
+type Confirmation struct {
+	JKT     string
+	X5TS256 string
+}
+
+// Bound reports whether c names a key.
+func (c Confirmation) Bound() bool { return c.JKT != "" || c.X5TS256 != "" }
 
 // Revocation keeps a revoked access token's jti until the token expires.
 type Revocation struct {
@@ -213,9 +234,12 @@ type AuthCode struct {
 	Scope               string
 	Audience            []string
 	Nonce               string
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
-	UsedAt              *time.Time
+	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10): the token
+	// request that redeems it must prove possession of that key.
+	DPoPJKT   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
 }
 
 // User token purposes.

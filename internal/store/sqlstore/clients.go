@@ -13,6 +13,7 @@ const clientCols = `id, client_id, name, description, client_type, is_active, is
 	token_endpoint_auth_method, audiences, redirect_uris, access_token_lifetime, refresh_token_lifetime,
 	rate_limit_per_minute, rate_limit_per_hour, allowed_ips, webhook_url, contact_email, website_url,
 	jwks, jwks_uri, tls_client_auth_field, tls_client_auth_value,
+	dpop_bound_access_tokens, tls_client_certificate_bound_access_tokens,
 	last_used, total_requests, created_at, updated_at`
 
 func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
@@ -22,7 +23,8 @@ func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
 		jsonList{&c.GrantTypes}, &c.TokenEndpointAuthMethod, jsonList{&c.Audiences}, jsonList{&c.RedirectURIs},
 		&c.AccessTokenLifetime, &refresh, &c.RateLimitPerMinute, &c.RateLimitPerHour, jsonList{&c.AllowedIPs},
 		&c.WebhookURL, &c.ContactEmail, &c.WebsiteURL, rawJSON{&c.JWKS}, &c.JWKSURI, &c.TLSClientAuth.Field,
-		&c.TLSClientAuth.Value, ntscan{&c.LastUsed}, &c.TotalRequests,
+		&c.TLSClientAuth.Value, &c.DPoPBoundAccessTokens, &c.TLSClientCertificateBoundAccessTokens,
+		ntscan{&c.LastUsed}, &c.TotalRequests,
 		tscan{&c.CreatedAt}, tscan{&c.UpdatedAt})
 	if refresh.Valid {
 		v := int(refresh.Int64)
@@ -40,7 +42,8 @@ func (db *DB) clientArgs(c store.Client) []any {
 	return []any{c.ClientID, c.Name, c.Description, c.Type, c.Active, c.Trusted, listArg(c.GrantTypes),
 		c.TokenEndpointAuthMethod, listArg(c.Audiences), listArg(c.RedirectURIs), c.AccessTokenLifetime, refresh,
 		c.RateLimitPerMinute, c.RateLimitPerHour, listArg(c.AllowedIPs), c.WebhookURL, c.ContactEmail, c.WebsiteURL,
-		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.Field, c.TLSClientAuth.Value, db.tsp(c.LastUsed), c.TotalRequests}
+		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.Field, c.TLSClientAuth.Value,
+		c.DPoPBoundAccessTokens, c.TLSClientCertificateBoundAccessTokens, db.tsp(c.LastUsed), c.TotalRequests}
 }
 
 // CreateClient inserts a client with its allowed scopes; ErrConflict on a
@@ -56,7 +59,7 @@ func (db *DB) CreateClient(ctx context.Context, c store.Client) (store.Client, e
 	err := db.inTx(ctx, func(t *tx) error {
 		args := append([]any{c.ID}, db.clientArgs(c)...)
 		args = append(args, db.ts(c.CreatedAt), db.ts(c.CreatedAt))
-		if _, err := t.exec(ctx, "INSERT INTO clients ("+clientCols+") VALUES ("+placeholders(27)+")", args...); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO clients ("+clientCols+") VALUES ("+placeholders(29)+")", args...); err != nil {
 			return mapErr(err)
 		}
 		if err := setScopes(ctx, t, "client_scopes", "client_id", c.ID, c.ScopeIDs); err != nil {
@@ -176,6 +179,7 @@ func (db *DB) UpdateClient(ctx context.Context, clientID string, fn func(store.C
 			redirect_uris = ?, access_token_lifetime = ?, refresh_token_lifetime = ?, rate_limit_per_minute = ?,
 			rate_limit_per_hour = ?, allowed_ips = ?, webhook_url = ?, contact_email = ?, website_url = ?,
 			jwks = ?, jwks_uri = ?, tls_client_auth_field = ?, tls_client_auth_value = ?,
+			dpop_bound_access_tokens = ?, tls_client_certificate_bound_access_tokens = ?,
 			last_used = ?, total_requests = ?, updated_at = ? WHERE id = ?`, args...); err != nil {
 			return mapErr(err)
 		}

@@ -15,12 +15,12 @@ import (
 // loser reads the row afterwards only to tell "used" from "unknown".
 
 const refreshCols = `id, hash, family_id, parent_id, session_id, user_id, client_id, scope, audience,
-	created_at, expires_at, used_at, revoked_at`
+	cnf_jkt, cnf_x5t, created_at, expires_at, used_at, revoked_at`
 
 func scanRefresh(row interface{ Scan(...any) error }) (store.RefreshToken, error) {
 	var t store.RefreshToken
 	err := row.Scan(&t.ID, &t.Hash, &t.FamilyID, &t.ParentID, nstr{&t.SessionID}, nstr{&t.UserID}, &t.ClientID,
-		&t.Scope, jsonList{&t.Audience}, tscan{&t.CreatedAt}, tscan{&t.ExpiresAt}, ntscan{&t.UsedAt}, ntscan{&t.RevokedAt})
+		&t.Scope, jsonList{&t.Audience}, &t.Cnf.JKT, &t.Cnf.X5TS256, tscan{&t.CreatedAt}, tscan{&t.ExpiresAt}, ntscan{&t.UsedAt}, ntscan{&t.RevokedAt})
 	return t, err
 }
 
@@ -36,9 +36,9 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t store.RefreshToken) erro
 	if t.FamilyID == "" {
 		t.FamilyID = t.ID // the first token of a family names it
 	}
-	_, err := db.exec(ctx, "INSERT INTO refresh_tokens ("+refreshCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := db.exec(ctx, "INSERT INTO refresh_tokens ("+refreshCols+") VALUES ("+placeholders(15)+")",
 		t.ID, t.Hash, t.FamilyID, t.ParentID, nullStr(t.SessionID), nullStr(t.UserID), t.ClientID, t.Scope,
-		listArg(t.Audience), db.ts(t.CreatedAt), db.ts(t.ExpiresAt), db.tsp(t.UsedAt), db.tsp(t.RevokedAt))
+		listArg(t.Audience), t.Cnf.JKT, t.Cnf.X5TS256, db.ts(t.CreatedAt), db.ts(t.ExpiresAt), db.tsp(t.UsedAt), db.tsp(t.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("create refresh token: %w", mapErr(err))
 	}
@@ -107,12 +107,12 @@ func (db *DB) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (in
 }
 
 const codeCols = `hash, client_id, user_id, session_id, redirect_uri, code_challenge, code_challenge_method,
-	scope, audience, nonce, created_at, expires_at, used_at`
+	scope, audience, nonce, dpop_jkt, created_at, expires_at, used_at`
 
 func scanCode(row interface{ Scan(...any) error }) (store.AuthCode, error) {
 	var c store.AuthCode
 	err := row.Scan(&c.Hash, &c.ClientID, nstr{&c.UserID}, &c.SessionID, &c.RedirectURI, &c.CodeChallenge,
-		&c.CodeChallengeMethod, &c.Scope, jsonList{&c.Audience}, &c.Nonce, tscan{&c.CreatedAt},
+		&c.CodeChallengeMethod, &c.Scope, jsonList{&c.Audience}, &c.Nonce, &c.DPoPJKT, tscan{&c.CreatedAt},
 		tscan{&c.ExpiresAt}, ntscan{&c.UsedAt})
 	return c, err
 }
@@ -123,9 +123,9 @@ func (db *DB) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = now()
 	}
-	_, err := db.exec(ctx, "INSERT INTO authorization_codes ("+codeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := db.exec(ctx, "INSERT INTO authorization_codes ("+codeCols+") VALUES ("+placeholders(14)+")",
 		c.Hash, c.ClientID, nullStr(c.UserID), c.SessionID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod,
-		c.Scope, listArg(c.Audience), c.Nonce, db.ts(c.CreatedAt), db.ts(c.ExpiresAt), db.tsp(c.UsedAt))
+		c.Scope, listArg(c.Audience), c.Nonce, c.DPoPJKT, db.ts(c.CreatedAt), db.ts(c.ExpiresAt), db.tsp(c.UsedAt))
 	if err != nil {
 		return fmt.Errorf("create authorization code: %w", mapErr(err))
 	}

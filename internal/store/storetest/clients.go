@@ -27,6 +27,7 @@ func fullClient(scopes ...store.Scope) store.Client {
 		WebhookURL:              "https://hooks.example.com",
 		ContactEmail:            "ops@example.com",
 		WebsiteURL:              "https://example.com",
+		DPoPBoundAccessTokens:   true,
 		CreatedAt:               t0,
 	}
 	for _, s := range scopes {
@@ -68,14 +69,17 @@ func testClients(t *testing.T, s store.Store) {
 
 	up := must(s.UpdateClient(ctx, "svc-trading", func(old store.Client) (store.Client, error) {
 		eq(t, "fn sees current", old.Name, "Trading bot")
+		eq(t, "fn sees dpop_bound_access_tokens", old.DPoPBoundAccessTokens, true)
 		old.Name = "Trading bot v2"
 		old.Active = false
 		old.RefreshTokenLifetime = nil
 		old.AllowedIPs = nil
 		old.ScopeIDs = []string{b.ID}
+		old.DPoPBoundAccessTokens, old.TLSClientCertificateBoundAccessTokens = false, true
 		return old, nil
 	}))(t)
 	eq(t, "updated name", up.Name, "Trading bot v2")
+	eq(t, "updated binding", [2]bool{up.DPoPBoundAccessTokens, up.TLSClientCertificateBoundAccessTokens}, [2]bool{false, true})
 	eq(t, "updated active", up.Active, false)
 	eq(t, "updated lifetime", up.RefreshTokenLifetime, (*int)(nil))
 	eq(t, "updated ips", len(up.AllowedIPs), 0)

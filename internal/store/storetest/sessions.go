@@ -71,7 +71,9 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	u := must(s.CreateUser(ctx, store.User{Username: "u", Email: "u@x"}))(t)
 	sess := must(s.CreateSession(ctx, store.Session{UserID: u.ID, ExpiresAt: t0.Add(time.Hour)}))(t)
 	in := store.RefreshToken{ID: "rt-1", Hash: []byte{0, 1, 2, 255}, FamilyID: "fam", SessionID: sess.ID, UserID: u.ID,
-		ClientID: "app", Scope: "trade:read offline", Audience: []string{"trading", "billing"}, CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
+		ClientID: "app", Scope: "trade:read offline", Audience: []string{"trading", "billing"},
+		Cnf: store.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", X5TS256: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+		CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
 	noErr(t, s.CreateRefreshToken(ctx, in))
 	eq(t, "GetRefreshToken", must(s.GetRefreshToken(ctx, in.Hash))(t), in)
 	wantErr(t, "duplicate hash", s.CreateRefreshToken(ctx, store.RefreshToken{Hash: in.Hash, FamilyID: "x", ExpiresAt: t0}), store.ErrConflict)
@@ -144,7 +146,8 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	u := must(s.CreateUser(ctx, store.User{Username: "u", Email: "u@x"}))(t)
 	in := store.AuthCode{Hash: []byte("code"), ClientID: "app", UserID: u.ID, SessionID: "sess", RedirectURI: "https://app/cb",
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256", Scope: "openid trade:read",
-		Audience: []string{"trading"}, Nonce: "n-0S6_WzA2Mj", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+		Audience: []string{"trading"}, Nonce: "n-0S6_WzA2Mj", DPoPJKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 	noErr(t, s.CreateAuthCode(ctx, in))
 	wantErr(t, "duplicate code", s.CreateAuthCode(ctx, in), store.ErrConflict)
 	noErr(t, s.CreateAuthCode(ctx, store.AuthCode{Hash: []byte("stale"), ClientID: "app", UserID: u.ID, CreatedAt: t0, ExpiresAt: t0}))
