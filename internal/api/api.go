@@ -17,10 +17,12 @@ import (
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-// Config configures the API.
+// Config configures the API: everything it needs is given here.
 type Config struct {
 	Store       store.Store
 	OAuth       *oauth.Provider
+	Tokens      *tokens.Service // the provider's: checks who owns a token a user revokes
+	Limiter     oauth.Limiter   // the provider's; nil: no limits on self-registration
 	Keys        *keys.Manager
 	Revocations *tokens.RevocationList
 	Secrets     *oauth.Secrets
@@ -33,6 +35,9 @@ type Config struct {
 	// DefaultSecretGrace is how long a rotated-out client secret keeps
 	// working when the caller does not say; default 24h.
 	DefaultSecretGrace time.Duration
+	// People serves users, logins, sessions, permission checks and admin
+	// reports; without People.Accounts those endpoints are not mounted.
+	People PeopleConfig
 }
 
 // API is the /api/v1 surface.
@@ -54,6 +59,9 @@ func New(cfg Config) *API {
 	if cfg.DefaultSecretGrace == 0 {
 		cfg.DefaultSecretGrace = 24 * time.Hour
 	}
+	if cfg.People.Started.IsZero() {
+		cfg.People.Started = cfg.Now()
+	}
 	return &API{cfg: cfg}
 }
 
@@ -65,6 +73,9 @@ func (a *API) Mount(mux *http.ServeMux) {
 	a.mountAuth(mux)
 	a.mountKeys(mux)
 	a.mountAudit(mux)
+	if a.cfg.People.Accounts != nil {
+		a.mountPeople(mux)
+	}
 }
 
 // handle registers h for pattern ("METHOD /path") in both slash forms, so

@@ -163,7 +163,7 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
 		// one first-party client share its client_id, so the client alone
 		// does not make a token theirs.
 		owner = ""
-		if tc, err := a.cfg.OAuth.Config().Tokens.Verify(body.Token); err == nil && tc.Subject == c.Subject {
+		if tc, err := a.cfg.Tokens.Verify(body.Token); err == nil && tc.Subject == c.Subject {
 			owner = tc.ClientID
 		}
 	}

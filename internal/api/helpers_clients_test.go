@@ -80,9 +80,10 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	secrets := oauth.NewSecrets([]byte(strings.Repeat("p", 32)), nil)
 	revoked := tokens.NewRevocationList(tokens.RevocationConfig{Store: db})
 	log := &auditLog{}
-	provider := oauth.New(oauth.Config{Issuer: issuer, Store: cache, Tokens: tokens.New(tokens.Config{Keys: km, Issuer: issuer}),
+	tok := tokens.New(tokens.Config{Keys: km, Issuer: issuer})
+	provider := oauth.New(oauth.Config{Issuer: issuer, Store: cache, Tokens: tok,
 		Revocations: revoked, Keys: km, Secrets: secrets, Audit: log})
-	a := api.New(api.Config{Store: cache, OAuth: provider, Keys: km, Revocations: revoked, Secrets: secrets, Audit: log})
+	a := api.New(api.Config{Store: cache, OAuth: provider, Tokens: tok, Keys: km, Revocations: revoked, Secrets: secrets, Audit: log})
 	mux := http.NewServeMux()
 	provider.Mount(mux)
 	a.Mount(mux)

@@ -12,7 +12,7 @@ import (
 )
 
 // PeopleConfig is what the people endpoints (users, logins, sessions,
-// permission checks, admin) need beyond the API's Config.
+// permission checks, admin) need beyond the rest of the API's Config.
 type PeopleConfig struct {
 	Accounts *account.Service
 	Tokens   *oauth.UserTokens
@@ -29,14 +29,11 @@ type people struct {
 	pc PeopleConfig
 }
 
-// MountPeople registers the people endpoints: the original's login,
+// mountPeople registers the people endpoints: the original's login,
 // refresh and logout, users, user roles, sessions, permission checks and
 // admin reports.
-func (a *API) MountPeople(mux *http.ServeMux, pc PeopleConfig) {
-	if pc.Started.IsZero() {
-		pc.Started = a.cfg.Now()
-	}
-	p := &people{API: a, pc: pc}
+func (a *API) mountPeople(mux *http.ServeMux) {
+	p := &people{API: a, pc: a.cfg.People}
 	p.mountLogin(mux)
 	p.mountUsers(mux)
 	p.mountUserRoles(mux)

@@ -181,7 +181,7 @@ func newUser(in apitype.UserCreate) account.NewUser {
 // are limited per client address.
 func (p *people) register(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if lim := p.cfg.OAuth.Config().Limiter; lim != nil {
+	if lim := p.cfg.Limiter; lim != nil {
 		ip := web.ClientIP(ctx)
 		if ok, wait := lim.AllowAuthAttempt(ctx, "register", ip); !ok {
 			p.record(ctx, p.event(r, nil, "user.register_limited", audit.Denied, "", nil))

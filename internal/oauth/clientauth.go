@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/audit"
@@ -265,7 +266,7 @@ func (p *Provider) verifyClient(ctx context.Context, in *presented, allowPublic 
 		return nil, &authFailure{reason: "unavailable", unavailable: true}
 	}
 	method := registeredMethod(&c)
-	if !contains(methodAccepts[method], in.kind) {
+	if !slices.Contains(methodAccepts[method], in.kind) {
 		return nil, p.wrongMethod(c, method, in)
 	}
 	var fail *authFailure

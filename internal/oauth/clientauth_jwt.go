@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,9 +38,9 @@ func (p *Provider) precheckAssertion(in *presented) *authFailure {
 	now := p.cfg.Now()
 	leeway := p.assertionLeeway()
 	switch {
-	case !contains(AssertionAlgorithms, h.Algorithm):
+	case !slices.Contains(AssertionAlgorithms, h.Algorithm):
 		return failedBecause("assertion_alg", algDescription)
-	case !contains(assertionTypes, h.Type) && !strings.EqualFold(h.Type, "application/"+wire.ClientAssertionJWTType):
+	case !slices.Contains(assertionTypes, h.Type) && !strings.EqualFold(h.Type, "application/"+wire.ClientAssertionJWTType):
 		return failedBecause("assertion_typ", `The client assertion's typ must be absent, "JWT" or "`+wire.ClientAssertionJWTType+`"`)
 	case c.Issuer == "" || c.Subject == "":
 		return failedBecause("assertion_claims", "The client assertion must carry iss and sub, both the client_id")

@@ -25,9 +25,9 @@ func (p *Provider) Metadata(openid bool) wire.Metadata {
 	iss := p.cfg.Issuer
 	grants := make([]string, 0, len(p.grants))
 	public := false
-	for g := range p.grants {
-		grants = append(grants, g)
-		public = public || p.publicGrants[g]
+	for name, g := range p.grants {
+		grants = append(grants, name)
+		public = public || g.Public
 	}
 	slices.Sort(grants)
 	// Every method a confidential client can register works at the token,
@@ -62,7 +62,7 @@ func (p *Provider) Metadata(openid bool) wire.Metadata {
 		m.MTLSEndpointAliases = &wire.MTLSEndpointAliases{TokenEndpoint: base + PathToken,
 			RevocationEndpoint: base + PathRevoke, IntrospectionEndpoint: base + PathIntrospect}
 	}
-	if p.authorize {
+	if p.cfg.AuthorizationEndpoint {
 		m.AuthorizationEndpoint = iss + PathAuthorize
 		m.ResponseTypesSupported = []string{"code"}
 		m.ResponseModesSupported = []string{"query"}

@@ -29,7 +29,7 @@ func (g passwordGrant) Token(ctx context.Context, req *TokenRequest, c *store.Cl
 	if len(req.Username) > maxUsernameParam || len(req.Password) > maxPasswordParam {
 		return nil, invalidUserGrant(nil)
 	}
-	aud, err := g.ut.p.Audience(c, req.Resources)
+	aud, err := g.ut.cfg.Minter.Audience(c, req.Resources)
 	if err != nil {
 		return nil, err
 	}

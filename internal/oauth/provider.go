@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,8 +48,9 @@ type Observer struct {
 	RateLimited   func(kind string)
 }
 
-// Config configures a Provider. Store, Tokens, Revocations, Keys and
-// Secrets are required.
+// Config configures a Provider: everything it needs, including every grant
+// and client authentication method, is given here at construction. Store,
+// Tokens, Revocations, Keys and Secrets are required.
 type Config struct {
 	Issuer      string
 	Store       Store
@@ -56,12 +58,28 @@ type Config struct {
 	Revocations *tokens.RevocationList
 	Keys        *keys.Manager
 	Secrets     *Secrets
-	Audit       audit.Recorder // nil: audit.Discard
-	Usage       *Usage         // nil: usage is not counted
-	Limiter     Limiter        // nil: no limits
-	Observer    Observer
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Grants are the token endpoint's grant types besides the built-in
+	// client_credentials: password and refresh_token ([UserTokens.Grants]),
+	// authorization_code (the authorize handler), and any later one. A
+	// grant_type given twice is a wiring bug: New panics, as
+	// http.ServeMux does on a duplicate pattern.
+	Grants []GrantType
+	// Subjects checks that the user behind a user token may still act;
+	// nil: user tokens are judged by signature, time, revocation and
+	// client only.
+	Subjects SubjectChecker
+	// RefreshTokens handles opaque refresh tokens at the introspection and
+	// revocation endpoints; nil: every refresh token is inactive.
+	RefreshTokens RefreshTokens
+	// AuthorizationEndpoint makes the metadata advertise /oauth2/authorize
+	// (served by package authorize).
+	AuthorizationEndpoint bool
+	Audit                 audit.Recorder // nil: audit.Discard
+	Usage                 *Usage         // nil: usage is not counted
+	Limiter               Limiter        // nil: no limits
+	Observer              Observer
+	Logger                *slog.Logger
+	Now                   func() time.Time
 
 	// Client authentication beyond secrets (see clientauth.go).
 	//
@@ -98,6 +116,14 @@ type Grant interface {
 	Token(ctx context.Context, req *TokenRequest, c *store.Client) (*TokenResult, error)
 }
 
+// GrantType plugs a [Grant] into the token endpoint under its grant_type.
+type GrantType struct {
+	Name  string // the grant_type value, e.g. wire.GrantPassword
+	Grant Grant
+	// Public lets public clients (client_id, no secret) use the grant.
+	Public bool
+}
+
 // TokenResult is a successful token response and what was issued.
 type TokenResult struct {
 	wire.TokenResponse
@@ -105,15 +131,11 @@ type TokenResult struct {
 	SessionID string
 }
 
-// Provider is the OAuth protocol engine.
+// Provider is the OAuth protocol engine: the token endpoint's dispatcher,
+// client authentication, introspection, revocation and metadata.
 type Provider struct {
 	cfg    Config
-	grants map[string]Grant
-	// publicGrants may be used by public clients (no secret).
-	publicGrants map[string]bool
-	authorize    bool
-	subjects     SubjectChecker
-	refresh      RefreshTokens
+	grants map[string]GrantType
 
 	jwks              jwksCache
 	assertionOnce     sync.Once
@@ -122,7 +144,8 @@ type Provider struct {
 	localReplay       *replay.Records
 }
 
-// New returns a Provider with the client_credentials grant registered.
+// New returns a Provider serving the client_credentials grant and
+// cfg.Grants.
 func New(cfg Config) *Provider {
 	if cfg.Audit == nil {
 		cfg.Audit = audit.Discard{}
@@ -133,23 +156,19 @@ func New(cfg Config) *Provider {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Provider{cfg: cfg, grants: map[string]Grant{}, publicGrants: map[string]bool{}}
-	p.Register(wire.GrantClientCredentials, clientCredentials{p}, false)
+	p := &Provider{cfg: cfg, grants: map[string]GrantType{}}
+	builtIn := GrantType{Name: wire.GrantClientCredentials, Grant: clientCredentials{Minter{Issuer: cfg.Issuer, Tokens: cfg.Tokens}}}
+	for _, g := range append([]GrantType{builtIn}, cfg.Grants...) {
+		if g.Name == "" || g.Grant == nil {
+			panic("oauth: a grant type needs a name and a grant")
+		}
+		if _, dup := p.grants[g.Name]; dup {
+			panic("oauth: grant type " + g.Name + " given twice")
+		}
+		p.grants[g.Name] = g
+	}
 	return p
 }
-
-// Register adds a grant. public says whether public clients may use it.
-func (p *Provider) Register(grantType string, g Grant, public bool) {
-	p.grants[grantType] = g
-	p.publicGrants[grantType] = public
-}
-
-// EnableAuthorizationEndpoint makes the metadata advertise the
-// authorization endpoint (registered by the authorize package).
-func (p *Provider) EnableAuthorizationEndpoint() { p.authorize = true }
-
-// Config returns the provider's configuration (for packages that extend it).
-func (p *Provider) Config() Config { return p.cfg }
 
 // Token runs the token endpoint: authenticate the client, check the grant,
 // dispatch, and record the outcome.
@@ -158,7 +177,7 @@ func (p *Provider) Token(ctx context.Context, req *TokenRequest) (*TokenResult, 
 	if !ok {
 		return nil, web.Errorf(http.StatusBadRequest, wire.ErrUnsupportedGrantType, "Grant type %q is not supported", truncate(req.GrantType, 64))
 	}
-	auth, err := p.Authenticate(ctx, req.Client, req.IP, p.publicGrants[req.GrantType])
+	auth, err := p.Authenticate(ctx, req.Client, req.IP, g.Public)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +193,7 @@ func (p *Provider) Token(ctx context.Context, req *TokenRequest) (*TokenResult, 
 			return nil, web.TooManyRequests(int((wait + time.Second - 1) / time.Second))
 		}
 	}
-	res, err := g.Token(ctx, req, c)
+	res, err := g.Grant.Token(ctx, req, c)
 	if err != nil {
 		var we *web.Error
 		if errors.As(err, &we) {
@@ -205,9 +224,11 @@ func (p *Provider) audit(ctx context.Context, req *TokenRequest, typ, outcome, c
 		Target: clientID, IP: req.IP, UserAgent: req.UserAgent, RequestID: req.RequestID, Details: details})
 }
 
-func (p *Provider) observeLimited(kind string) {
-	if f := p.cfg.Observer.RateLimited; f != nil {
-		f(kind)
+func (p *Provider) observeLimited(kind string) { p.cfg.Observer.limited(kind) }
+
+func (o Observer) limited(kind string) {
+	if o.RateLimited != nil {
+		o.RateLimited(kind)
 	}
 }
 
@@ -215,10 +236,5 @@ func allowsGrant(c *store.Client, grant string) bool {
 	if len(c.GrantTypes) == 0 {
 		return grant == wire.GrantClientCredentials && c.Type != wire.ClientTypePublic
 	}
-	for _, g := range c.GrantTypes {
-		if g == grant {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.GrantTypes, grant)
 }

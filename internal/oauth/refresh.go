@@ -64,7 +64,7 @@ func (ut *UserTokens) Refresh(ctx context.Context, req *TokenRequest, c *store.C
 		}
 		return nil, ut.refuse(ctx, req, t.UserID, reason, errRefresh("The refresh token was not issued to this client"))
 	}
-	now := ut.p.cfg.Now()
+	now := ut.cfg.Now()
 	t, err = ut.cfg.Store.UseRefreshToken(ctx, hash, now)
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
@@ -130,7 +130,7 @@ func (ut *UserTokens) checkClient(ctx context.Context, t *store.RefreshToken, c 
 	if t.ClientID == FirstPartyClientID {
 		return "", nil
 	}
-	owner, err := ut.p.cfg.Store.GetClient(ctx, t.ClientID)
+	owner, err := ut.cfg.Store.GetClient(ctx, t.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "client_gone", nil
@@ -148,10 +148,10 @@ func (ut *UserTokens) checkClient(ctx context.Context, t *store.RefreshToken, c 
 // and the session ended, so neither the user nor a thief keeps a working
 // token from it.
 func (ut *UserTokens) reused(ctx context.Context, req *TokenRequest, t store.RefreshToken) {
-	now := ut.p.cfg.Now()
+	now := ut.cfg.Now()
 	n, err := ut.cfg.Store.RevokeRefreshFamily(ctx, t.FamilyID, now)
 	if err != nil {
-		ut.p.cfg.Logger.ErrorContext(ctx, "revoke reused refresh family", "family", t.FamilyID, "err", err)
+		ut.cfg.Logger.ErrorContext(ctx, "revoke reused refresh family", "family", t.FamilyID, "err", err)
 	}
 	details := map[string]any{"reason": "reuse", "family_id": t.FamilyID, "client_id": t.ClientID, "family_revoked": n}
 	if t.SessionID != "" {
@@ -162,11 +162,11 @@ func (ut *UserTokens) reused(ctx context.Context, req *TokenRequest, t store.Ref
 			return s, nil
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			ut.p.cfg.Logger.ErrorContext(ctx, "end session of reused refresh token", "session_id", t.SessionID, "err", err)
+			ut.cfg.Logger.ErrorContext(ctx, "end session of reused refresh token", "session_id", t.SessionID, "err", err)
 		}
 		details["session_id"] = t.SessionID
 	}
-	ut.p.cfg.Audit.Record(ctx, store.AuditEvent{Type: "token.refresh_reused", Outcome: audit.Denied, ActorType: "user",
+	ut.cfg.Audit.Record(ctx, store.AuditEvent{Type: "token.refresh_reused", Outcome: audit.Denied, ActorType: "user",
 		ActorID: t.UserID, Target: t.UserID, IP: req.IP, UserAgent: req.UserAgent, RequestID: req.RequestID, Details: details})
 }
 
@@ -176,7 +176,7 @@ func (ut *UserTokens) refuse(ctx context.Context, req *TokenRequest, userID, rea
 	if userID == "" {
 		actorType = "anonymous"
 	}
-	ut.p.cfg.Audit.Record(ctx, store.AuditEvent{Type: "token.refresh_denied", Outcome: audit.Failure, ActorType: actorType,
+	ut.cfg.Audit.Record(ctx, store.AuditEvent{Type: "token.refresh_denied", Outcome: audit.Failure, ActorType: actorType,
 		ActorID: userID, Target: userID, IP: req.IP, UserAgent: req.UserAgent, RequestID: req.RequestID,
 		Details: map[string]any{"reason": reason, "client_id": req.Client.ID}})
 	return err
@@ -196,7 +196,7 @@ func (ut *UserTokens) IntrospectRefresh(ctx context.Context, raw string) (wire.I
 	if err != nil {
 		return wire.IntrospectionResponse{}, fmt.Errorf("load refresh token: %w", err)
 	}
-	now := ut.p.cfg.Now()
+	now := ut.cfg.Now()
 	if t.UsedAt != nil || t.RevokedAt != nil || !t.ExpiresAt.After(now) {
 		return wire.IntrospectionResponse{}, nil
 	}
@@ -224,7 +224,7 @@ func (ut *UserTokens) IntrospectRefresh(ctx context.Context, raw string) (wire.I
 	}
 	return wire.IntrospectionResponse{Active: true, Scope: t.Scope, ClientID: t.ClientID, Username: u.Username,
 		TokenType: wire.HintRefreshToken, Exp: t.ExpiresAt.Unix(), Iat: t.CreatedAt.Unix(), Sub: u.ID,
-		Aud: wire.Audience(t.Audience), Iss: ut.p.cfg.Issuer, Scopes: strings.Fields(t.Scope), Type: "refresh"}, nil
+		Aud: wire.Audience(t.Audience), Iss: ut.cfg.Minter.Issuer, Scopes: strings.Fields(t.Scope), Type: "refresh"}, nil
 }
 
 // RevokeRefresh implements [RefreshTokens]: it revokes the token's whole
@@ -244,10 +244,10 @@ func (ut *UserTokens) RevokeRefresh(ctx context.Context, raw, callerClientID str
 	if !admin && t.ClientID != callerClientID {
 		return ErrNotOwner
 	}
-	if _, err := ut.cfg.Store.RevokeRefreshFamily(ctx, t.FamilyID, ut.p.cfg.Now()); err != nil {
+	if _, err := ut.cfg.Store.RevokeRefreshFamily(ctx, t.FamilyID, ut.cfg.Now()); err != nil {
 		return fmt.Errorf("revoke refresh family: %w", err)
 	}
-	if f := ut.p.cfg.Observer.Revocation; f != nil {
+	if f := ut.cfg.Observer.Revocation; f != nil {
 		f()
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,6 +35,8 @@ type Accounts interface {
 
 // UserTokenStore is what user tokens need from the store.
 type UserTokenStore interface {
+	GetClient(ctx context.Context, clientID string) (store.Client, error)
+	CreateClient(ctx context.Context, c store.Client) (store.Client, error)
 	GetUser(ctx context.Context, id string) (store.User, error)
 	GetSession(ctx context.Context, id string) (store.Session, error)
 	UpdateSession(ctx context.Context, id string, fn func(store.Session) (store.Session, error)) (store.Session, error)
@@ -44,12 +47,17 @@ type UserTokenStore interface {
 	RevokeSessionRefreshTokens(ctx context.Context, sessionID string, at time.Time) (int, error)
 }
 
-// UserTokensConfig configures [NewUserTokens]. Provider, Store and
-// Accounts are required.
+// UserTokensConfig configures [NewUserTokens]. Minter, Store and Accounts
+// are required; Audit, Limiter, Observer and Logger are the provider's.
 type UserTokensConfig struct {
-	Provider *Provider
+	Minter   Minter
 	Store    UserTokenStore
 	Accounts Accounts
+	Audit    audit.Recorder // nil: audit.Discard
+	Limiter  Limiter        // nil: no limits
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// AccessTokenLifetime of user access tokens; default 30 minutes.
 	AccessTokenLifetime time.Duration
 	// RefreshTokenLifetime is the absolute lifetime of a refresh-token
@@ -63,16 +71,23 @@ type UserTokensConfig struct {
 // first-party login of the original API. It implements [RefreshTokens]
 // and the authorize package's TokenIssuer.
 type UserTokens struct {
-	p   *Provider
 	cfg UserTokensConfig
 }
 
-// NewUserTokens returns UserTokens and registers on the provider the
-// password grant (confidential clients) and the refresh_token grant
-// (public clients too), and the refresh-token introspection and revocation.
+// NewUserTokens returns UserTokens. Give [UserTokens.Grants] and the
+// UserTokens itself (as RefreshTokens) to the provider's Config.
 func NewUserTokens(cfg UserTokensConfig) (*UserTokens, error) {
-	if cfg.Provider == nil || cfg.Store == nil || cfg.Accounts == nil {
-		return nil, errors.New("oauth: user tokens need a provider, a store and accounts")
+	if cfg.Minter.Tokens == nil || cfg.Store == nil || cfg.Accounts == nil {
+		return nil, errors.New("oauth: user tokens need a minter, a store and accounts")
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Discard{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.AccessTokenLifetime <= 0 {
 		cfg.AccessTokenLifetime = 30 * time.Minute
@@ -80,16 +95,21 @@ func NewUserTokens(cfg UserTokensConfig) (*UserTokens, error) {
 	if cfg.RefreshTokenLifetime <= 0 {
 		cfg.RefreshTokenLifetime = 7 * 24 * time.Hour
 	}
-	ut := &UserTokens{p: cfg.Provider, cfg: cfg}
-	cfg.Provider.Register(wire.GrantPassword, passwordGrant{ut}, false)
-	cfg.Provider.Register(wire.GrantRefreshToken, refreshGrant{ut}, true)
-	cfg.Provider.SetRefreshTokens(ut)
-	return ut, nil
+	return &UserTokens{cfg: cfg}, nil
+}
+
+// Grants returns the token endpoint's grants for people: password
+// (confidential clients) and refresh_token (public clients too).
+func (ut *UserTokens) Grants() []GrantType {
+	return []GrantType{
+		{Name: wire.GrantPassword, Grant: passwordGrant{ut}},
+		{Name: wire.GrantRefreshToken, Grant: refreshGrant{ut}, Public: true},
+	}
 }
 
 // EnsureFirstPartyClient creates the first-party client when it is missing.
 func (ut *UserTokens) EnsureFirstPartyClient(ctx context.Context) error {
-	s := ut.p.cfg.Store
+	s := ut.cfg.Store
 	if _, err := s.GetClient(ctx, FirstPartyClientID); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -117,14 +137,14 @@ func (ut *UserTokens) IssueUserTokens(ctx context.Context, u *store.User, sessio
 		clientID = client.ClientID
 	}
 	if len(aud) == 0 {
-		aud = wire.Audience{ut.p.cfg.Issuer}
+		aud = wire.Audience{ut.cfg.Minter.Issuer}
 	}
 	res, err := ut.mint(u, sessionID, clientID, scopes, aud)
 	if err != nil {
 		return nil, err
 	}
 	if withRefresh {
-		now := ut.p.cfg.Now()
+		now := ut.cfg.Now()
 		res.RefreshToken, err = ut.newRefresh(ctx, store.RefreshToken{SessionID: sessionID, UserID: u.ID, ClientID: clientID,
 			Scope: strings.Join(scopes, " "), Audience: aud, CreatedAt: now, ExpiresAt: now.Add(ut.refreshLifetime(client))})
 		if err != nil {
@@ -142,7 +162,7 @@ func (ut *UserTokens) mint(u *store.User, sessionID, clientID string, scopes []s
 	for _, r := range u.Roles {
 		roles = append(roles, r.Name)
 	}
-	res, err := ut.p.Issue(wire.Claims{Subject: u.ID, Audience: aud, ClientID: clientID, Scope: strings.Join(scopes, " "),
+	res, err := ut.cfg.Minter.Issue(wire.Claims{Subject: u.ID, Audience: aud, ClientID: clientID, Scope: strings.Join(scopes, " "),
 		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, Roles: roles, SessionID: sessionID},
 		ut.cfg.AccessTokenLifetime)
 	if err != nil {
@@ -204,13 +224,13 @@ func intersect(a, b []string) []string {
 // the request context. Failures are the account service's errors (401
 // invalid_grant, 403 account_disabled, 423 account_locked) or 429.
 func (ut *UserTokens) Login(ctx context.Context, req *TokenRequest) (*TokenResult, error) {
-	if lim := ut.p.cfg.Limiter; lim != nil {
+	if lim := ut.cfg.Limiter; lim != nil {
 		if ok, wait := lim.AllowAuthAttempt(ctx, "ip", req.IP); !ok {
-			ut.p.observeLimited("auth_ip")
+			ut.cfg.Observer.limited("auth_ip")
 			return nil, web.TooManyRequests(int((wait + time.Second - 1) / time.Second))
 		}
 	}
-	c, err := ut.p.cfg.Store.GetClient(ctx, FirstPartyClientID)
+	c, err := ut.cfg.Store.GetClient(ctx, FirstPartyClientID)
 	if err != nil || !c.Active {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, web.Unavailable(fmt.Errorf("load first-party client: %w", err))
@@ -237,10 +257,10 @@ func (ut *UserTokens) Login(ctx context.Context, req *TokenRequest) (*TokenResul
 // failedUser counts a wrong login against the caller's address.
 func (ut *UserTokens) failedUser(ctx context.Context, req *TokenRequest, err error) {
 	if we, ok := web.AsError(err); ok && we.Code == wire.ErrInvalidGrant {
-		if lim := ut.p.cfg.Limiter; lim != nil {
+		if lim := ut.cfg.Limiter; lim != nil {
 			lim.FailedAuth(ctx, "ip", req.IP)
 		}
-		if f := ut.p.cfg.Observer.AuthFailure; f != nil {
+		if f := ut.cfg.Observer.AuthFailure; f != nil {
 			f("invalid_user_credentials")
 		}
 	}
@@ -249,10 +269,10 @@ func (ut *UserTokens) failedUser(ctx context.Context, req *TokenRequest, err err
 // issued records a token issued outside the dispatcher (first-party login
 // and refresh).
 func (ut *UserTokens) issued(ctx context.Context, req *TokenRequest, grant string, res *TokenResult) {
-	if f := ut.p.cfg.Observer.TokenIssued; f != nil {
+	if f := ut.cfg.Observer.TokenIssued; f != nil {
 		f(res.Claims.ClientID, grant)
 	}
-	ut.p.cfg.Audit.Record(ctx, store.AuditEvent{Type: "token.issued", Outcome: audit.Success, ActorType: "user",
+	ut.cfg.Audit.Record(ctx, store.AuditEvent{Type: "token.issued", Outcome: audit.Success, ActorType: "user",
 		ActorID: res.Claims.Subject, Target: res.Claims.Subject, IP: req.IP, UserAgent: req.UserAgent, RequestID: req.RequestID,
 		Details: map[string]any{"grant": grant, "client_id": res.Claims.ClientID, "jti": res.Claims.ID,
 			"scope": res.Claims.Scope, "session_id": res.SessionID}})

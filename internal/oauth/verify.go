@@ -22,24 +22,17 @@ var ErrNotOwner = errors.New("token belongs to another client")
 
 // SubjectChecker decides whether the subject behind a user token may still
 // act (the user exists, is active and unlocked, the session lives). The
-// people part of Permiso registers one; without it user tokens are judged
-// by signature, time, revocation and client only.
+// account service implements it (Config.Subjects).
 type SubjectChecker interface {
 	SubjectActive(ctx context.Context, c *wire.Claims) (bool, error)
 }
 
 // RefreshTokens handles opaque refresh tokens at the introspection and
-// revocation endpoints; registered by the people part of Permiso.
+// revocation endpoints; [UserTokens] implements it (Config.RefreshTokens).
 type RefreshTokens interface {
 	IntrospectRefresh(ctx context.Context, token string) (wire.IntrospectionResponse, error)
 	RevokeRefresh(ctx context.Context, token, callerClientID string, admin bool) error
 }
-
-// SetSubjectChecker installs the user-state check.
-func (p *Provider) SetSubjectChecker(sc SubjectChecker) { p.subjects = sc }
-
-// SetRefreshTokens installs the refresh-token handler.
-func (p *Provider) SetRefreshTokens(rt RefreshTokens) { p.refresh = rt }
 
 // VerifyAccess is the one verification path for access tokens presented to
 // Permiso: signature, issuer, times, revocation list, and the current state
@@ -67,8 +60,8 @@ func (p *Provider) VerifyAccess(ctx context.Context, raw string) (*wire.Claims, 
 	} else if c.Type == wire.ClaimTypeService {
 		return nil, ErrInactive
 	}
-	if c.Type == wire.ClaimTypeAccess && p.subjects != nil {
-		ok, err := p.subjects.SubjectActive(ctx, c)
+	if c.Type == wire.ClaimTypeAccess && p.cfg.Subjects != nil {
+		ok, err := p.cfg.Subjects.SubjectActive(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -83,10 +76,10 @@ func (p *Provider) VerifyAccess(ctx context.Context, raw string) (*wire.Claims, 
 // {"active":false}; errors are only for a store that is down.
 func (p *Provider) Introspect(ctx context.Context, raw string) (wire.IntrospectionResponse, error) {
 	if strings.HasPrefix(raw, tokens.RefreshPrefix) {
-		if p.refresh == nil {
+		if p.cfg.RefreshTokens == nil {
 			return wire.IntrospectionResponse{}, nil
 		}
-		return p.refresh.IntrospectRefresh(ctx, raw)
+		return p.cfg.RefreshTokens.IntrospectRefresh(ctx, raw)
 	}
 	c, err := p.VerifyAccess(ctx, raw)
 	active := err == nil
@@ -117,10 +110,10 @@ func IntrospectionOf(c *wire.Claims) wire.IntrospectionResponse {
 // §2.2); a valid token of another client is ErrNotOwner.
 func (p *Provider) Revoke(ctx context.Context, raw, callerClientID string, admin bool) error {
 	if strings.HasPrefix(raw, tokens.RefreshPrefix) {
-		if p.refresh == nil {
+		if p.cfg.RefreshTokens == nil {
 			return nil
 		}
-		return p.refresh.RevokeRefresh(ctx, raw, callerClientID, admin)
+		return p.cfg.RefreshTokens.RevokeRefresh(ctx, raw, callerClientID, admin)
 	}
 	c, err := p.cfg.Tokens.Verify(raw)
 	if err != nil {

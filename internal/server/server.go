@@ -17,6 +17,7 @@ import (
 
 	"github.com/permiso-auth/permiso/internal/api"
 	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/console"
 	"github.com/permiso-auth/permiso/internal/keys"
 	"github.com/permiso-auth/permiso/internal/oauth"
 	"github.com/permiso-auth/permiso/internal/rbac"
@@ -186,8 +187,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// init builds every component in dependency order, each constructed with
+// everything it needs: storage and keys; the shared services (audit,
+// usage, limits, metrics); tokens and the people behind user tokens; the
+// grants; the protocol (oauth.Provider), which takes every grant and what
+// client authentication needs here; the API and the console on top; then
+// the routes and the middleware around them. A new grant (token exchange)
+// is built before the provider and listed in its Config.Grants.
 func (s *Server) init(ctx context.Context, master []byte) error {
 	cfg := s.cfg
+	// Storage, signing keys, seed data.
 	if err := s.db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -215,28 +224,63 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if err := s.revoked.Reload(ctx); err != nil {
 		return err
 	}
+
+	// Shared services: audit log, usage counters, rate limits and metrics.
 	s.audit = audit.NewSink(audit.Config{Store: s.db, Logger: s.log.With("component", "audit")})
 	s.usage = oauth.NewUsage(s.db, s.audit, s.log, nil)
 	if s.ops, err = newOps(ctx, s); err != nil {
 		return err
 	}
+	limiter, observer := s.ops.limiter(), s.ops.observer()
+
+	// Access tokens, and the people behind user tokens.
 	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer})
+	minter := oauth.Minter{Issuer: cfg.Issuer, Tokens: tok}
+	accounts, err := s.newAccounts()
+	if err != nil {
+		return err
+	}
+	userTokens, err := oauth.NewUserTokens(oauth.UserTokensConfig{Minter: minter, Store: s.store, Accounts: accounts,
+		Audit: s.audit, Limiter: limiter, Observer: observer, Logger: s.log,
+		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenLifetime: cfg.RefreshTokenLifetime})
+	if err != nil {
+		return err
+	}
+	if err := userTokens.EnsureFirstPartyClient(ctx); err != nil {
+		return err
+	}
+	authz, err := s.newAuthorize(master, minter, limiter, accounts, userTokens)
+	if err != nil {
+		return err
+	}
+
+	// The protocol, with every grant beyond client_credentials.
 	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, Store: s.store, Tokens: tok, Revocations: s.revoked,
 		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log,
-		Limiter: s.ops.limiter(), Observer: s.ops.observer(), FeedRequiresAuth: cfg.RevocationFeedAuth})
-	a := api.New(api.Config{Store: s.store, OAuth: s.provider, Keys: s.keys, Revocations: s.revoked, Secrets: secrets,
-		Audit: s.audit, Logger: s.log, Version: cfg.Version, Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace})
+		Limiter: limiter, Observer: observer, FeedRequiresAuth: cfg.RevocationFeedAuth,
+		Grants:        append(userTokens.Grants(), authz.Grant()),
+		Subjects:      accounts,
+		RefreshTokens: userTokens,
+		// The authorize handler serves /oauth2/authorize (mounted below).
+		AuthorizationEndpoint: true,
+	})
+	a := api.New(api.Config{Store: s.store, OAuth: s.provider, Tokens: tok, Limiter: limiter, Keys: s.keys,
+		Revocations: s.revoked, Secrets: secrets, Audit: s.audit, Logger: s.log, Version: cfg.Version,
+		Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace,
+		People: api.PeopleConfig{Accounts: accounts, Tokens: userTokens, Started: s.started}})
 
+	// Routes. The console calls the same mux in-process.
 	mux := http.NewServeMux()
 	s.provider.Mount(mux)
 	a.Mount(mux)
-	if err := s.mountPeople(ctx, mux, peopleDeps{tokens: tok, secrets: secrets, api: a}); err != nil {
-		return err
-	}
+	authz.Mount(mux)
 	s.mountHealth(mux)
-	if err := s.mountConsole(ctx, mux); err != nil {
+	adminConsole, err := s.newConsole(ctx, master, mux, secrets)
+	if err != nil {
 		return err
 	}
+	mux.Handle(console.Path, adminConsole)
+	mux.Handle(console.Path+"/", adminConsole)
 	s.ops.mount(mux)
 	mux.Handle("/", web.NotFoundHandler())
 

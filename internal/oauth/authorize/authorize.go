@@ -48,12 +48,13 @@ type Store interface {
 	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error)
 }
 
-// Config configures a [Handler]. Provider, Store, Accounts, Tokens and Key
+// Config configures a [Handler]. Minter, Store, Accounts, Tokens and Key
 // are required.
 type Config struct {
-	// Provider supplies the issuer, the resource (audience) rules and the
-	// rate limiter, and receives the authorization_code grant.
-	Provider *oauth.Provider
+	// Minter supplies the issuer and the resource (audience) rule.
+	Minter oauth.Minter
+	// Limiter is the provider's; nil means no limits on sign-in attempts.
+	Limiter  oauth.Limiter
 	Store    Store
 	Accounts Accounts
 	Tokens   TokenIssuer
@@ -88,8 +89,8 @@ type Handler struct {
 // New checks cfg and returns a Handler.
 func New(cfg Config) (*Handler, error) {
 	var missing []string
-	if cfg.Provider == nil {
-		missing = append(missing, "Provider")
+	if cfg.Minter.Issuer == "" {
+		missing = append(missing, "Minter")
 	}
 	if cfg.Store == nil {
 		missing = append(missing, "Store")
@@ -121,7 +122,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, issuer: cfg.Provider.Config().Issuer, sign: signer{key: cfg.Key},
+	h := &Handler{cfg: cfg, issuer: cfg.Minter.Issuer, sign: signer{key: cfg.Key},
 		csrf: http.NewCrossOriginProtection()}
 	h.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.writePage(w, r, errForbidden(errors.New("cross-origin form post")))
@@ -129,12 +130,15 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Mount registers the endpoints on mux, registers the authorization_code
-// grant (usable by public clients, which authenticate with client_id and
-// PKCE) and makes the metadata advertise the authorization endpoint.
+// Grant returns the authorization_code grant for the provider's Config
+// (usable by public clients, which authenticate with client_id and PKCE);
+// the provider's Config.AuthorizationEndpoint advertises the endpoint.
+func (h *Handler) Grant() oauth.GrantType {
+	return oauth.GrantType{Name: wire.GrantAuthorizationCode, Grant: codeGrant{h}, Public: true}
+}
+
+// Mount registers the authorization endpoint and the login page on mux.
 func (h *Handler) Mount(mux *http.ServeMux) {
-	h.cfg.Provider.Register(wire.GrantAuthorizationCode, codeGrant{h}, true)
-	h.cfg.Provider.EnableAuthorizationEndpoint()
 	mux.Handle("GET "+oauth.PathAuthorize, h.page(h.authorize))
 	// Cross-origin POSTs are refused before the handler runs, on top of
 	// the CSRF token: browsers that send Sec-Fetch-Site or Origin cannot be

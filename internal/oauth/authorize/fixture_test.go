@@ -70,12 +70,12 @@ func (a accounts) StartSession(ctx context.Context, u *store.User, clientID, ip,
 		ExpiresAt: time.Now().Add(time.Hour)})
 }
 
-// issuer stands in for the provider's IssueUserTokens: a user access token
-// with the claims the grant decided.
-type issuer struct{ p *oauth.Provider }
+// issuer stands in for oauth.UserTokens.IssueUserTokens: a user access
+// token with the claims the grant decided.
+type issuer struct{ m oauth.Minter }
 
 func (i issuer) IssueUserTokens(ctx context.Context, u *store.User, sid string, c *store.Client, scopes []string, aud wire.Audience, withRefresh bool) (*oauth.TokenResult, error) {
-	return i.p.Issue(wire.Claims{Subject: u.ID, Audience: aud, ClientID: c.ClientID, Scope: strings.Join(scopes, " "),
+	return i.m.Issue(wire.Claims{Subject: u.ID, Audience: aud, ClientID: c.ClientID, Scope: strings.Join(scopes, " "),
 		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, SessionID: sid}, time.Minute)
 }
 
@@ -125,13 +125,15 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(f.srv.Close)
 	secrets := oauth.NewSecrets([]byte(strings.Repeat("p", 32)), nil)
 	tok := tokens.New(tokens.Config{Keys: km, Issuer: f.srv.URL})
-	f.provider = oauth.New(oauth.Config{Issuer: f.srv.URL, Store: db, Tokens: tok, Keys: km, Secrets: secrets,
-		Revocations: tokens.NewRevocationList(tokens.RevocationConfig{Store: db}), Now: f.clock.Now})
-	h, err := authorize.New(authorize.Config{Provider: f.provider, Store: db, Accounts: accounts{db}, Tokens: issuer{f.provider},
+	minter := oauth.Minter{Issuer: f.srv.URL, Tokens: tok}
+	h, err := authorize.New(authorize.Config{Minter: minter, Store: db, Accounts: accounts{db}, Tokens: issuer{minter},
 		Key: []byte(strings.Repeat("k", 32)), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.provider = oauth.New(oauth.Config{Issuer: f.srv.URL, Store: db, Tokens: tok, Keys: km, Secrets: secrets,
+		Revocations: tokens.NewRevocationList(tokens.RevocationConfig{Store: db}), Now: f.clock.Now,
+		Grants: []oauth.GrantType{h.Grant()}, AuthorizationEndpoint: true})
 	f.provider.Mount(mux)
 	h.Mount(mux)
 

@@ -106,7 +106,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		h.renderLogin(w, http.StatusBadRequest, req, view)
 		return nil
 	}
-	if lim := h.cfg.Provider.Config().Limiter; lim != nil {
+	if lim := h.cfg.Limiter; lim != nil {
 		if ok, wait := lim.AllowAuthAttempt(ctx, "ip", ip); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 			view.Error = "Too many sign-in attempts from your network. Wait a minute and try again."
@@ -150,7 +150,7 @@ func (h *Handler) loginFailed(w http.ResponseWriter, r *http.Request, req *authR
 		}
 		v.Error = "Too many sign-in attempts. Wait a minute and try again."
 	default:
-		if lim := h.cfg.Provider.Config().Limiter; lim != nil {
+		if lim := h.cfg.Limiter; lim != nil {
 			lim.FailedAuth(r.Context(), "ip", web.ClientIP(r.Context()))
 		}
 		v.Error = "The username or password is incorrect."

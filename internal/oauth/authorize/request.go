@@ -172,7 +172,7 @@ func (h *Handler) checkRequest(req *authRequest) error {
 	if len(p.Resources) > maxResources {
 		return redirectErr(wire.ErrInvalidTarget, "At most %d resources may be requested", maxResources)
 	}
-	aud, err := h.cfg.Provider.Audience(c, p.Resources)
+	aud, err := h.cfg.Minter.Audience(c, p.Resources)
 	if err != nil {
 		if we, ok := web.AsError(err); ok {
 			return &authzError{code: we.Code, description: we.Description}
