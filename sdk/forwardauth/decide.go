@@ -2,13 +2,16 @@ package forwardauth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/guard"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -60,11 +63,26 @@ type Request struct {
 	Method string
 	Host   string
 	URI    string
-	// Authorization is the client's Authorization header.
+	// Scheme is the scheme the client used (X-Forwarded-Proto); empty
+	// means https. With Host and the path of URI it makes the target URI
+	// a DPoP proof names (htu).
+	Scheme string
+	// Authorization is the client's Authorization header: "Bearer <token>"
+	// or "DPoP <token>".
 	Authorization string
-	// Header holds every header the proxy forwarded, for binding checks
-	// (DPoP proofs, client certificates). It may be nil.
+	// Header holds every header the proxy forwarded, for binding checks:
+	// the client's DPoP proof (the DPoP header; configure the proxy to
+	// pass it), a client certificate in the guard's
+	// ClientCertificate.Header. It may be nil.
 	Header http.Header
+	// RemoteAddr is the address of the proxy that asked (the direct
+	// peer), which must be one of the guard's ClientCertificate
+	// TrustedProxies for a forwarded certificate header to be believed.
+	RemoteAddr string
+	// Certificate is the client's TLS certificate when the proxy hands it
+	// over on a trusted channel (Envoy's ext_authz check request); nil
+	// otherwise.
+	Certificate *x509.Certificate
 }
 
 // Decision is the outcome of [Service.Decide].
@@ -82,22 +100,23 @@ type Decision struct {
 	Description string
 	Required    []string
 	Missing     []string
+	// Binding says how an allowed request proved it holds its token:
+	// guard.Bearer, guard.DPoP or guard.MTLS ("" on public rules).
+	Binding guard.Binding
 	// Challenge is the WWW-Authenticate value of a 401 or an
-	// insufficient_scope 403.
+	// insufficient_scope 403: a Bearer and a DPoP challenge (RFC 6750 §3,
+	// RFC 9449 §7.1).
 	Challenge string
+	// DPoPNonce is the nonce to send in a DPoP-Nonce header: on a
+	// use_dpop_nonce refusal, and on allowed DPoP requests when the guard
+	// requires nonces (RFC 9449 §9).
+	DPoPNonce string
 	// Reason is a detail for logs only; never send it to the client.
 	Reason string
 }
 
 // Allowed reports whether the request may pass.
 func (d *Decision) Allowed() bool { return d.Status == http.StatusOK }
-
-// BindingChecker checks a token bound to a key (the cnf claim: a DPoP key
-// thumbprint or a certificate thumbprint) against what the proxy forwarded
-// of the request (the DPoP proof, the client certificate). It returns nil
-// when the binding holds. Without one, bound tokens are refused, because
-// letting them through as bearer tokens would defeat the binding.
-type BindingChecker func(ctx context.Context, c *wire.Claims, r *Request) error
 
 // Decide decides whether r may pass. It never makes a network call for a
 // token seen before: keys, revocations and verified tokens are in memory.
@@ -119,26 +138,14 @@ func (s *Service) Decide(ctx context.Context, r *Request) Decision {
 	if rule.Public {
 		return Decision{Status: http.StatusOK, Rule: rule.Name}
 	}
-	raw, ok := guard.BearerToken(r.Authorization)
-	if !ok {
-		return Decision{Status: http.StatusUnauthorized, Rule: rule.Name, Code: "unauthorized",
-			Description: "Bearer token required", Challenge: challenge(rule.realm, "", ""), Reason: "no bearer token"}
+	gr := guard.Request{Authorization: r.Authorization, Method: r.Method, URI: targetURI(r), Audience: rule.Audience,
+		Certificate: func() *x509.Certificate { return s.certificate(r) }}
+	if r.Header != nil {
+		gr.DPoP = r.Header.Values(dpop.HeaderProof)
 	}
-	c, err := s.guard.VerifyFor(ctx, raw, rule.Audience)
+	c, b, err := s.guard.Authorize(ctx, &gr)
 	if err != nil {
-		if errors.Is(err, guard.ErrUnavailable) {
-			return Decision{Status: http.StatusServiceUnavailable, Rule: rule.Name, Code: wire.ErrTemporarilyUnavailable,
-				Description: "Token verification is temporarily unavailable", Reason: err.Error()}
-		}
-		return invalidToken(rule, err.Error())
-	}
-	if c.Cnf != nil {
-		if s.binding == nil {
-			return invalidToken(rule, "token bound to a key (cnf) and no binding checker configured")
-		}
-		if err := s.binding(ctx, c, r); err != nil {
-			return invalidToken(rule, "binding: "+err.Error())
-		}
+		return s.refusal(rule, r, err)
 	}
 	if err := guard.Check(c, rule.reqs...); err != nil {
 		var dn *guard.Denial
@@ -146,31 +153,102 @@ func (s *Service) Decide(ctx context.Context, r *Request) Decision {
 		d := Decision{Status: http.StatusForbidden, Rule: rule.Name, Code: dn.Code, Description: dn.Description,
 			Required: dn.Required, Missing: dn.Missing, Reason: dn.Description}
 		if dn.Code == wire.ErrInsufficientScope {
-			d.Challenge = challenge(rule.realm, dn.Code, strings.Join(dn.Required, " "))
+			scheme := wire.TokenTypeBearer
+			if b == guard.DPoP {
+				scheme = dpop.Scheme
+			}
+			d.Challenge = s.challenge(rule.realm, scheme, dn.Code, strings.Join(dn.Required, " "))
 		}
 		return d
 	}
-	return Decision{Status: http.StatusOK, Rule: rule.Name, Claims: c}
-}
-
-func invalidToken(rule *compiled, reason string) Decision {
-	return Decision{Status: http.StatusUnauthorized, Rule: rule.Name, Code: wire.ErrInvalidToken,
-		Description: "The access token is invalid or expired",
-		Challenge:   challenge(rule.realm, wire.ErrInvalidToken, ""), Reason: reason}
-}
-
-// challenge builds an RFC 6750 §3 Bearer challenge.
-func challenge(realm, code, scope string) string {
-	var b strings.Builder
-	b.WriteString(`Bearer realm=`)
-	b.WriteString(quote(realm))
-	if code != "" {
-		b.WriteString(`, error=`)
-		b.WriteString(quote(code))
+	d := Decision{Status: http.StatusOK, Rule: rule.Name, Claims: c, Binding: b}
+	if b == guard.DPoP {
+		d.DPoPNonce = s.guard.DPoPNonce()
 	}
-	if scope != "" {
-		b.WriteString(`, scope=`)
-		b.WriteString(quote(scope))
+	return d
+}
+
+// refusal is the decision for a request whose token or proof failed.
+func (s *Service) refusal(rule *compiled, r *Request, err error) Decision {
+	scheme, _, _ := strings.Cut(r.Authorization, " ")
+	if strings.EqualFold(scheme, dpop.Scheme) {
+		scheme = dpop.Scheme
+	}
+	d := Decision{Status: http.StatusUnauthorized, Rule: rule.Name, Reason: err.Error()}
+	switch {
+	case errors.Is(err, guard.ErrNoToken):
+		d.Code, d.Description = "unauthorized", "Bearer token required"
+		d.Challenge = s.challenge(rule.realm, "", "", "")
+	case errors.Is(err, guard.ErrUnavailable):
+		return Decision{Status: http.StatusServiceUnavailable, Rule: rule.Name, Code: wire.ErrTemporarilyUnavailable,
+			Description: "Token verification is temporarily unavailable", Reason: err.Error()}
+	case errors.Is(err, guard.ErrUseNonce):
+		d.Code, d.Description = wire.ErrUseDPoPNonce, "The DPoP proof must carry the nonce of the DPoP-Nonce header"
+		d.Challenge, d.DPoPNonce = s.challenge(rule.realm, dpop.Scheme, d.Code, ""), s.guard.DPoPNonce()
+	case errors.Is(err, guard.ErrInvalidProof):
+		d.Code, d.Description = wire.ErrInvalidDPoPProof, guard.ProofErrorDescription(err)
+		d.Challenge = s.challenge(rule.realm, dpop.Scheme, d.Code, "")
+	default:
+		d.Code, d.Description = wire.ErrInvalidToken, "The access token is invalid or expired"
+		d.Challenge = s.challenge(rule.realm, scheme, d.Code, "")
+	}
+	return d
+}
+
+// targetURI is the URI the client called, as its DPoP proof names it
+// (htu): scheme, host and the path of the request-target as received.
+func targetURI(r *Request) string {
+	scheme := r.Scheme
+	if scheme == "" {
+		scheme = "https"
+	}
+	path, _, _ := strings.Cut(r.URI, "?")
+	return scheme + "://" + r.Host + path
+}
+
+// certificate returns the client certificate of r: the one the proxy
+// handed over, else one forwarded in the guard's certificate header by a
+// trusted proxy.
+func (s *Service) certificate(r *Request) *x509.Certificate {
+	if r.Certificate != nil {
+		return r.Certificate
+	}
+	h := s.guard.ClientCertificateHeader()
+	if h == "" || r.Header == nil {
+		return nil
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return nil
+	}
+	return s.guard.ForwardedCertificate(r.Header.Values(h), peer.Addr())
+}
+
+// challenge builds a Bearer and a DPoP challenge (RFC 6750 §3, RFC 9449
+// §7.1) in one WWW-Authenticate value; the one of scheme carries the error
+// code and scope.
+func (s *Service) challenge(realm, scheme, code, scope string) string {
+	onDPoP := scheme == dpop.Scheme
+	var b strings.Builder
+	for _, sch := range []string{wire.TokenTypeBearer, dpop.Scheme} {
+		if sch == dpop.Scheme {
+			b.WriteString(", ")
+		}
+		b.WriteString(sch)
+		b.WriteString(` realm=`)
+		b.WriteString(quote(realm))
+		if mine := (sch == dpop.Scheme) == onDPoP; mine && code != "" {
+			b.WriteString(`, error=`)
+			b.WriteString(quote(code))
+			if scope != "" {
+				b.WriteString(`, scope=`)
+				b.WriteString(quote(scope))
+			}
+		}
+		if sch == dpop.Scheme {
+			b.WriteString(`, algs=`)
+			b.WriteString(quote(strings.Join(s.guard.DPoPAlgorithms(), " ")))
+		}
 	}
 	return b.String()
 }

@@ -2,10 +2,13 @@ package forwardauth
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/permiso-auth/permiso/sdk/clientcert"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/guard"
+	"github.com/permiso-auth/permiso/sdk/internal/certtest"
 	"github.com/permiso-auth/permiso/sdk/internal/testissuer"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -174,7 +180,7 @@ func TestDecisions(t *testing.T) {
 			if got := resp.Header.Get(HeaderError); got != tc.code {
 				t.Errorf("%s = %q, want %q", HeaderError, got, tc.code)
 			}
-			if tc.challenge != "" && resp.Header.Get("WWW-Authenticate") != tc.challenge {
+			if tc.challenge != "" && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), tc.challenge+", DPoP realm=") {
 				t.Errorf("WWW-Authenticate = %q, want %q", resp.Header.Get("WWW-Authenticate"), tc.challenge)
 			}
 			for k, v := range tc.identity {
@@ -248,26 +254,74 @@ func TestRevokedTokenRefusedWithinAPoll(t *testing.T) {
 	})
 }
 
-func TestBindingChecker(t *testing.T) {
-	var seen atomic.Value
+// TestBinding: forward-auth enforces what a guard does for bound tokens
+// (RFC 9449 §7, RFC 8705 §3) from what the proxy forwards: the client's
+// DPoP header, scheme, host and URI, and its certificate in a header set by
+// a trusted proxy.
+func TestBinding(t *testing.T) {
+	ca := certtest.NewCA(t, "clients")
+	mine, theirs := ca.Issue(t, "bot"), ca.Issue(t, "thief")
 	f := newFixture(t, "", func(c *Config) {
-		c.Binding = func(_ context.Context, cl *wire.Claims, r *Request) error {
-			seen.Store(r.Header.Get("DPoP"))
-			if r.Header.Get("DPoP") != "proof-for-"+cl.Cnf.JKT {
-				return errors.New("proof does not match")
-			}
-			return nil
-		}
+		c.Guard.ClientCertificate = clientcert.Forwarded{Header: "X-Client-Cert", Format: clientcert.FormatNginx,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	})
-	bound := f.token(mt5, func(c *wire.Claims) { c.Cnf = &wire.Confirmation{JKT: "k1"} }, "trade:read")
-	if resp := f.forward(t, "GET", "", "/api/v1/trades", bound, "DPoP", "proof-for-k1"); resp.StatusCode != 200 {
-		t.Fatalf("with proof: %d", resp.StatusCode)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, _ := dpop.NewSigner(k)
+	bound := f.token(mt5, func(c *wire.Claims) { c.Cnf = &wire.Confirmation{JKT: key.Thumbprint()} }, "trade:read")
+	certBound := f.token(mt5, func(c *wire.Claims) {
+		c.Cnf = &wire.Confirmation{X5TS256: clientcert.Thumbprint(mine.Cert)}
+	}, "trade:read")
+	proof := func(method, uri, tok string) string {
+		p, err := key.Proof(method, uri, dpop.ProofOptions{AccessToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	if resp := f.forward(t, "GET", "", "/api/v1/trades", bound, "DPoP", "proof-for-k2"); resp.StatusCode != 401 {
-		t.Fatalf("with a wrong proof: %d, want 401", resp.StatusCode)
+	ask := func(auth string, extra ...string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+PathForwardAuth, nil)
+		req.Header.Set("X-Forwarded-Method", "GET")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "api.example.com")
+		req.Header.Set("X-Forwarded-Uri", "/api/v1/trades?page=2")
+		req.Header.Set("Authorization", auth)
+		for i := 0; i+1 < len(extra); i += 2 {
+			req.Header.Add(extra[i], extra[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp, resp.Header.Get(HeaderError)
 	}
-	if seen.Load() != "proof-for-k2" {
-		t.Fatalf("binding checker saw %v", seen.Load())
+	const htu = "https://api.example.com/api/v1/trades"
+	tests := []struct {
+		name   string
+		auth   string
+		extra  []string
+		status int
+		code   string
+	}{
+		{"DPoP token with its proof", "DPoP " + bound, []string{"DPoP", proof("GET", htu, bound)}, 200, ""},
+		{"DPoP token as bearer", "Bearer " + bound, nil, 401, "invalid_token"},
+		{"DPoP token without proof", "DPoP " + bound, nil, 401, "invalid_dpop_proof"},
+		{"proof for another URL", "DPoP " + bound, []string{"DPoP", proof("GET", "https://api.example.com/api/v1/orders", bound)}, 401, "invalid_dpop_proof"},
+		{"proof for another method", "DPoP " + bound, []string{"DPoP", proof("POST", htu, bound)}, 401, "invalid_dpop_proof"},
+		{"certificate-bound token with its certificate", "Bearer " + certBound, []string{"X-Client-Cert", mine.Escaped()}, 200, ""},
+		{"certificate-bound token with another", "Bearer " + certBound, []string{"X-Client-Cert", theirs.Escaped()}, 401, "invalid_token"},
+		{"certificate-bound token without one", "Bearer " + certBound, nil, 401, "invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, code := ask(tt.auth, tt.extra...)
+			if resp.StatusCode != tt.status || code != tt.code {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, code, tt.status, tt.code)
+			}
+			if tt.code == "invalid_dpop_proof" && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `DPoP realm="https://mt5.example.com", error="invalid_dpop_proof", algs="`) {
+				t.Fatalf("challenge %q", resp.Header.Get("WWW-Authenticate"))
+			}
+		})
 	}
 }
 

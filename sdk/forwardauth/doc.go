@@ -15,6 +15,15 @@
 // token seen before is a few map lookups and never leaves the process.
 // Paths are matched as the upstream will read them (see [CleanPath]).
 //
+// Tokens bound to a key are held to their binding as sdk/guard holds them
+// (see [guard.Guard.Authorize]): a DPoP-bound token needs "Authorization:
+// DPoP" and the client's DPoP header, which the proxy must pass on, checked
+// for the method, X-Forwarded-Proto, host and path the client used (RFC
+// 9449 §7); a certificate-bound token needs the client certificate, from a
+// header a trusted proxy sets (guard.Config.ClientCertificate) or from
+// Envoy's check request (RFC 8705 §3). A bound token presented as a bearer
+// token is refused.
+//
 // An allowed request gets 200 and identity headers (subject, client,
 // scopes, token kind, actor, username, token id; names configurable). A
 // refused one gets 401 with a Bearer challenge, 403 (insufficient_scope

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -41,8 +42,10 @@ func (s *Service) serveForwarded(w http.ResponseWriter, r *http.Request) {
 		Method:        r.Header.Get("X-Forwarded-Method"),
 		Host:          r.Header.Get("X-Forwarded-Host"),
 		URI:           r.Header.Get("X-Forwarded-Uri"),
+		Scheme:        forwardedProto(r.Header),
 		Authorization: r.Header.Get("Authorization"),
 		Header:        r.Header,
+		RemoteAddr:    r.RemoteAddr,
 	}
 	if req.Method == "" || req.URI == "" || len(r.Header.Values("X-Forwarded-Uri")) > 1 ||
 		len(r.Header.Values("X-Forwarded-Method")) > 1 || len(r.Header.Values("X-Forwarded-Host")) > 1 {
@@ -60,9 +63,19 @@ func (s *Service) serveForwarded(w http.ResponseWriter, r *http.Request) {
 // its own method and authority, and its path under PathEnvoy.
 func (s *Service) serveEnvoy(w http.ResponseWriter, r *http.Request) {
 	uri := strings.TrimPrefix(r.RequestURI, PathEnvoy)
-	req := Request{Method: r.Method, Host: r.Host, URI: uri, Authorization: r.Header.Get("Authorization"), Header: r.Header}
+	req := Request{Method: r.Method, Host: r.Host, URI: uri, Scheme: forwardedProto(r.Header),
+		Authorization: r.Header.Get("Authorization"), Header: r.Header, RemoteAddr: r.RemoteAddr}
 	d := s.Decide(r.Context(), &req)
 	s.write(w, &req, &d)
+}
+
+// forwardedProto returns the client's scheme from one X-Forwarded-Proto of
+// http or https; "" (https) otherwise.
+func forwardedProto(h http.Header) string {
+	if v := h.Values("X-Forwarded-Proto"); len(v) == 1 && (v[0] == "http" || v[0] == "https") {
+		return v[0]
+	}
+	return ""
 }
 
 // refusal is the JSON body of a refused request, in the original Permiso's
@@ -88,12 +101,18 @@ func (s *Service) write(w http.ResponseWriter, req *Request, d *Decision) {
 		for _, kv := range d.Identity(t.headers) {
 			h[kv[0]] = []string{kv[1]}
 		}
+		if d.DPoPNonce != "" {
+			h.Set(dpop.HeaderNonce, d.DPoPNonce)
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	s.logDecision(req, d)
 	if d.Challenge != "" {
 		h.Set("WWW-Authenticate", d.Challenge)
+	}
+	if d.DPoPNonce != "" {
+		h.Set(dpop.HeaderNonce, d.DPoPNonce)
 	}
 	h.Set(HeaderError, d.Code)
 	h.Set(HeaderErrorDescription, d.Description)

@@ -32,9 +32,6 @@ type Config struct {
 	// ReloadInterval is how often RulesFile is checked for changes; zero
 	// means 2 s, negative disables the check (call [Service.Reload]).
 	ReloadInterval time.Duration
-	// Binding checks tokens bound to a key (see [BindingChecker]); nil
-	// refuses them.
-	Binding BindingChecker
 	// Logger receives reloads, refusals (debug) and problems; nil discards.
 	Logger *slog.Logger
 }
@@ -42,11 +39,10 @@ type Config struct {
 // Service makes forward-auth decisions for a proxy: it holds the rules and
 // a guard that keeps the issuer's keys and revocation list in memory.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	guard   *guard.Guard
-	binding BindingChecker
-	table   atomic.Pointer[Table]
+	cfg   Config
+	log   *slog.Logger
+	guard *guard.Guard
+	table atomic.Pointer[Table]
 
 	reloadMu  sync.Mutex
 	digest    [32]byte // of the rules in force
@@ -67,7 +63,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.ReloadInterval == 0 {
 		cfg.ReloadInterval = 2 * time.Second
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, binding: cfg.Binding}
+	s := &Service{cfg: cfg, log: cfg.Logger}
 	switch {
 	case cfg.RulesFile != "":
 		if _, err := s.reload(); err != nil {

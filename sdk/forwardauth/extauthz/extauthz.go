@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/permiso-auth/permiso/sdk/clientcert"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/forwardauth"
 )
 
@@ -46,13 +48,22 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if host == "" {
 		host = hdr.Get(":authority")
 	}
-	d := s.svc.Decide(ctx, &forwardauth.Request{
+	r := &forwardauth.Request{
 		Method:        h.GetMethod(),
 		Host:          host,
 		URI:           h.GetPath(),
+		Scheme:        h.GetScheme(),
 		Authorization: hdr.Get("Authorization"),
 		Header:        hdr,
-	})
+	}
+	// With include_peer_certificate, Envoy hands over the client's
+	// certificate (URL-encoded PEM) for certificate-bound tokens.
+	if pem := req.GetAttributes().GetSource().GetCertificate(); pem != "" {
+		if chain, err := clientcert.ParseEscapedPEM(pem); err == nil && len(chain) > 0 {
+			r.Certificate = chain[0]
+		}
+	}
+	d := s.svc.Decide(ctx, r)
 	if !d.Allowed() {
 		return denied(&d), nil
 	}
@@ -68,6 +79,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		if !present[n] {
 			ok.HeadersToRemove = append(ok.HeadersToRemove, n)
 		}
+	}
+	if d.DPoPNonce != "" {
+		ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, header(dpop.HeaderNonce, d.DPoPNonce))
 	}
 	return &authv3.CheckResponse{
 		Status:       &status.Status{Code: int32(codes.OK)},
@@ -95,6 +109,9 @@ func denied(d *forwardauth.Decision) *authv3.CheckResponse {
 	}
 	if d.Challenge != "" {
 		headers = append(headers, header("WWW-Authenticate", d.Challenge))
+	}
+	if d.DPoPNonce != "" {
+		headers = append(headers, header(dpop.HeaderNonce, d.DPoPNonce))
 	}
 	if d.Status == http.StatusServiceUnavailable {
 		headers = append(headers, header("Retry-After", "5"))

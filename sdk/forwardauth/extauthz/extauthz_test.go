@@ -2,6 +2,9 @@ package extauthz
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"net"
 	"strings"
@@ -13,9 +16,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/permiso-auth/permiso/sdk/clientcert"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/forwardauth"
 	"github.com/permiso-auth/permiso/sdk/guard"
+	"github.com/permiso-auth/permiso/sdk/internal/certtest"
 	"github.com/permiso-auth/permiso/sdk/internal/testissuer"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 const rules = `
@@ -170,4 +177,48 @@ func TestCheck(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+}
+
+// TestCheckBinding: a DPoP proof in the forwarded headers and the peer
+// certificate Envoy includes (include_peer_certificate) are checked against
+// the token's binding.
+func TestCheckBinding(t *testing.T) {
+	iss, c := startServer(t)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, _ := dpop.NewSigner(k)
+	cl := iss.Claims("trading-bot", "https://mt5.example.com", "trade:read")
+	cl.Cnf = &wire.Confirmation{JKT: key.Thumbprint()}
+	bound := iss.Mint(cl)
+	ca := certtest.NewCA(t, "clients")
+	mine, theirs := ca.Issue(t, "bot"), ca.Issue(t, "thief")
+	cc := iss.Claims("trading-bot", "https://mt5.example.com", "trade:read")
+	cc.Cnf = &wire.Confirmation{X5TS256: clientcert.Thumbprint(mine.Cert)}
+	certBound := iss.Mint(cc)
+
+	proof, _ := key.Proof("GET", "https://api.example.com/api/v1/trades", dpop.ProofOptions{AccessToken: bound})
+	if resp := check(t, c, "GET", "/api/v1/trades?x=1", map[string]string{"authorization": "DPoP " + bound, "dpop": proof}); resp.GetOkResponse() == nil {
+		t.Fatalf("DPoP token with its proof: %v", resp)
+	}
+	if resp := check(t, c, "GET", "/api/v1/trades", map[string]string{"authorization": "Bearer " + bound}); resp.GetDeniedResponse() == nil {
+		t.Fatalf("DPoP token as bearer: %v", resp)
+	}
+	withCert := func(l *certtest.Leaf) *authv3.CheckResponse {
+		resp, err := c.Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+			Source: &authv3.AttributeContext_Peer{Certificate: l.Escaped()},
+			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+				Method: "GET", Path: "/api/v1/trades", Host: "api.example.com", Scheme: "https",
+				Headers: map[string]string{"authorization": "Bearer " + certBound},
+			}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := withCert(mine); resp.GetOkResponse() == nil {
+		t.Fatalf("certificate-bound token with its certificate: %v", resp)
+	}
+	if resp := withCert(theirs); resp.GetDeniedResponse() == nil {
+		t.Fatalf("certificate-bound token with another certificate: %v", resp)
+	}
 }
