@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/outbound"
 	"github.com/permiso-auth/permiso/internal/server"
 )
 
@@ -29,10 +30,23 @@ type cliServer struct {
 
 func newCLIServer(t *testing.T) *cliServer {
 	t.Helper()
+	return newCLIServerWith(t, nil)
+}
+
+// loopbackAllowed lets outbound calls (webhooks) reach test servers.
+func loopbackAllowed(c *server.Config) { c.OutboundAllow = outbound.Loopback }
+
+// newCLIServerWith is newCLIServer with the server's Config adjusted first.
+func newCLIServerWith(t *testing.T, mutate func(*server.Config)) *cliServer {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
 	url := "http://" + ts.Listener.Addr().String()
 	dir := filepath.Join(t.TempDir(), "data")
-	srv, err := server.New(context.Background(), server.Config{DataDir: dir, Issuer: url, Environment: "test", Version: "test"})
+	cfg := server.Config{DataDir: dir, Issuer: url, Environment: "test", Version: "test"}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -20,6 +20,9 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		{"update", "change a service client", clientsUpdate},
 		{"delete", "delete a service client", clientsDelete},
 		{"rotate-secret", "issue a new secret; the old one works for a grace period", clientsRotateSecret},
+		{"rate-limit", "show a client's token budgets: limits, what is left, when they refill", clientsRateLimit},
+		{"test-webhook", "send a signed test call to the client's webhook_url and show status and time", clientsTestWebhook},
+		{"rotate-webhook-secret", "create or replace the secret webhook calls are signed with", clientsRotateWebhookSecret},
 	}, args, stdout, stderr)
 }
 
@@ -35,6 +38,7 @@ type cliClient struct {
 	IsTrusted               bool       `json:"is_trusted"`
 	AccessTokenLifetime     int        `json:"access_token_lifetime"`
 	AllowedIPs              []string   `json:"allowed_ips"`
+	WebhookURL              string     `json:"webhook_url"`
 	Audiences               []string   `json:"audiences"`
 	GrantTypes              []string   `json:"grant_types"`
 	RedirectURIs            []string   `json:"redirect_uris"`
@@ -61,9 +65,9 @@ func scopeList(s []cliScope) string {
 // clientFlags are the flags create and update share; only the ones given
 // are sent.
 type clientFlags struct {
-	name, description, scopes, audiences, grantTypes, redirectURIs, allowedIPs string
-	trusted                                                                    bool
-	lifetime                                                                   int
+	name, description, scopes, audiences, grantTypes, redirectURIs, allowedIPs, webhookURL string
+	trusted                                                                                bool
+	lifetime                                                                               int
 }
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
@@ -75,6 +79,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	fs.StringVar(&f.grantTypes, "grant-types", "", "grant types, separated by commas or spaces (client_credentials, password, refresh_token, authorization_code)")
 	fs.StringVar(&f.redirectURIs, "redirect-uris", "", "redirect URIs, separated by commas or spaces (for authorization_code)")
 	fs.StringVar(&f.allowedIPs, "allowed-ips", "", "addresses or CIDRs allowed to get tokens, separated by commas or spaces (empty: any)")
+	fs.StringVar(&f.webhookURL, "webhook-url", "", "URL that receives the client's signed webhook calls (the first one brings a webhook secret, shown once)")
 	fs.BoolVar(&f.trusted, "trusted", false, "mark the client trusted (is_trusted claim)")
 	fs.IntVar(&f.lifetime, "lifetime", 0, "access token lifetime in seconds (300-86400; default 3600)")
 	return f
@@ -91,7 +96,7 @@ func (f *clientFlags) body(fs *flag.FlagSet) map[string]any {
 		"scopes": {"scope_ids", splitList(f.scopes)}, "audiences": {"audiences", splitList(f.audiences)},
 		"grant-types": {"grant_types", splitList(f.grantTypes)}, "redirect-uris": {"redirect_uris", splitList(f.redirectURIs)},
 		"allowed-ips": {"allowed_ips", splitList(f.allowedIPs)}, "trusted": {"is_trusted", f.trusted},
-		"lifetime": {"access_token_lifetime", f.lifetime},
+		"lifetime": {"access_token_lifetime", f.lifetime}, "webhook-url": {"webhook_url", f.webhookURL},
 	} {
 		if isSet(fs, flagName) {
 			b[v.field] = v.value
@@ -126,8 +131,9 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	var out struct {
-		Client       cliClient `json:"client"`
-		ClientSecret *string   `json:"client_secret"`
+		Client        cliClient `json:"client"`
+		ClientSecret  *string   `json:"client_secret"`
+		WebhookSecret *string   `json:"webhook_secret"`
 	}
 	raw, err := api.callInto(ctx, "POST", clientsPath, body, &out)
 	if err != nil {
@@ -141,10 +147,16 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if out.ClientSecret != nil {
 			fmt.Fprintf(stdout, "CLIENT_SECRET=%s\n", shellQuote(*out.ClientSecret))
 		}
+		if out.WebhookSecret != nil {
+			fmt.Fprintf(stdout, "WEBHOOK_SECRET=%s\n", shellQuote(*out.WebhookSecret))
+		}
 		fmt.Fprintln(stderr, "The secret is shown only this once.")
 		return nil
 	}
 	fmt.Fprintf(stdout, "client_id:     %s\n", out.Client.ClientID)
+	if out.WebhookSecret != nil {
+		fmt.Fprintf(stdout, "webhook_secret: %s\n", *out.WebhookSecret)
+	}
 	if out.ClientSecret == nil {
 		fmt.Fprintln(stdout, "client_secret: (none: public client)")
 		return nil
@@ -173,6 +185,7 @@ func printClient(w io.Writer, c cliClient) error {
 		{"scopes", scopeList(c.Scopes)}, {"audiences", list(c.Audiences)}, {"grant_types", list(c.GrantTypes)},
 		{"redirect_uris", list(c.RedirectURIs)}, {"auth_method", c.TokenEndpointAuthMethod},
 		{"access_token_lifetime", strconv.Itoa(c.AccessTokenLifetime) + "s"}, {"allowed_ips", list(c.AllowedIPs)},
+		{"webhook_url", orDash(c.WebhookURL)},
 		{"total_requests", strconv.FormatInt(c.TotalRequests, 10)}, {"last_used", fmtTime(c.LastUsed)},
 		{"created_at", fmtTime(&c.CreatedAt)},
 	})
@@ -185,7 +198,10 @@ func clientCall(ctx context.Context, conn *connFlags, method, path string, body 
 	if err != nil {
 		return err
 	}
-	var c cliClient
+	var c struct {
+		cliClient
+		WebhookSecret *string `json:"webhook_secret"`
+	}
 	raw, err := api.callInto(ctx, method, path, body, &c)
 	if err != nil {
 		return err
@@ -193,7 +209,11 @@ func clientCall(ctx context.Context, conn *connFlags, method, path string, body 
 	if conn.json {
 		return writeJSON(stdout, raw)
 	}
-	return printClient(stdout, c)
+	if c.WebhookSecret != nil {
+		fmt.Fprintf(stdout, "webhook_secret: %s\n", *c.WebhookSecret)
+		fmt.Fprintln(stderr, "Store the webhook secret now: it is not shown again.")
+	}
+	return printClient(stdout, c.cliClient)
 }
 
 func clientsGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {

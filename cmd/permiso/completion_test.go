@@ -22,7 +22,7 @@ func TestComplete(t *testing.T) {
 		{name: "command prefix", cur: "us", want: []string{"users"}, exactly: true},
 		{name: "subcommands", before: []string{"users"}, cur: "", want: []string{"create", "list", "show", "set-roles", "disable",
 			"enable", "unlock", "reset-password", "delete"}, exactly: true},
-		{name: "subcommand prefix", before: []string{"clients"}, cur: "ro", want: []string{"rotate-secret"}, exactly: true},
+		{name: "subcommand prefix", before: []string{"clients"}, cur: "ro", want: []string{"rotate-secret", "rotate-webhook-secret"}, exactly: true},
 		{name: "flags of a subcommand", before: []string{"users", "create"}, cur: "--pa", want: []string{"--password-stdin"}, exactly: true},
 		{name: "flags after other flags", before: []string{"clients", "create", "--name", "x", "--trusted"}, cur: "--aud",
 			want: []string{"--audiences"}, exactly: true},

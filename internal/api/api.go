@@ -14,6 +14,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/internal/webhook"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -38,6 +39,12 @@ type Config struct {
 	// People serves users, logins, sessions, permission checks and admin
 	// reports; without People.Accounts those endpoints are not mounted.
 	People PeopleConfig
+	// Webhooks keeps webhook secrets and delivers signed calls; nil turns
+	// the webhook endpoints off (503).
+	Webhooks *webhook.Sender
+	// RateLimits reports clients' token budgets; nil reports every budget
+	// as whole.
+	RateLimits RateLimits
 }
 
 // API is the /api/v1 surface.

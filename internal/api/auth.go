@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/audit"
@@ -71,6 +72,9 @@ func (a *API) serviceToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return AuthError(err)
 	}
+	if err := requireClientFields(r, form); err != nil {
+		return err
+	}
 	if g := form.Get("grant_type"); g != "" && g != wire.GrantClientCredentials {
 		return AuthError(web.Errorf(http.StatusBadRequest, wire.ErrUnsupportedGrantType, "This endpoint issues client_credentials tokens only"))
 	}
@@ -85,6 +89,26 @@ func (a *API) serviceToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	oauth.WriteToken(w, OriginalToken(res))
 	return nil
+}
+
+// requireClientFields answers a service-token request that names no
+// client as the original did: 422 with its validation envelope, one
+// pydantic-style entry per missing form field. A client authenticating
+// another way (HTTP Basic, a client assertion) names itself there.
+func requireClientFields(r *http.Request, form url.Values) error {
+	if r.Header.Get("Authorization") != "" || form.Get("client_assertion") != "" {
+		return nil
+	}
+	var details []map[string]any
+	for _, f := range []string{"client_id", "client_secret"} {
+		if form.Get(f) == "" {
+			details = append(details, map[string]any{"type": "missing", "loc": []string{"body", f}, "msg": "Field required", "input": nil})
+		}
+	}
+	if details == nil {
+		return nil
+	}
+	return web.Invalid("Request validation failed").With("details", details)
 }
 
 type tokenBody struct {

@@ -17,9 +17,10 @@ import (
 
 // Service clients are served under /api/v1/service-clients and under the
 // integration docs' alias /api/v1/admin/service-clients, with the same
-// handlers. They are addressed by their public client_id. The original's
-// mock endpoints (rate-limit status, webhook test, health check) are not
-// served: an endpoint either reports the truth or does not exist.
+// handlers. They are addressed by their public client_id. Of the original's
+// mock endpoints, rate-limit status and the webhook test are real here
+// (clients_webhook.go); the health check is not served: an endpoint either
+// reports the truth or does not exist.
 func (a *API) mountClients(mux *http.ServeMux) {
 	for _, base := range []string{"/api/v1/service-clients", "/api/v1/admin/service-clients"} {
 		a.handle(mux, "GET "+base, a.listClients)
@@ -31,6 +32,7 @@ func (a *API) mountClients(mux *http.ServeMux) {
 		a.handle(mux, "POST "+base+"/{client_id}/rotate-secret", a.rotateClientSecret)
 		a.handle(mux, "PUT "+base+"/{client_id}/scopes", a.setClientScopes)
 		a.handle(mux, "GET "+base+"/{client_id}/permissions", a.clientPermissions)
+		a.mountClientWebhooks(mux, base)
 	}
 }
 
@@ -171,6 +173,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	checkClientRules(&c, &problems)
+	a.checkWebhookURL(&c, &problems)
 	if err := problems.Err(); err != nil {
 		return err
 	}
@@ -202,11 +205,19 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 			return web.Unavailable(err)
 		}
 	}
+	webhookSecret, err := a.ensureWebhookSecret(r.Context(), c)
+	if err != nil {
+		return err
+	}
 	a.record(r.Context(), a.event(r, caller, "client.created", audit.Success, c.ClientID, map[string]any{
 		"name": c.Name, "client_type": c.Type, "scopes": c.ScopeNames(), "is_trusted": c.Trusted,
 		"secret": map[bool]string{true: "imported", false: "generated"}[in.ClientSecret != nil]}))
 	w.Header().Set("Cache-Control", "no-store")
-	web.WriteJSON(w, http.StatusCreated, map[string]any{"client": newClientResponse(c), "client_secret": secret})
+	out := map[string]any{"client": newClientResponse(c), "client_secret": secret}
+	if webhookSecret != nil {
+		out["webhook_secret"] = *webhookSecret
+	}
+	web.WriteJSON(w, http.StatusCreated, out)
 	return nil
 }
 
@@ -293,6 +304,7 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 	probe.ScopeIDs = slices.Clone(current.ScopeIDs)
 	in.apply(&probe, &problems)
 	checkClientRules(&probe, &problems)
+	a.checkWebhookURL(&probe, &problems)
 	if err := problems.Err(); err != nil {
 		return err
 	}
@@ -311,8 +323,21 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 		}
 		return storeErr(err, clientNotFound, "")
 	}
+	webhookSecret, err := a.ensureWebhookSecret(r.Context(), c)
+	if err != nil {
+		return err
+	}
 	a.record(r.Context(), a.event(r, caller, event, audit.Success, c.ClientID, map[string]any{
 		"fields": changedClientFields(in), "scopes": c.ScopeNames(), "is_active": c.Active}))
+	if webhookSecret != nil {
+		// The first webhook_url brings the first webhook secret, shown once.
+		w.Header().Set("Cache-Control", "no-store")
+		web.WriteJSON(w, http.StatusOK, struct {
+			clientResponse
+			WebhookSecret string `json:"webhook_secret"`
+		}{newClientResponse(c), *webhookSecret})
+		return nil
+	}
 	web.WriteJSON(w, http.StatusOK, newClientResponse(c))
 	return nil
 }

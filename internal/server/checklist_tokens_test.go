@@ -181,4 +181,31 @@ func TestChecklistServiceTokens(t *testing.T) {
 		status(t, svc(creds("grant_type", "client_credentials")), 200)
 		status(t, svc(creds("grant_type", "password")), 400)
 	})
+	t.Run("38_missing_client_fields_422", func(t *testing.T) {
+		// The original's E-422 envelope, one pydantic-style entry per field.
+		for _, tt := range []struct {
+			form    url.Values
+			missing []string
+		}{
+			{url.Values{"client_secret": {secret}}, []string{"client_id"}},
+			{url.Values{"client_id": {id}}, []string{"client_secret"}},
+			{url.Values{"scope": {"trade:read"}}, []string{"client_id", "client_secret"}},
+		} {
+			r := svc(tt.form)
+			status(t, r, 422)
+			details, _ := r.JSON["details"].([]any)
+			if r.str("error") != "validation_error" || r.str("error_description") != "Request validation failed" || len(details) != len(tt.missing) {
+				t.Fatalf("%v: %s", tt.form, r.Body)
+			}
+			for i, f := range tt.missing {
+				d, _ := details[i].(map[string]any)
+				loc, _ := d["loc"].([]any)
+				if d["type"] != "missing" || d["msg"] != "Field required" || len(loc) != 2 || loc[0] != "body" || loc[1] != f {
+					t.Errorf("detail %d of %v: %v", i, tt.form, d)
+				}
+			}
+		}
+		// HTTP Basic names the client without form fields.
+		status(t, ts.form("/api/v1/auth/service-token", url.Values{}, id, secret), 200)
+	})
 }

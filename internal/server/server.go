@@ -264,10 +264,15 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		// The authorize handler serves /oauth2/authorize (mounted below).
 		AuthorizationEndpoint: true,
 	})
+	hooks, err := newWebhooks(master, cfg.OutboundAllow)
+	if err != nil {
+		return err
+	}
 	a := api.New(api.Config{Store: s.store, OAuth: s.provider, Tokens: tok, Limiter: limiter, Keys: s.keys,
 		Revocations: s.revoked, Secrets: secrets, Audit: s.audit, Logger: s.log, Version: cfg.Version,
 		Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace,
-		People: api.PeopleConfig{Accounts: accounts, Tokens: userTokens, Started: s.started}})
+		People:   api.PeopleConfig{Accounts: accounts, Tokens: userTokens, Started: s.started},
+		Webhooks: hooks, RateLimits: s.ops.limit})
 
 	// Routes. The console calls the same mux in-process.
 	mux := http.NewServeMux()

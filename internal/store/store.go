@@ -105,6 +105,16 @@ type RevocationStore interface {
 	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
 }
 
+// WebhookStore persists the sealed secret each client's webhook
+// deliveries are signed with (package webhook seals and opens it).
+type WebhookStore interface {
+	// SetWebhookSecret stores the client's sealed webhook secret (by client
+	// UUID), replacing the one it had; ErrNotFound for an unknown client.
+	SetWebhookSecret(ctx context.Context, clientUUID string, sealed []byte, at time.Time) error
+	// GetWebhookSecret returns it; ErrNotFound when the client has none.
+	GetWebhookSecret(ctx context.Context, clientUUID string) (sealed []byte, createdAt time.Time, err error)
+}
+
 // ReplayStore records single-use keys shared by every replica: hashes of
 // the jti of a client assertion or a DPoP proof, kept until the JWT
 // expires. Package replay builds on it.
@@ -158,6 +168,7 @@ type Store interface {
 	SessionStore
 	RevocationStore
 	ReplayStore
+	WebhookStore
 	TrustStore
 	KeyStore
 	AuditStore

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClientList", testClientList},
 		{"ClientUsage", testClientUsage},
 		{"ClientSecrets", testClientSecrets},
+		{"WebhookSecrets", testWebhookSecrets},
 		{"Users", testUsers},
 		{"UserList", testUserList},
 		{"UserStatsAndUnlock", testUserStatsAndUnlock},
