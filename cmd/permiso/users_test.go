@@ -52,6 +52,13 @@ func TestUsersCommands(t *testing.T) {
 		{name: "weak password", stdin: "short\n",
 			args: []string{"create", "--username", "carol", "--email", "carol@example.com", "--password-stdin"},
 			fail: []string{"validation_error: ", "password"}},
+		// docs/migrating.md: passwords the original's endpoints accepted and Permiso refuses.
+		{name: "password containing the username", stdin: "carol-Secret1!\n",
+			args: []string{"create", "--username", "carol", "--email", "carol@example.com", "--password-stdin"},
+			fail: []string{"validation_error: ", "must not contain the username"}},
+		{name: "password with a common pattern", stdin: "Password123!\n",
+			args: []string{"create", "--username", "carol", "--email", "carol@example.com", "--password-stdin"},
+			fail: []string{"validation_error: ", "common patterns"}},
 		{name: "empty stdin", args: []string{"create", "--username", "carol", "--email", "carol@example.com", "--password-stdin"},
 			fail: []string{"held no password"}},
 		{name: "email required", args: []string{"create", "--username", "carol"}, fail: []string{"--username and --email are required"}},
