@@ -91,16 +91,23 @@ func findUser(ctx context.Context, api *adminClient, ref string) (apitype.User, 
 		raw, err := api.callInto(ctx, "GET", usersPath+"/"+url.PathEscape(ref), nil, &u)
 		return u, raw, err
 	}
-	var list apitype.UserList
-	q := url.Values{"search": {ref}, "per_page": {"100"}}
-	if _, err := api.callInto(ctx, "GET", usersPath+"?"+q.Encode(), nil, &list); err != nil {
-		return u, nil, err
-	}
-	for _, cand := range list.Users {
-		if strings.EqualFold(cand.Username, ref) || strings.EqualFold(cand.Email, ref) {
-			// Read it again by id, so --json prints the same as for an id.
-			raw, err := api.callInto(ctx, "GET", usersPath+"/"+url.PathEscape(cand.ID), nil, &u)
-			return u, raw, err
+	// The search matches parts of names too: look through its pages for
+	// the exact username or email.
+	for page := 1; ; page++ {
+		var list apitype.UserList
+		q := url.Values{"search": {ref}, "per_page": {"100"}, "page": {strconv.Itoa(page)}}
+		if _, err := api.callInto(ctx, "GET", usersPath+"?"+q.Encode(), nil, &list); err != nil {
+			return u, nil, err
+		}
+		for _, cand := range list.Users {
+			if strings.EqualFold(cand.Username, ref) || strings.EqualFold(cand.Email, ref) {
+				// Read it again by id, so --json prints the same as for an id.
+				raw, err := api.callInto(ctx, "GET", usersPath+"/"+url.PathEscape(cand.ID), nil, &u)
+				return u, raw, err
+			}
+		}
+		if page >= list.Pages {
+			break
 		}
 	}
 	return u, nil, fmt.Errorf("no user with id, username or email %q", ref)
