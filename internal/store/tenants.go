@@ -52,8 +52,8 @@ type TenantStore interface {
 	// CreateTenant inserts a tenant; ErrConflict when the name is taken
 	// (by a tenant or a tombstone).
 	CreateTenant(ctx context.Context, t Tenant) (Tenant, error)
-	GetTenant(ctx context.Context, id string) (Tenant, error)             // tombstones too
-	GetTenantByName(ctx context.Context, name string) (Tenant, error)     // tombstones too
+	GetTenant(ctx context.Context, id string) (Tenant, error)               // tombstones too
+	GetTenantByName(ctx context.Context, name string) (Tenant, error)       // tombstones too
 	ListTenants(ctx context.Context, f TenantFilter) ([]Tenant, int, error) // by name
 	// UpdateTenant applies fn in a transaction; ID, Name and CreatedAt
 	// cannot change.

@@ -72,7 +72,7 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	sess := must(s.CreateSession(ctx, store.Session{UserID: u.ID, ExpiresAt: t0.Add(time.Hour)}))(t)
 	in := store.RefreshToken{ID: "rt-1", Hash: []byte{0, 1, 2, 255}, FamilyID: "fam", SessionID: sess.ID, UserID: u.ID,
 		ClientID: "app", Scope: "trade:read offline", Audience: []string{"trading", "billing"},
-		Cnf: store.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", X5TS256: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+		Cnf:       store.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", X5TS256: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
 		CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
 	noErr(t, s.CreateRefreshToken(ctx, in))
 	eq(t, "GetRefreshToken", must(s.GetRefreshToken(ctx, in.Hash))(t), in)
