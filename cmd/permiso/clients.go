@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,33 +30,8 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 const clientsPath = "/api/v1/service-clients"
 
-// cliClient is the part of the API's client object the tables show.
-type cliClient struct {
-	ClientID                string     `json:"client_id"`
-	Name                    string     `json:"name"`
-	Description             string     `json:"description"`
-	ClientType              string     `json:"client_type"`
-	IsActive                bool       `json:"is_active"`
-	IsTrusted               bool       `json:"is_trusted"`
-	AccessTokenLifetime     int        `json:"access_token_lifetime"`
-	AllowedIPs              []string   `json:"allowed_ips"`
-	WebhookURL              string     `json:"webhook_url"`
-	Audiences               []string   `json:"audiences"`
-	GrantTypes              []string   `json:"grant_types"`
-	RedirectURIs            []string   `json:"redirect_uris"`
-	TokenEndpointAuthMethod string     `json:"token_endpoint_auth_method"`
-	Scopes                  []cliScope `json:"scopes"`
-	TotalRequests           int64      `json:"total_requests"`
-	LastUsed                *time.Time `json:"last_used"`
-	CreatedAt               time.Time  `json:"created_at"`
-}
-
-type cliScope struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-func scopeList(s []cliScope) string {
+// scopeList shows scopes by name.
+func scopeList(s []apitype.ScopeBrief) string {
 	names := make([]string, len(s))
 	for i, sc := range s {
 		names[i] = sc.Name
@@ -85,21 +62,25 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	return f
 }
 
-// body returns the JSON fields for the flags that were given.
-func (f *clientFlags) body(fs *flag.FlagSet) map[string]any {
-	b := map[string]any{}
-	for flagName, v := range map[string]struct {
-		field string
-		value any
-	}{
-		"name": {"name", f.name}, "description": {"description", f.description},
-		"scopes": {"scope_ids", splitList(f.scopes)}, "audiences": {"audiences", splitList(f.audiences)},
-		"grant-types": {"grant_types", splitList(f.grantTypes)}, "redirect-uris": {"redirect_uris", splitList(f.redirectURIs)},
-		"allowed-ips": {"allowed_ips", splitList(f.allowedIPs)}, "trusted": {"is_trusted", f.trusted},
-		"lifetime": {"access_token_lifetime", f.lifetime}, "webhook-url": {"webhook_url", f.webhookURL},
+// body returns the fields for the flags that were given; the others stay
+// absent.
+func (f *clientFlags) body(fs *flag.FlagSet) *apitype.ClientFields {
+	b := &apitype.ClientFields{}
+	list := func(s string) *[]string { l := splitList(s); return &l }
+	for flagName, set := range map[string]func(){
+		"name":          func() { b.Name = &f.name },
+		"description":   func() { b.Description = &f.description },
+		"scopes":        func() { b.ScopeIDs = list(f.scopes) },
+		"audiences":     func() { b.Audiences = list(f.audiences) },
+		"grant-types":   func() { b.GrantTypes = list(f.grantTypes) },
+		"redirect-uris": func() { b.RedirectURIs = list(f.redirectURIs) },
+		"allowed-ips":   func() { ips := apitype.IPList(splitList(f.allowedIPs)); b.AllowedIPs = &ips },
+		"trusted":       func() { b.IsTrusted = &f.trusted },
+		"lifetime":      func() { b.AccessTokenLifetime = &f.lifetime },
+		"webhook-url":   func() { b.WebhookURL = &f.webhookURL },
 	} {
 		if isSet(fs, flagName) {
-			b[v.field] = v.value
+			set()
 		}
 	}
 	return b
@@ -122,19 +103,15 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return errors.New("--name is required")
 	}
 	body := cf.body(fs)
-	body["client_type"] = *clientType
+	body.ClientType = clientType
 	if *clientID != "" {
-		body["client_id"] = *clientID
+		body.ClientID = clientID
 	}
 	api, err := conn.connect(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	var out struct {
-		Client        cliClient `json:"client"`
-		ClientSecret  *string   `json:"client_secret"`
-		WebhookSecret *string   `json:"webhook_secret"`
-	}
+	var out apitype.ClientCreated
 	raw, err := api.callInto(ctx, "POST", clientsPath, body, &out)
 	if err != nil {
 		return err
@@ -167,17 +144,17 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func clientsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return listing[cliClient]{things: "clients", path: clientsPath, key: "clients",
+	return listing[apitype.Client]{things: "clients", path: clientsPath, key: "clients",
 		searchHelp: "only clients whose name, client_id or description contains this",
 		header:     []string{"CLIENT_ID", "NAME", "TYPE", "ACTIVE", "TRUSTED", "REQUESTS", "SCOPES"},
-		row: func(c cliClient) []string {
+		row: func(c apitype.Client) []string {
 			return []string{c.ClientID, c.Name, c.ClientType, strconv.FormatBool(c.IsActive), strconv.FormatBool(c.IsTrusted),
 				strconv.FormatInt(c.TotalRequests, 10), scopeList(c.Scopes)}
 		}}.run(ctx, args, stdout, stderr)
 }
 
 // printClient shows one client as a two-column table.
-func printClient(w io.Writer, c cliClient) error {
+func printClient(w io.Writer, c apitype.Client) error {
 	list := func(l []string) string { return orDash(strings.Join(l, ",")) }
 	return writeTable(w, []string{"FIELD", "VALUE"}, [][]string{
 		{"client_id", c.ClientID}, {"name", c.Name}, {"description", orDash(c.Description)},
@@ -198,10 +175,7 @@ func clientCall(ctx context.Context, conn *connFlags, method, path string, body 
 	if err != nil {
 		return err
 	}
-	var c struct {
-		cliClient
-		WebhookSecret *string `json:"webhook_secret"`
-	}
+	var c apitype.ClientChanged
 	raw, err := api.callInto(ctx, method, path, body, &c)
 	if err != nil {
 		return err
@@ -213,7 +187,7 @@ func clientCall(ctx context.Context, conn *connFlags, method, path string, body 
 		fmt.Fprintf(stdout, "webhook_secret: %s\n", *c.WebhookSecret)
 		fmt.Fprintln(stderr, "Store the webhook secret now: it is not shown again.")
 	}
-	return printClient(stdout, c.cliClient)
+	return printClient(stdout, c.Client)
 }
 
 func clientsGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -241,12 +215,10 @@ func clientsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	switch {
 	case *disable && *enable:
 		return errors.New("give --disable or --enable, not both")
-	case *disable:
-		body["is_active"] = false
-	case *enable:
-		body["is_active"] = true
+	case *disable, *enable:
+		body.IsActive = enable
 	}
-	if len(body) == 0 {
+	if *body == (apitype.ClientFields{}) {
 		fs.Usage()
 		return errors.New("nothing to change")
 	}
@@ -285,18 +257,16 @@ func clientsRotateSecret(ctx context.Context, args []string, stdout, stderr io.W
 	if *grace < 0 || *grace%time.Second != 0 {
 		return errors.New("--grace must be a non-negative whole number of seconds, such as 24h or 90s")
 	}
-	body := map[string]any{"grace_period_seconds": int64(*grace / time.Second)}
+	graceSeconds := int64(*grace / time.Second)
+	body := apitype.SecretRotation{GracePeriodSeconds: &graceSeconds}
 	if isSet(fs, "current-secret") {
-		body["current_secret"] = *current
+		body.CurrentSecret = current
 	}
 	api, err := conn.connect(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	var out struct {
-		ClientSecret            string     `json:"client_secret"`
-		PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
-	}
+	var out apitype.SecretRotated
 	raw, err := api.callInto(ctx, "POST", clientsPath+"/"+url.PathEscape(pos[0])+"/rotate-secret", body, &out)
 	if err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 func clientsRateLimit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,15 +26,7 @@ func clientsRateLimit(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	var out struct {
-		PerMinuteLimit     *int      `json:"per_minute_limit"`
-		PerMinuteRemaining *int      `json:"per_minute_remaining"`
-		PerMinuteReset     time.Time `json:"per_minute_reset"`
-		PerHourLimit       *int      `json:"per_hour_limit"`
-		PerHourRemaining   *int      `json:"per_hour_remaining"`
-		PerHourReset       time.Time `json:"per_hour_reset"`
-		IsRateLimited      bool      `json:"is_rate_limited"`
-	}
+	var out apitype.RateLimitStatus
 	raw, err := api.callInto(ctx, "GET", clientsPath+"/"+url.PathEscape(pos[0])+"/rate-limit", nil, &out)
 	if err != nil {
 		return err
@@ -77,24 +71,19 @@ func clientsTestWebhook(ctx context.Context, args []string, stdout, stderr io.Wr
 	if *timeout < time.Second || *timeout%time.Second != 0 {
 		return errors.New("--timeout must be a whole number of seconds, at least 1s")
 	}
-	body := map[string]any{"timeout_seconds": int(*timeout / time.Second)}
+	seconds := int(*timeout / time.Second)
+	body := apitype.WebhookTest{TimeoutSeconds: &seconds}
 	if *payload != "" {
 		if !json.Valid([]byte(*payload)) {
 			return errors.New("--payload is not valid JSON")
 		}
-		body["test_payload"] = json.RawMessage(*payload)
+		body.TestPayload = json.RawMessage(*payload)
 	}
 	api, err := conn.connect(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	var out struct {
-		Success        bool    `json:"success"`
-		StatusCode     *int    `json:"status_code"`
-		ResponseTimeMS float64 `json:"response_time_ms"`
-		ErrorMessage   *string `json:"error_message"`
-		DeliveryID     string  `json:"delivery_id"`
-	}
+	var out apitype.WebhookTestResult
 	raw, err := api.callInto(ctx, "POST", clientsPath+"/"+url.PathEscape(pos[0])+"/webhook/test", body, &out)
 	if err != nil {
 		return err
@@ -135,9 +124,7 @@ func clientsRotateWebhookSecret(ctx context.Context, args []string, stdout, stde
 	if err != nil {
 		return err
 	}
-	var out struct {
-		WebhookSecret string `json:"webhook_secret"`
-	}
+	var out apitype.WebhookSecretRotated
 	raw, err := api.callInto(ctx, "POST", clientsPath+"/"+url.PathEscape(pos[0])+"/webhook/rotate-secret", nil, &out)
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -19,16 +21,6 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{"rotate", "publish a new signing key that starts signing after a delay", keysRotate},
 		{"export", "print a public signing key (--pem for services configured with a static key)", keysExport},
 	}, args, stdout, stderr)
-}
-
-type cliKey struct {
-	KID         string     `json:"kid"`
-	Alg         string     `json:"alg"`
-	State       string     `json:"state"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ActivatesAt time.Time  `json:"activates_at"`
-	RetiresAt   *time.Time `json:"retires_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
 }
 
 func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,9 +33,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	var out struct {
-		Keys []cliKey `json:"keys"`
-	}
+	var out apitype.KeyList
 	raw, err := api.callInto(ctx, "GET", "/api/v1/admin/keys", nil, &out)
 	if err != nil {
 		return err
@@ -74,8 +64,9 @@ func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var k cliKey
-	raw, err := api.callInto(ctx, "POST", "/api/v1/admin/keys/rotate", map[string]any{"delay_seconds": int64(*delay / time.Second)}, &k)
+	var k apitype.Key
+	delaySeconds := int64(*delay / time.Second)
+	raw, err := api.callInto(ctx, "POST", "/api/v1/admin/keys/rotate", apitype.KeyRotation{DelaySeconds: &delaySeconds}, &k)
 	if err != nil {
 		return err
 	}
@@ -153,9 +144,7 @@ func activeKID(ctx context.Context, conn *connFlags, stderr io.Writer) (string, 
 	if err != nil {
 		return "", err
 	}
-	var out struct {
-		Keys []cliKey `json:"keys"`
-	}
+	var out apitype.KeyList
 	if _, err := api.callInto(ctx, "GET", "/api/v1/admin/keys", nil, &out); err != nil {
 		return "", err
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 func runRoles(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -20,19 +22,11 @@ func runRoles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 const rolesPath = "/api/v1/roles"
 
-type cliRole struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Description string     `json:"description"`
-	Scopes      []cliScope `json:"scopes"`
-	UserCount   int        `json:"user_count"`
-}
-
 func rolesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return listing[cliRole]{things: "roles", path: rolesPath, key: "roles",
+	return listing[apitype.Role]{things: "roles", path: rolesPath, key: "roles",
 		searchHelp: "only roles whose name or description contains this",
 		header:     []string{"NAME", "USERS", "SCOPES", "DESCRIPTION"},
-		row: func(r cliRole) []string {
+		row: func(r apitype.Role) []string {
 			return []string{r.Name, strconv.Itoa(r.UserCount), scopeList(r.Scopes), orDash(r.Description)}
 		}}.run(ctx, args, stdout, stderr)
 }
@@ -43,7 +37,7 @@ func roleCall(ctx context.Context, conn *connFlags, method, path string, body an
 	if err != nil {
 		return err
 	}
-	var r cliRole
+	var r apitype.Role
 	raw, err := api.callInto(ctx, method, path, body, &r)
 	if err != nil {
 		return err
@@ -64,7 +58,8 @@ func rolesCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"name": pos[0], "description": *description, "scope_ids": splitList(*scopes)}
+	ids := splitList(*scopes)
+	body := apitype.RoleFields{Name: &pos[0], Description: description, ScopeIDs: &ids}
 	return roleCall(ctx, conn, "POST", rolesPath, body, "created", stdout, stderr)
 }
 
@@ -81,7 +76,8 @@ func rolesSetScopes(ctx context.Context, args []string, stdout, stderr io.Writer
 		fs.Usage()
 		return errors.New("--scopes is required")
 	}
-	body := map[string]any{"scope_ids": splitList(*scopes)}
+	ids := splitList(*scopes)
+	body := apitype.RoleFields{ScopeIDs: &ids}
 	return roleCall(ctx, conn, "PUT", rolesPath+"/"+url.PathEscape(pos[0])+"/scopes", body, "updated", stdout, stderr)
 }
 

@@ -6,7 +6,8 @@ import (
 	"io"
 	"net/url"
 	"strconv"
-	"time"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 func runScopes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -19,20 +20,11 @@ func runScopes(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 const scopesPath = "/api/v1/roles/scopes"
 
-type cliScopeDetail struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Resource    string    `json:"resource"`
-	RoleCount   int       `json:"role_count"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
 func scopesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return listing[cliScopeDetail]{things: "scopes", path: scopesPath, key: "scopes",
+	return listing[apitype.Scope]{things: "scopes", path: scopesPath, key: "scopes",
 		searchHelp: "only scopes whose name or description contains this",
 		header:     []string{"NAME", "RESOURCE", "ROLES", "DESCRIPTION"},
-		row: func(s cliScopeDetail) []string {
+		row: func(s apitype.Scope) []string {
 			return []string{s.Name, orDash(s.Resource), strconv.Itoa(s.RoleCount), orDash(s.Description)}
 		}}.run(ctx, args, stdout, stderr)
 }
@@ -47,15 +39,15 @@ func scopesCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"name": pos[0], "description": *description}
+	body := apitype.ScopeFields{Name: &pos[0], Description: description}
 	if isSet(fs, "resource") {
-		body["resource"] = *resource
+		body.Resource = resource
 	}
 	api, err := conn.connect(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	var s cliScopeDetail
+	var s apitype.Scope
 	raw, err := api.callInto(ctx, "POST", scopesPath, body, &s)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 )
@@ -71,16 +72,16 @@ func (p *people) dashboardStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{
-		"users": map[string]int{"total": users.Total, "active": users.Active, "verified": users.Verified,
-			"locked": users.Locked, "recent_registrations": users.RecentRegistrations},
-		"roles_and_permissions": map[string]int{"total_roles": roles, "total_scopes": scopes},
-		"service_clients":       map[string]int{"total": clients, "active": activeClients},
-		"authentication": map[string]int{"total_logins_today": logins, "failed_logins_today": failed,
-			"active_sessions": sessions.Active, "sessions_created_today": sessions.CreatedSince},
-		"system": map[string]any{"uptime_hours": roundTo(now.Sub(p.pc.Started).Hours(), 2),
-			"started_at": p.pc.Started.UTC(), "revoked_tokens_tracked": p.cfg.Revocations.Len()},
-	})
+	var out apitype.DashboardStats
+	out.Users.Total, out.Users.Active, out.Users.Verified = users.Total, users.Active, users.Verified
+	out.Users.Locked, out.Users.RecentRegistrations = users.Locked, users.RecentRegistrations
+	out.RBAC.Roles, out.RBAC.Scopes = roles, scopes
+	out.Clients.Total, out.Clients.Active = clients, activeClients
+	out.Auth.Logins, out.Auth.Failed = logins, failed
+	out.Auth.Sessions, out.Auth.SessionsCreated = sessions.Active, sessions.CreatedSince
+	out.System.UptimeHours = roundTo(now.Sub(p.pc.Started).Hours(), 2)
+	out.System.StartedAt, out.System.RevokedTokensTracked = p.pc.Started.UTC(), p.cfg.Revocations.Len()
+	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
@@ -17,21 +18,6 @@ import (
 // flush interval (half a second by default), not at once.
 func (a *API) mountAudit(mux *http.ServeMux) {
 	a.handle(mux, "GET /api/v1/admin/audit/events", a.listAuditEvents)
-}
-
-// auditEventJSON is the wire shape of one event.
-type auditEventJSON struct {
-	ID        string         `json:"id"`
-	Time      time.Time      `json:"time"`
-	Type      string         `json:"type"`
-	Outcome   string         `json:"outcome"`
-	ActorType string         `json:"actor_type"`
-	ActorID   string         `json:"actor_id"`
-	Target    string         `json:"target"`
-	IP        string         `json:"ip"`
-	UserAgent string         `json:"user_agent"`
-	RequestID string         `json:"request_id"`
-	Details   map[string]any `json:"details"`
 }
 
 // auditTypePattern admits event types and prefixes such as "token." or
@@ -53,15 +39,15 @@ func (a *API) listAuditEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	out := make([]auditEventJSON, len(events))
+	out := make([]apitype.AuditEvent, len(events))
 	for i, e := range events {
-		out[i] = auditEventJSON{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, Outcome: e.Outcome, ActorType: e.ActorType,
+		out[i] = apitype.AuditEvent{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, Outcome: e.Outcome, ActorType: e.ActorType,
 			ActorID: e.ActorID, Target: e.Target, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID, Details: e.Details}
 		if out[i].Details == nil {
 			out[i].Details = map[string]any{}
 		}
 	}
-	web.WriteJSON(w, http.StatusOK, p.envelope("events", out, total))
+	web.WriteJSON(w, http.StatusOK, apitype.AuditList{Paging: p.page(total), Events: out})
 	return nil
 }
 

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"time"
 	"unicode/utf8"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
@@ -38,39 +38,9 @@ func (a *API) mountClients(mux *http.ServeMux) {
 
 const clientNotFound = "Service client"
 
-// clientResponse is the original's ServiceClientResponse plus Permiso's
-// protocol fields. The secret hash is never part of it.
-type clientResponse struct {
-	ID                      string       `json:"id"`
-	ClientID                string       `json:"client_id"`
-	Name                    string       `json:"name"`
-	Description             string       `json:"description"`
-	ClientType              string       `json:"client_type"`
-	IsActive                bool         `json:"is_active"`
-	IsTrusted               bool         `json:"is_trusted"`
-	ContactEmail            string       `json:"contact_email"`
-	WebsiteURL              string       `json:"website_url"`
-	AccessTokenLifetime     int          `json:"access_token_lifetime"`
-	RefreshTokenLifetime    *int         `json:"refresh_token_lifetime"`
-	RateLimitPerMinute      int          `json:"rate_limit_per_minute"`
-	RateLimitPerHour        int          `json:"rate_limit_per_hour"`
-	AllowedIPs              []string     `json:"allowed_ips"`
-	WebhookURL              string       `json:"webhook_url"`
-	LastUsed                *time.Time   `json:"last_used"`
-	TotalRequests           int64        `json:"total_requests"`
-	CreatedAt               time.Time    `json:"created_at"`
-	UpdatedAt               time.Time    `json:"updated_at"`
-	Scopes                  []scopeBrief `json:"scopes"`
-	Audiences               []string     `json:"audiences"`
-	GrantTypes              []string     `json:"grant_types"`
-	RedirectURIs            []string     `json:"redirect_uris"`
-	TokenEndpointAuthMethod string       `json:"token_endpoint_auth_method"`
-	CanAuthenticate         bool         `json:"can_authenticate"`
-	SupportsRefreshTokens   bool         `json:"supports_refresh_tokens"`
-}
-
-func newClientResponse(c store.Client) clientResponse {
-	return clientResponse{
+// newClientResponse is the API form of c.
+func newClientResponse(c store.Client) apitype.Client {
+	return apitype.Client{
 		ID: c.ID, ClientID: c.ClientID, Name: c.Name, Description: c.Description, ClientType: c.Type,
 		IsActive: c.Active, IsTrusted: c.Trusted, ContactEmail: c.ContactEmail, WebsiteURL: c.WebsiteURL,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
@@ -113,11 +83,11 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	out := make([]clientResponse, len(clients))
+	out := make([]apitype.Client, len(clients))
 	for i, c := range clients {
 		out[i] = newClientResponse(c)
 	}
-	web.WriteJSON(w, http.StatusOK, paging.envelope("clients", out, total))
+	web.WriteJSON(w, http.StatusOK, apitype.ClientList{Paging: paging.page(total), Clients: out})
 	return nil
 }
 
@@ -213,11 +183,8 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		"name": c.Name, "client_type": c.Type, "scopes": c.ScopeNames(), "is_trusted": c.Trusted,
 		"secret": map[bool]string{true: "imported", false: "generated"}[in.ClientSecret != nil]}))
 	w.Header().Set("Cache-Control", "no-store")
-	out := map[string]any{"client": newClientResponse(c), "client_secret": secret}
-	if webhookSecret != nil {
-		out["webhook_secret"] = *webhookSecret
-	}
-	web.WriteJSON(w, http.StatusCreated, out)
+	web.WriteJSON(w, http.StatusCreated, apitype.ClientCreated{Client: newClientResponse(c), ClientSecret: secret,
+		WebhookSecret: webhookSecret})
 	return nil
 }
 
@@ -332,13 +299,8 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 	if webhookSecret != nil {
 		// The first webhook_url brings the first webhook secret, shown once.
 		w.Header().Set("Cache-Control", "no-store")
-		web.WriteJSON(w, http.StatusOK, struct {
-			clientResponse
-			WebhookSecret string `json:"webhook_secret"`
-		}{newClientResponse(c), *webhookSecret})
-		return nil
 	}
-	web.WriteJSON(w, http.StatusOK, newClientResponse(c))
+	web.WriteJSON(w, http.StatusOK, apitype.ClientChanged{Client: newClientResponse(c), WebhookSecret: webhookSecret})
 	return nil
 }
 

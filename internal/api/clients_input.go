@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -11,39 +9,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-// clientFields is the body of create and update. A nil field is absent:
-// create uses the default, update keeps the current value.
-type clientFields struct {
-	Name                    *string     `json:"name"`
-	Description             *string     `json:"description"`
-	IsActive                *bool       `json:"is_active"`
-	IsTrusted               *bool       `json:"is_trusted"`
-	ContactEmail            *string     `json:"contact_email"`
-	WebsiteURL              *string     `json:"website_url"`
-	ScopeIDs                *[]string   `json:"scope_ids"`
-	Scopes                  *[]string   `json:"scopes"` // the integration docs' spelling of scope_ids
-	AccessTokenLifetime     *int        `json:"access_token_lifetime"`
-	RefreshTokenLifetime    nullableInt `json:"refresh_token_lifetime"`
-	RateLimitPerMinute      *int        `json:"rate_limit_per_minute"`
-	RateLimitPerHour        *int        `json:"rate_limit_per_hour"`
-	AllowedIPs              *ipList     `json:"allowed_ips"`
-	WebhookURL              *string     `json:"webhook_url"`
-	Audiences               *[]string   `json:"audiences"`
-	GrantTypes              *[]string   `json:"grant_types"`
-	RedirectURIs            *[]string   `json:"redirect_uris"`
-	TokenEndpointAuthMethod *string     `json:"token_endpoint_auth_method"`
-
-	// Set on create only. They are fields here, not in a wrapper struct,
-	// so that JSON type errors name the field as the client sent it.
-	ClientID     *string `json:"client_id"`
-	ClientSecret *string `json:"client_secret"`
-	ClientType   *string `json:"client_type"`
-}
+// clientFields is the body of create and update (apitype.ClientFields),
+// with the API's rules as methods.
+type clientFields apitype.ClientFields
 
 // fixedFieldProblems reports the create-only fields in an update, saying
 // why they cannot change rather than "unknown field".
@@ -57,44 +31,6 @@ func (u clientFields) fixedFieldProblems(problems *web.Fields) {
 	if u.ClientType != nil {
 		problems.Addf("client_type cannot be changed; create a new client instead")
 	}
-}
-
-// nullableInt tells an absent field (Set false) from an explicit null.
-type nullableInt struct {
-	Set   bool
-	Value *int
-}
-
-func (n *nullableInt) UnmarshalJSON(b []byte) error {
-	n.Set = true
-	if bytes.Equal(b, []byte("null")) {
-		n.Value = nil
-		return nil
-	}
-	return json.Unmarshal(b, &n.Value)
-}
-
-// ipList accepts allowed_ips as a JSON list or as the original's
-// comma-separated string.
-type ipList []string
-
-func (l *ipList) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*l = nil
-		for _, part := range strings.Split(s, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				*l = append(*l, part)
-			}
-		}
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return err
-	}
-	*l = list
-	return nil
 }
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

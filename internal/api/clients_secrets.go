@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
@@ -30,10 +31,7 @@ func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		CurrentSecret      *string `json:"current_secret"`
-		GracePeriodSeconds *int64  `json:"grace_period_seconds"`
-	}
+	var body apitype.SecretRotation
 	if err := decodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
@@ -73,11 +71,8 @@ func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) error {
 	a.record(r.Context(), a.event(r, caller, "client.secret_rotated", audit.Success, c.ClientID, map[string]any{
 		"grace_period_seconds": int64(grace / time.Second), "previous_secrets": len(previous)}))
 	w.Header().Set("Cache-Control", "no-store")
-	web.WriteJSON(w, http.StatusOK, map[string]any{
-		"message":                    "Client secret rotated successfully",
-		"client_secret":              secret,
-		"previous_secret_expires_at": prevExpires,
-	})
+	web.WriteJSON(w, http.StatusOK, apitype.SecretRotated{Message: "Client secret rotated successfully",
+		ClientSecret: secret, PreviousSecretExpiresAt: prevExpires})
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/outbound"
 	"github.com/permiso-auth/permiso/internal/ratelimit"
@@ -31,18 +32,6 @@ func (a *API) mountClientWebhooks(mux *http.ServeMux, base string) {
 	a.handle(mux, "GET "+base+"/{client_id}/rate-limit", a.clientRateLimit)
 	a.handle(mux, "POST "+base+"/{client_id}/webhook/test", a.testWebhook)
 	a.handle(mux, "POST "+base+"/{client_id}/webhook/rotate-secret", a.rotateWebhookSecret)
-}
-
-// rateLimitResponse is the original's shape; a limit of null means none.
-type rateLimitResponse struct {
-	ClientID           string    `json:"client_id"`
-	PerMinuteLimit     *int      `json:"per_minute_limit"`
-	PerMinuteRemaining *int      `json:"per_minute_remaining"`
-	PerMinuteReset     time.Time `json:"per_minute_reset"`
-	PerHourLimit       *int      `json:"per_hour_limit"`
-	PerHourRemaining   *int      `json:"per_hour_remaining"`
-	PerHourReset       time.Time `json:"per_hour_reset"`
-	IsRateLimited      bool      `json:"is_rate_limited"`
 }
 
 func (a *API) clientRateLimit(w http.ResponseWriter, r *http.Request) error {
@@ -67,31 +56,12 @@ func (a *API) clientRateLimit(w http.ResponseWriter, r *http.Request) error {
 		}
 		return &u.Limit, &u.Remaining
 	}
-	out := rateLimitResponse{ClientID: c.ClientID, PerMinuteReset: u.PerMinute.Reset, PerHourReset: u.PerHour.Reset, IsRateLimited: u.Limited}
+	out := apitype.RateLimitStatus{ClientID: c.ClientID, PerMinuteReset: u.PerMinute.Reset, PerHourReset: u.PerHour.Reset, IsRateLimited: u.Limited}
 	out.PerMinuteLimit, out.PerMinuteRemaining = limit(u.PerMinute)
 	out.PerHourLimit, out.PerHourRemaining = limit(u.PerHour)
 	w.Header().Set("Cache-Control", "no-store")
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// webhookTestRequest is the original's body; both fields are optional.
-type webhookTestRequest struct {
-	TestPayload    json.RawMessage `json:"test_payload"`
-	TimeoutSeconds *int            `json:"timeout_seconds"`
-}
-
-// webhookTestResponse is the original's shape. response_body is always
-// null: what a receiver answers is never relayed (it could be anything an
-// internal service says).
-type webhookTestResponse struct {
-	Success        bool     `json:"success"`
-	StatusCode     *int     `json:"status_code"`
-	ResponseTimeMS float64  `json:"response_time_ms"`
-	ErrorMessage   *string  `json:"error_message"`
-	ResponseBody   *string  `json:"response_body"`
-	DeliveryID     string   `json:"delivery_id"`
-	TimeoutSeconds *float64 `json:"timeout_seconds"`
 }
 
 func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -103,7 +73,7 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in webhookTestRequest
+	var in apitype.WebhookTest
 	if r.ContentLength != 0 {
 		if err := web.DecodeJSON(w, r, &in); err != nil {
 			return err
@@ -142,7 +112,7 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	res := a.cfg.Webhooks.Send(r.Context(), webhook.Delivery{URL: c.WebhookURL, Secret: secret, Event: "webhook.test",
 		ID: id, Body: body, Timeout: timeout})
 	secs := timeout.Seconds()
-	out := webhookTestResponse{ResponseTimeMS: math.Round(float64(res.Duration.Microseconds())/100) / 10, DeliveryID: id, TimeoutSeconds: &secs}
+	out := apitype.WebhookTestResult{ResponseTimeMS: math.Round(float64(res.Duration.Microseconds())/100) / 10, DeliveryID: id, TimeoutSeconds: &secs}
 	details := map[string]any{"delivery_id": id, "response_time_ms": out.ResponseTimeMS}
 	switch {
 	case res.Err != nil:
@@ -211,8 +181,8 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 	}
 	a.record(r.Context(), a.event(r, caller, "client.webhook_secret_rotated", audit.Success, c.ClientID, nil))
 	w.Header().Set("Cache-Control", "no-store")
-	web.WriteJSON(w, http.StatusOK, map[string]any{"message": "Webhook secret rotated successfully",
-		"client_id": c.ClientID, "webhook_secret": secret})
+	web.WriteJSON(w, http.StatusOK, apitype.WebhookSecretRotated{Message: "Webhook secret rotated successfully",
+		ClientID: c.ClientID, WebhookSecret: secret})
 	return nil
 }
 

@@ -4,23 +4,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 )
 
 func (a *API) mountKeys(mux *http.ServeMux) {
 	a.handle(mux, "GET /api/v1/admin/keys", a.listKeys)
 	a.handle(mux, "POST /api/v1/admin/keys/rotate", a.rotateKey)
-}
-
-type keyResponse struct {
-	KID         string     `json:"kid"`
-	Alg         string     `json:"alg"`
-	State       string     `json:"state"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ActivatesAt time.Time  `json:"activates_at"`
-	RetiresAt   *time.Time `json:"retires_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
 }
 
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
@@ -30,11 +22,11 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Keys.Reload(r.Context()); err != nil {
 		return web.Unavailable(err)
 	}
-	out := []keyResponse{}
+	out := apitype.KeyList{Keys: []apitype.Key{}}
 	for _, k := range a.cfg.Keys.Keys() {
-		out = append(out, keyResponse{k.KID, k.Alg, k.State, k.CreatedAt, k.ActivatesAt, k.RetiresAt, k.ExpiresAt})
+		out.Keys = append(out.Keys, newKeyResponse(k))
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"keys": out})
+	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -43,9 +35,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		DelaySeconds *int64 `json:"delay_seconds"`
-	}
+	var body apitype.KeyRotation
 	if r.ContentLength != 0 {
 		if err := web.DecodeJSON(w, r, &body); err != nil {
 			return err
@@ -73,9 +63,15 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	a.record(r.Context(), a.event(r, c, "key.rotated", audit.Success, kid, nil))
 	for _, k := range a.cfg.Keys.Keys() {
 		if k.KID == kid {
-			web.WriteJSON(w, http.StatusCreated, keyResponse{k.KID, k.Alg, k.State, k.CreatedAt, k.ActivatesAt, k.RetiresAt, k.ExpiresAt})
+			web.WriteJSON(w, http.StatusCreated, newKeyResponse(k))
 			return nil
 		}
 	}
 	return web.Unavailable(nil)
+}
+
+// newKeyResponse is the API form of k, without its private part.
+func newKeyResponse(k store.SigningKey) apitype.Key {
+	return apitype.Key{KID: k.KID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatesAt: k.ActivatesAt,
+		RetiresAt: k.RetiresAt, ExpiresAt: k.ExpiresAt}
 }

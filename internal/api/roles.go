@@ -3,10 +3,10 @@ package api
 import (
 	"net/http"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
@@ -33,19 +33,10 @@ func (a *API) mountRoles(mux *http.ServeMux) {
 
 const roleNotFound = "Role"
 
-// roleResponse is the original's RoleResponse.
-type roleResponse struct {
-	ID          string       `json:"id"`
-	Name        string       `json:"name"`
-	Description string       `json:"description"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Scopes      []scopeBrief `json:"scopes"`
-	UserCount   int          `json:"user_count"`
-}
-
-func newRoleResponse(r store.Role, users int) roleResponse {
-	return roleResponse{r.ID, r.Name, r.Description, r.CreatedAt, r.UpdatedAt, briefScopes(r.Scopes), users}
+// newRoleResponse is the API form of r, held by users users.
+func newRoleResponse(r store.Role, users int) apitype.Role {
+	return apitype.Role{ID: r.ID, Name: r.Name, Description: r.Description, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Scopes: briefScopes(r.Scopes), UserCount: users}
 }
 
 // writeRole answers one role with its user count.
@@ -82,21 +73,16 @@ func (a *API) listRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	out := make([]roleResponse, len(roles))
+	out := make([]apitype.Role, len(roles))
 	for i, role := range roles {
 		out[i] = newRoleResponse(role, counts[role.ID])
 	}
-	web.WriteJSON(w, http.StatusOK, paging.envelope("roles", out, total))
+	web.WriteJSON(w, http.StatusOK, apitype.RoleList{Paging: paging.page(total), Roles: out})
 	return nil
 }
 
-// roleInput is the body of POST and PUT; every field is optional on PUT,
-// and scope_ids (names or ids) replaces the role's set.
-type roleInput struct {
-	Name        *string   `json:"name"`
-	Description *string   `json:"description"`
-	ScopeIDs    *[]string `json:"scope_ids"`
-}
+// roleInput is the body of POST and PUT (apitype.RoleFields).
+type roleInput apitype.RoleFields
 
 // applyRole validates in (resolving scope references) and applies it to role.
 func (a *API) applyRole(r *http.Request, in roleInput, role *store.Role, creating bool) error {

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 	"unicode/utf8"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
@@ -27,24 +27,14 @@ func (a *API) mountScopes(mux *http.ServeMux) {
 
 const scopeNotFound = "Scope"
 
-// scopeResponse is the original's ScopeResponse.
-type scopeResponse struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Resource    string    `json:"resource"`
-	Action      string    `json:"action"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	RoleCount   int       `json:"role_count"`
-}
-
-func (a *API) scopeResponse(r *http.Request, s store.Scope) (scopeResponse, error) {
+// scopeResponse is the API form of s with its role count.
+func (a *API) scopeResponse(r *http.Request, s store.Scope) (apitype.Scope, error) {
 	roles, _, err := a.cfg.Store.ScopeUsage(r.Context(), s.ID)
 	if err != nil {
-		return scopeResponse{}, web.Unavailable(err)
+		return apitype.Scope{}, web.Unavailable(err)
 	}
-	return scopeResponse{s.ID, s.Name, s.Description, s.Resource, rbac.Action(s.Name), s.CreatedAt, s.UpdatedAt, roles}, nil
+	return apitype.Scope{ID: s.ID, Name: s.Name, Description: s.Description, Resource: s.Resource, Action: rbac.Action(s.Name),
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, RoleCount: roles}, nil
 }
 
 func (a *API) listScopes(w http.ResponseWriter, r *http.Request) error {
@@ -65,7 +55,7 @@ func (a *API) listScopes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	out := make([]scopeResponse, 0, len(scopes))
+	out := make([]apitype.Scope, 0, len(scopes))
 	for _, s := range scopes {
 		sr, err := a.scopeResponse(r, s)
 		if err != nil {
@@ -73,19 +63,12 @@ func (a *API) listScopes(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, sr)
 	}
-	web.WriteJSON(w, http.StatusOK, paging.envelope("scopes", out, total))
+	web.WriteJSON(w, http.StatusOK, apitype.ScopeList{Paging: paging.page(total), Scopes: out})
 	return nil
 }
 
-// scopeInput is the body of POST and PUT. Every field is optional on PUT.
-type scopeInput struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
-	Resource    *string `json:"resource"`
-	// Action is derived from the name (the text before the first ':'); it
-	// is accepted for the original's clients and only checked to agree.
-	Action *string `json:"action"`
-}
+// scopeInput is the body of POST and PUT (apitype.ScopeFields).
+type scopeInput apitype.ScopeFields
 
 // apply validates in and applies it to s. creating says whether the name
 // is required.

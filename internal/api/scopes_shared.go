@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
@@ -123,11 +123,10 @@ func (p listPaging) store() store.Page {
 	return store.Page{Offset: (p.Page - 1) * p.PerPage, Limit: p.PerPage}
 }
 
-// envelope is the original's list shape: {<key>: items, total, page,
-// per_page, pages}, with pages at least 1 so an empty list has one page.
-func (p listPaging) envelope(key string, items any, total int) map[string]any {
-	pages := int(math.Ceil(float64(total) / float64(p.PerPage)))
-	return map[string]any{key: items, "total": total, "page": p.Page, "per_page": p.PerPage, "pages": max(1, pages)}
+// page is the original's list envelope (total, page, per_page, pages)
+// for this request and total items.
+func (p listPaging) page(total int) apitype.Paging {
+	return apitype.NewPaging(p.Page, p.PerPage, total)
 }
 
 // searchParam reads the search query parameter, bounded.
@@ -172,19 +171,11 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return web.DecodeJSON(w, r, v)
 }
 
-// scopeBrief is the compact scope object embedded in roles and clients.
-type scopeBrief struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Resource    string `json:"resource"`
-	Action      string `json:"action"`
-}
-
-func briefScopes(scopes []store.Scope) []scopeBrief {
-	out := make([]scopeBrief, len(scopes))
+// briefScopes is the compact form of scopes embedded in roles and clients.
+func briefScopes(scopes []store.Scope) []apitype.ScopeBrief {
+	out := make([]apitype.ScopeBrief, len(scopes))
 	for i, s := range scopes {
-		out[i] = scopeBrief{s.ID, s.Name, s.Description, s.Resource, rbac.Action(s.Name)}
+		out[i] = apitype.ScopeBrief{ID: s.ID, Name: s.Name, Description: s.Description, Resource: s.Resource, Action: rbac.Action(s.Name)}
 	}
 	return out
 }

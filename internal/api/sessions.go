@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -21,21 +22,6 @@ func (p *people) mountSessions(mux *http.ServeMux) {
 	p.handle(mux, "DELETE /api/v1/sessions/{id}", p.endSession)
 }
 
-// sessionResponse is one session in the original's shape (user_id a UUID
-// string, not the original's integer).
-type sessionResponse struct {
-	SessionID    string    `json:"session_id"`
-	UserID       string    `json:"user_id"`
-	Username     string    `json:"username"`
-	ClientID     string    `json:"client_id"`
-	IPAddress    string    `json:"ip_address"`
-	UserAgent    string    `json:"user_agent"`
-	CreatedAt    time.Time `json:"created_at"`
-	LastActivity time.Time `json:"last_activity"`
-	ExpiresAt    time.Time `json:"expires_at"`
-	Current      bool      `json:"current"`
-}
-
 func (p *people) listSessions(w http.ResponseWriter, r *http.Request) error {
 	c, err := p.requireUser(r)
 	if err != nil {
@@ -45,13 +31,13 @@ func (p *people) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sessionResponse, len(list))
+	out := make([]apitype.Session, len(list))
 	for i, s := range list {
-		out[i] = sessionResponse{SessionID: s.ID, UserID: s.UserID, Username: c.Username, ClientID: s.ClientID,
+		out[i] = apitype.Session{SessionID: s.ID, UserID: s.UserID, Username: c.Username, ClientID: s.ClientID,
 			IPAddress: s.IP, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastActivity: s.LastActivity,
 			ExpiresAt: s.ExpiresAt, Current: s.ID == c.SessionID}
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out, "total": len(out)})
+	web.WriteJSON(w, http.StatusOK, apitype.SessionList{Sessions: out, Total: len(out)})
 	return nil
 }
 
@@ -128,8 +114,8 @@ func (p *people) sessionStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]int{"active_sessions": st.Active, "sessions_created_today": st.CreatedSince,
-		"expired_sessions": st.Expired, "total_sessions": st.Total})
+	web.WriteJSON(w, http.StatusOK, apitype.SessionStats{Active: st.Active, CreatedToday: st.CreatedSince,
+		Expired: st.Expired, Total: st.Total})
 	return nil
 }
 
@@ -142,6 +128,6 @@ func (p *people) cleanupSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"message": "Expired sessions cleaned up", "sessions_cleaned": n})
+	web.WriteJSON(w, http.StatusOK, apitype.SessionsCleaned{Message: "Expired sessions cleaned up", Cleaned: n})
 	return nil
 }

@@ -289,7 +289,7 @@ func (p *people) listUsers(w http.ResponseWriter, r *http.Request) error {
 	for i, u := range users {
 		out[i] = newUserResponse(u, now)
 	}
-	web.WriteJSON(w, http.StatusOK, paging.envelope("users", out, total))
+	web.WriteJSON(w, http.StatusOK, apitype.UserList{Paging: paging.page(total), Users: out})
 	return nil
 }
 

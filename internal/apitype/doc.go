@@ -8,5 +8,7 @@
 // they differ), with JSON names as the original spelled them. Optional
 // request fields are pointers, so "absent" and "zero" differ. The package
 // holds types and trivial helpers only: no rules, no I/O, no imports
-// beyond the standard library.
+// beyond the standard library. The API's validation lives with the API, as
+// methods of its own types defined on these (type clientFields
+// apitype.ClientFields), so the fields and JSON names stay declared here.
 package apitype

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 const clientsAPI = "/api/v1/service-clients"
@@ -38,7 +40,7 @@ func (c *Console) clientList(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err := res.Err(); err != nil {
 		return err
 	}
-	var list clientList
+	var list apitype.ClientList
 	if err := res.Decode(&list); err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ func (c *Console) clientList(w http.ResponseWriter, r *http.Request, sess *sessi
 	if search != "" {
 		keep.Set("search", search)
 	}
-	c.render(w, r, http.StatusOK, "clients", sess, listData[clientList]{List: list, Search: search, Base: Path + "/clients", Query: keep})
+	c.render(w, r, http.StatusOK, "clients", sess, listData[apitype.ClientList]{List: list, Search: search, Base: Path + "/clients", Query: keep})
 	return nil
 }
 
@@ -58,46 +60,58 @@ func (c *Console) clientDetail(w http.ResponseWriter, r *http.Request, sess *ses
 	if err := res.Err(); err != nil {
 		return err
 	}
-	var cl clientView
+	var cl apitype.Client
 	if err := res.Decode(&cl); err != nil {
 		return err
 	}
-	c.render(w, r, http.StatusOK, "client", sess, struct{ Client clientView }{cl})
+	c.render(w, r, http.StatusOK, "client", sess, struct{ Client apitype.Client }{cl})
 	return nil
 }
 
-// intField adds a numeric form field to body when it was filled in.
-func intField(r *http.Request, body map[string]any, name string) {
-	if v := strings.TrimSpace(r.PostFormValue(name)); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			body[name] = n
-		} else {
-			body[name] = v // let the API say what is wrong with it
+// intFields reads the numeric form fields that were filled in: each
+// non-empty one is set through its pointer. A field that is not a whole
+// number comes back as a message for the form.
+func intFields(r *http.Request, fields map[string]func(int)) *flash {
+	for name, set := range fields {
+		v := strings.TrimSpace(r.PostFormValue(name))
+		if v == "" {
+			continue
 		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &flash{Kind: "error", Message: strings.ReplaceAll(name, "_", " ") + " must be a whole number."}
+		}
+		set(n)
 	}
+	return nil
 }
+
+// ptr returns a pointer to v, for the optional fields of API bodies.
+func ptr[T any](v T) *T { return &v }
 
 func (c *Console) clientCreate(r *http.Request, sess *session) (string, *flash, error) {
 	typ := r.PostFormValue("client_type")
-	body := map[string]any{
-		"name": strings.TrimSpace(r.PostFormValue("name")), "description": r.PostFormValue("description"),
-		"client_type": typ, "scope_ids": splitList(r.PostFormValue("scopes")),
-		"audiences": splitList(r.PostFormValue("audiences")), "is_trusted": r.PostFormValue("is_trusted") == "1",
+	body := apitype.ClientFields{
+		Name: ptr(strings.TrimSpace(r.PostFormValue("name"))), Description: ptr(r.PostFormValue("description")),
+		ClientType: &typ, ScopeIDs: ptr(splitList(r.PostFormValue("scopes"))),
+		Audiences: ptr(splitList(r.PostFormValue("audiences"))), IsTrusted: ptr(r.PostFormValue("is_trusted") == "1"),
 	}
 	if id := strings.TrimSpace(r.PostFormValue("client_id")); id != "" {
-		body["client_id"] = id
+		body.ClientID = &id
 	}
 	redirects := splitList(r.PostFormValue("redirect_uris"))
 	if len(redirects) > 0 {
-		body["redirect_uris"] = redirects
+		body.RedirectURIs = &redirects
 	}
 	switch {
 	case typ == "public":
-		body["grant_types"] = []string{"authorization_code", "refresh_token"}
+		body.GrantTypes = &[]string{"authorization_code", "refresh_token"}
 	case len(redirects) > 0:
-		body["grant_types"] = []string{"client_credentials", "authorization_code", "refresh_token"}
+		body.GrantTypes = &[]string{"client_credentials", "authorization_code", "refresh_token"}
 	}
-	intField(r, body, "access_token_lifetime")
+	if f := intFields(r, map[string]func(int){"access_token_lifetime": func(n int) { body.AccessTokenLifetime = &n }}); f != nil {
+		return Path + "/clients", f, nil
+	}
 	res, err := c.api(r, sess, call{Method: http.MethodPost, Path: clientsAPI, JSON: body})
 	if err != nil {
 		return Path + "/clients", nil, err
@@ -105,28 +119,33 @@ func (c *Console) clientCreate(r *http.Request, sess *session) (string, *flash, 
 	if err := res.Err(); err != nil {
 		return Path + "/clients", nil, err
 	}
-	var out struct {
-		Client       clientView `json:"client"`
-		ClientSecret string     `json:"client_secret"`
-	}
+	var out apitype.ClientCreated
 	if err := res.Decode(&out); err != nil {
 		return Path + "/clients", nil, err
 	}
-	f := &flash{Kind: "ok", Message: "Client " + out.Client.ClientID + " created.", Secret: out.ClientSecret, Client: out.Client.ClientID}
+	f := &flash{Kind: "ok", Message: "Client " + out.Client.ClientID + " created.", Client: out.Client.ClientID}
+	if out.ClientSecret != nil {
+		f.Secret = *out.ClientSecret
+	}
 	return Path + "/clients/" + url.PathEscape(out.Client.ClientID), f, nil
 }
 
 func (c *Console) clientUpdate(r *http.Request, sess *session) (string, *flash, error) {
 	id := r.PathValue("id")
 	back := Path + "/clients/" + url.PathEscape(id)
-	body := map[string]any{
-		"name": strings.TrimSpace(r.PostFormValue("name")), "description": r.PostFormValue("description"),
-		"scope_ids": splitList(r.PostFormValue("scopes")), "audiences": splitList(r.PostFormValue("audiences")),
-		"redirect_uris": splitList(r.PostFormValue("redirect_uris")), "allowed_ips": splitList(r.PostFormValue("allowed_ips")),
-		"is_trusted": r.PostFormValue("is_trusted") == "1",
+	body := apitype.ClientFields{
+		Name: ptr(strings.TrimSpace(r.PostFormValue("name"))), Description: ptr(r.PostFormValue("description")),
+		ScopeIDs: ptr(splitList(r.PostFormValue("scopes"))), Audiences: ptr(splitList(r.PostFormValue("audiences"))),
+		RedirectURIs: ptr(splitList(r.PostFormValue("redirect_uris"))), AllowedIPs: ptr(apitype.IPList(splitList(r.PostFormValue("allowed_ips")))),
+		IsTrusted: ptr(r.PostFormValue("is_trusted") == "1"),
 	}
-	for _, f := range []string{"access_token_lifetime", "refresh_token_lifetime", "rate_limit_per_minute", "rate_limit_per_hour"} {
-		intField(r, body, f)
+	if f := intFields(r, map[string]func(int){
+		"access_token_lifetime":  func(n int) { body.AccessTokenLifetime = &n },
+		"refresh_token_lifetime": func(n int) { body.RefreshTokenLifetime = apitype.NullableInt{Set: true, Value: &n} },
+		"rate_limit_per_minute":  func(n int) { body.RateLimitPerMinute = &n },
+		"rate_limit_per_hour":    func(n int) { body.RateLimitPerHour = &n },
+	}); f != nil {
+		return back, f, nil
 	}
 	return back, &flash{Kind: "ok", Message: "Settings of " + id + " saved."}, c.send(r, sess, http.MethodPut, clientsAPI+"/"+url.PathEscape(id), body)
 }
@@ -138,7 +157,7 @@ func (c *Console) clientStatus(r *http.Request, sess *session) (string, *flash, 
 	if active {
 		msg = "Client " + id + " enabled."
 	}
-	err := c.send(r, sess, http.MethodPut, clientsAPI+"/"+url.PathEscape(id), map[string]any{"is_active": active})
+	err := c.send(r, sess, http.MethodPut, clientsAPI+"/"+url.PathEscape(id), apitype.ClientFields{IsActive: &active})
 	return Path + "/clients/" + url.PathEscape(id), &flash{Kind: "ok", Message: msg}, err
 }
 
@@ -150,16 +169,14 @@ func (c *Console) clientRotate(r *http.Request, sess *session) (string, *flash, 
 		return back, &flash{Kind: "error", Message: "Choose how long the old secret keeps working."}, nil
 	}
 	res, err := c.api(r, sess, call{Method: http.MethodPost, Path: clientsAPI + "/" + url.PathEscape(id) + "/rotate-secret",
-		JSON: map[string]any{"grace_period_seconds": grace}})
+		JSON: apitype.SecretRotation{GracePeriodSeconds: ptr(int64(grace))}})
 	if err != nil {
 		return back, nil, err
 	}
 	if err := res.Err(); err != nil {
 		return back, nil, err
 	}
-	var out struct {
-		ClientSecret string `json:"client_secret"`
-	}
+	var out apitype.SecretRotated
 	if err := res.Decode(&out); err != nil {
 		return back, nil, err
 	}

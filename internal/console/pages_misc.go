@@ -7,40 +7,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 const auditAPI = "/api/v1/admin/audit/events"
-
-// dashboardStats is GET /api/v1/admin/dashboard/stats.
-type dashboardStats struct {
-	Users struct {
-		Total  int `json:"total"`
-		Active int `json:"active"`
-		Locked int `json:"locked"`
-	} `json:"users"`
-	RBAC struct {
-		Roles  int `json:"total_roles"`
-		Scopes int `json:"total_scopes"`
-	} `json:"roles_and_permissions"`
-	Clients struct {
-		Total  int `json:"total"`
-		Active int `json:"active"`
-	} `json:"service_clients"`
-	Auth struct {
-		Logins   int `json:"total_logins_today"`
-		Failed   int `json:"failed_logins_today"`
-		Sessions int `json:"active_sessions"`
-	} `json:"authentication"`
-}
 
 // overview shows counts and the latest failed or denied events. Each part
 // that the API refuses says so in place, so a user with some admin scopes
 // still gets the rest.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, sess *session) error {
 	data := struct {
-		Stats       dashboardStats
+		Stats       apitype.DashboardStats
 		StatsError  string
-		Events      []auditEvent
+		Events      []apitype.AuditEvent
 		EventsError string
 	}{}
 	if err := c.getJSON(r, sess, "/api/v1/admin/dashboard/stats", &data.Stats); err != nil {
@@ -50,7 +30,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, sess *session
 		data.StatsError = errorText(err)
 	}
 	for _, outcome := range []string{"failure", "denied"} {
-		var list auditList
+		var list apitype.AuditList
 		if err := c.getJSON(r, sess, auditAPI+"?per_page=10&outcome="+outcome, &list); err != nil {
 			if err == errSignedOut {
 				return err
@@ -60,7 +40,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, sess *session
 		}
 		data.Events = append(data.Events, list.Events...)
 	}
-	slices.SortFunc(data.Events, func(a, b auditEvent) int { return b.Time.Compare(a.Time) })
+	slices.SortFunc(data.Events, func(a, b apitype.AuditEvent) int { return b.Time.Compare(a.Time) })
 	if len(data.Events) > 10 {
 		data.Events = data.Events[:10]
 	}
@@ -70,11 +50,11 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, sess *session
 
 func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, sess *session) error {
 	data := struct {
-		Stats      map[string]any
+		Stats      apitype.SessionStats
 		StatsError string
-		Sessions   []sessionView
+		Sessions   []apitype.Session
 	}{}
-	var own sessionList
+	var own apitype.SessionList
 	if err := c.getJSON(r, sess, "/api/v1/sessions", &own); err != nil {
 		return err
 	}
@@ -97,9 +77,7 @@ func (c *Console) sessionsCleanup(r *http.Request, sess *session) (string, *flas
 	if err := res.Err(); err != nil {
 		return Path + "/sessions", nil, err
 	}
-	var out struct {
-		Cleaned int `json:"sessions_cleaned"`
-	}
+	var out apitype.SessionsCleaned
 	_ = res.Decode(&out)
 	return Path + "/sessions", &flash{Kind: "ok", Message: "Expired sessions removed: " + strconv.Itoa(out.Cleaned) + "."}, nil
 }
@@ -110,9 +88,7 @@ func (c *Console) sessionEnd(r *http.Request, sess *session) (string, *flash, er
 }
 
 func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, sess *session) error {
-	var out struct {
-		Keys []keyView `json:"keys"`
-	}
+	var out apitype.KeyList
 	if err := c.getJSON(r, sess, "/api/v1/admin/keys", &out); err != nil {
 		return err
 	}
@@ -122,9 +98,9 @@ func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, sess *session
 }
 
 func (c *Console) keyRotate(r *http.Request, sess *session) (string, *flash, error) {
-	body := map[string]any{}
+	var body apitype.KeyRotation
 	if r.PostFormValue("when") == "now" {
-		body["delay_seconds"] = 0
+		body.DelaySeconds = ptr(int64(0))
 	}
 	res, err := c.api(r, sess, call{Method: http.MethodPost, Path: "/api/v1/admin/keys/rotate", JSON: body})
 	if err != nil {
@@ -133,7 +109,7 @@ func (c *Console) keyRotate(r *http.Request, sess *session) (string, *flash, err
 	if err := res.Err(); err != nil {
 		return Path + "/keys", nil, err
 	}
-	var k keyView
+	var k apitype.Key
 	_ = res.Decode(&k)
 	return Path + "/keys", &flash{Kind: "ok", Message: "New key " + k.KID + " published; it signs from " + k.ActivatesAt.UTC().Format(time.RFC3339) + "."}, nil
 }
@@ -181,16 +157,16 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, sess *sessio
 			keep.Set(name, v)
 		}
 	}
-	var list auditList
+	var list apitype.AuditList
 	if problem == "" {
 		if err := c.getJSON(r, sess, auditAPI+"?"+q.Encode(), &list); err != nil {
 			return err
 		}
 	}
 	c.render(w, r, http.StatusOK, "audit", sess, struct {
-		listData[auditList]
+		listData[apitype.AuditList]
 		Filter  auditFilter
 		Problem string
-	}{listData[auditList]{List: list, Base: Path + "/audit", Query: keep}, f, problem})
+	}{listData[apitype.AuditList]{List: list, Base: Path + "/audit", Query: keep}, f, problem})
 	return nil
 }

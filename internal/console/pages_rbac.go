@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/permiso-auth/permiso/internal/apitype"
 )
 
 const (
@@ -16,21 +18,21 @@ func (c *Console) rolesPage(w http.ResponseWriter, r *http.Request, sess *sessio
 	if err := c.getJSON(r, sess, rolesAPI+"?per_page=100", &roles); err != nil {
 		return err
 	}
-	var scopes scopeList
+	var scopes apitype.ScopeList
 	if err := c.getJSON(r, sess, scopesAPI+"?per_page=100", &scopes); err != nil {
 		return err
 	}
 	c.render(w, r, http.StatusOK, "roles", sess, struct {
 		Roles  []roleView
-		Scopes []scopeView
+		Scopes []apitype.Scope
 	}{roles.Roles, scopes.Scopes})
 	return nil
 }
 
 func (c *Console) roleCreate(r *http.Request, sess *session) (string, *flash, error) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	body := map[string]any{"name": name, "description": r.PostFormValue("description"),
-		"scope_ids": splitList(r.PostFormValue("scopes"))}
+	body := apitype.RoleFields{Name: &name, Description: ptr(r.PostFormValue("description")),
+		ScopeIDs: ptr(splitList(r.PostFormValue("scopes")))}
 	err := c.send(r, sess, http.MethodPost, rolesAPI, body)
 	return Path + "/roles", &flash{Kind: "ok", Message: "Role " + name + " created."}, err
 }
@@ -40,7 +42,7 @@ func (c *Console) roleScopes(r *http.Request, sess *session) (string, *flash, er
 	if ids == nil {
 		ids = []string{}
 	}
-	err := c.send(r, sess, http.MethodPut, rolesAPI+"/"+url.PathEscape(r.PathValue("id"))+"/scopes", map[string]any{"scope_ids": ids})
+	err := c.send(r, sess, http.MethodPut, rolesAPI+"/"+url.PathEscape(r.PathValue("id"))+"/scopes", apitype.RoleFields{ScopeIDs: &ids})
 	return Path + "/roles", &flash{Kind: "ok", Message: "Scopes of the role saved. They apply to tokens issued from now on."}, err
 }
 
@@ -52,7 +54,7 @@ func (c *Console) roleDelete(r *http.Request, sess *session) (string, *flash, er
 func (c *Console) scopeCreate(r *http.Request, sess *session) (string, *flash, error) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	resource, action, _ := strings.Cut(name, ":")
-	body := map[string]any{"name": name, "description": r.PostFormValue("description"), "resource": resource, "action": action}
+	body := apitype.ScopeFields{Name: &name, Description: ptr(r.PostFormValue("description")), Resource: &resource, Action: &action}
 	err := c.send(r, sess, http.MethodPost, scopesAPI, body)
 	return Path + "/roles", &flash{Kind: "ok", Message: "Scope " + name + " created."}, err
 }
