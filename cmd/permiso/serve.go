@@ -65,7 +65,7 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, OutboundAllow: outboundAllow, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
 		SecretGrace: c.SecretGrace, CacheTTL: c.CacheTTL, StaleIfError: c.StaleIfError, AuditRetention: c.AuditRetention,
-		RevocationFeedAuth:  c.RevocationFeedAuth,
+		RevocationFeedAuth: c.RevocationFeedAuth, DPoPNonce: c.DPoPNonce,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
 		MaxLoginAttempts: c.MaxLoginAttempts, LockoutDuration: c.LockoutDuration, DefaultUserRole: c.DefaultUserRole,
 		PasswordMinLength: c.PasswordMinLength, SMTPURL: c.SMTPURL, MailFrom: c.MailFrom,

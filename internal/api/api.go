@@ -108,20 +108,29 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != "" && len(tok) <= tokens.MaxTokenBytes
 }
 
-// authenticate verifies the caller's access token.
+// authenticate verifies the caller's access token, and the proof of
+// possession of a bound token (DPoP, a client certificate).
 func (a *API) authenticate(r *http.Request) (*wire.Claims, error) {
-	tok, ok := bearer(r)
-	if !ok {
+	if _, ok := bearer(r); !ok && !dpopAuthorization(r) {
 		return nil, web.Unauthorized(realm, r.Header.Get("Authorization") != "", "Authentication required: send an access token as a Bearer credential")
 	}
-	c, err := a.cfg.OAuth.VerifyAccess(r.Context(), tok)
+	c, err := a.cfg.OAuth.VerifyRequest(r, realm)
 	if err != nil {
+		if we, ok := web.AsError(err); ok {
+			return nil, we
+		}
 		if isInactive(err) {
 			return nil, web.Unauthorized(realm, true, "The access token is invalid, expired or revoked")
 		}
 		return nil, web.Unavailable(err)
 	}
 	return c, nil
+}
+
+// dpopAuthorization reports an "Authorization: DPoP" header (RFC 9449 §7.1).
+func dpopAuthorization(r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "DPoP") && strings.TrimSpace(tok) != ""
 }
 
 // requireScope authenticates the caller and checks one scope (with the

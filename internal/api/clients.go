@@ -53,6 +53,7 @@ func newClientResponse(c store.Client) apitype.Client {
 		// about a stored client, so "active" is what decides.
 		CanAuthenticate:       c.Active,
 		SupportsRefreshTokens: slices.Contains(c.GrantTypes, wire.GrantRefreshToken),
+		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, TLSClientCertificateBoundAccessTokens: c.TLSClientCertificateBoundAccessTokens,
 	}
 }
 
@@ -330,6 +331,8 @@ func changedClientFields(f clientFields) []string {
 	add(f.GrantTypes != nil, "grant_types")
 	add(f.RedirectURIs != nil, "redirect_uris")
 	add(f.TokenEndpointAuthMethod != nil, "token_endpoint_auth_method")
+	add(f.DPoPBoundAccessTokens != nil, "dpop_bound_access_tokens")
+	add(f.TLSClientCertificateBoundAccessTokens != nil, "tls_client_certificate_bound_access_tokens")
 	return out
 }
 

@@ -127,6 +127,12 @@ func (f clientFields) apply(c *store.Client, problems *web.Fields) {
 	if f.TokenEndpointAuthMethod != nil {
 		c.TokenEndpointAuthMethod = *f.TokenEndpointAuthMethod
 	}
+	if f.DPoPBoundAccessTokens != nil {
+		c.DPoPBoundAccessTokens = *f.DPoPBoundAccessTokens
+	}
+	if f.TLSClientCertificateBoundAccessTokens != nil {
+		c.TLSClientCertificateBoundAccessTokens = *f.TLSClientCertificateBoundAccessTokens
+	}
 }
 
 // scopeRefs returns the scope references of the body (scope_ids and the

@@ -45,6 +45,9 @@ type Client struct {
 	TokenEndpointAuthMethod string       `json:"token_endpoint_auth_method"`
 	CanAuthenticate         bool         `json:"can_authenticate"`
 	SupportsRefreshTokens   bool         `json:"supports_refresh_tokens"`
+	// Sender-constrained tokens (RFC 9449 §5.2, RFC 8705 §3.4).
+	DPoPBoundAccessTokens                 bool `json:"dpop_bound_access_tokens"`
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
 }
 
 // ScopeNames lists the client's scopes by name.
@@ -84,6 +87,9 @@ type ClientFields struct {
 	GrantTypes              *[]string   `json:"grant_types,omitempty"`
 	RedirectURIs            *[]string   `json:"redirect_uris,omitempty"`
 	TokenEndpointAuthMethod *string     `json:"token_endpoint_auth_method,omitempty"`
+	// Sender-constrained tokens (RFC 9449 §5.2, RFC 8705 §3.4).
+	DPoPBoundAccessTokens                 *bool `json:"dpop_bound_access_tokens,omitempty"`
+	TLSClientCertificateBoundAccessTokens *bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 
 	// Set on create only. They are fields here, not in a wrapper struct,
 	// so that JSON type errors name the field as the client sent it.

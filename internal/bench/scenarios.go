@@ -13,6 +13,7 @@ import (
 const (
 	ScenarioCCBasic    = "cc-basic"
 	ScenarioCCPost     = "cc-post"
+	ScenarioDPoP       = "dpop"
 	ScenarioIntrospect = "introspect"
 	ScenarioJWKS       = "jwks"
 	ScenarioMetadata   = "metadata"
@@ -41,6 +42,7 @@ func scenarios() []scenario {
 			id, secret, err := s.serviceClient(ctx)
 			return ccOp(s.base, id, secret, true), err
 		}},
+		{ScenarioDPoP, "client_credentials with a fresh DPoP proof per request (RFC 9449)", true, prepareDPoP},
 		{ScenarioIntrospect, "POST /oauth2/introspect of a live token", false, prepareIntrospect},
 		{ScenarioJWKS, "GET /.well-known/jwks.json", false, func(_ context.Context, s *setup) (func(int) Op, error) {
 			return getOp(s.base, "/.well-known/jwks.json", "keys"), nil

@@ -60,6 +60,7 @@ type Config struct {
 	CacheTTL             time.Duration
 	StaleIfError         time.Duration
 	RevocationFeedAuth   bool
+	DPoPNonce            bool
 }
 
 // Load parses args (without the program and subcommand names) with env

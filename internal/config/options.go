@@ -66,6 +66,7 @@ func options(c *Config) []option {
 		{"cache-ttl", "backstop lifetime of cached clients, scopes and roles", dur(&c.CacheTTL, 30*time.Second)},
 		{"stale-if-error", "while the database is unreachable, how long known clients, scopes, roles and keys are served from memory, counted from the last successful sync", dur(&c.StaleIfError, time.Hour)},
 		{"revocation-feed-auth", "require client authentication (client_secret_basic) on the revocation feed /oauth2/revocations; it is public by default", boolean(&c.RevocationFeedAuth, false)},
+		{"dpop-nonce", "require a server-provided nonce in DPoP proofs at the token endpoint and the API (RFC 9449 §8)", boolean(&c.DPoPNonce, false)},
 	}
 }
 

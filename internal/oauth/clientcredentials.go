@@ -34,6 +34,7 @@ func (g clientCredentials) Token(ctx context.Context, req *TokenRequest, c *stor
 		Scopes:    scopes,
 		Type:      wire.ClaimTypeService,
 		IsTrusted: &trusted,
+		Cnf:       req.Bind,
 	}
 	return g.m.Issue(claims, time.Duration(c.AccessTokenLifetime)*time.Second)
 }

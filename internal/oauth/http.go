@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -49,6 +50,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) error {
 	res, err := p.Token(r.Context(), req)
 	if err != nil {
 		return err
+	}
+	// RFC 9449 §8.2: the nonce to use next, so a client is never refused
+	// for a stale one while it keeps calling.
+	if n := p.DPoPNonce(); n != "" && len(req.DPoP) > 0 {
+		w.Header().Set(dpop.HeaderNonce, n)
 	}
 	WriteToken(w, &res.TokenResponse)
 	return nil

@@ -56,6 +56,8 @@ func (p *Provider) Metadata(openid bool) wire.Metadata {
 		IntrospectionEndpointAuthSigningAlgValuesSupported: AssertionAlgorithms,
 		AccessTokenSigningAlgValuesSupported:               algs,
 		RevocationListEndpoint:                             iss + PathRevocations,
+		DPoPSigningAlgValuesSupported:                      p.DPoPAlgorithms(),
+		TLSClientCertificateBoundAccessTokens:              p.cfg.MTLS,
 	}
 	if p.cfg.MTLS && p.cfg.MTLSBaseURL != "" {
 		base := p.cfg.MTLSBaseURL

@@ -30,8 +30,12 @@ func (m Minter) Issue(claims wire.Claims, ttl time.Duration) (*TokenResult, erro
 	if err != nil {
 		return nil, err
 	}
+	typ := wire.TokenTypeBearer
+	if claims.Cnf != nil && claims.Cnf.JKT != "" {
+		typ = wire.TokenTypeDPoP // RFC 9449 §5
+	}
 	return &TokenResult{
-		TokenResponse: wire.TokenResponse{AccessToken: tok, TokenType: wire.TokenTypeBearer,
+		TokenResponse: wire.TokenResponse{AccessToken: tok, TokenType: typ,
 			ExpiresIn: int64(ttl / time.Second), Scope: signed.Scope},
 		Claims: signed,
 	}, nil

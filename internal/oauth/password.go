@@ -47,7 +47,7 @@ func (g passwordGrant) Token(ctx context.Context, req *TokenRequest, c *store.Cl
 		return nil, err
 	}
 	withRefresh := slices.Contains(c.GrantTypes, wire.GrantRefreshToken)
-	return g.ut.IssueUserTokens(ctx, u, sess.ID, c, UserScopes(u, c, req.Scopes), aud, withRefresh)
+	return g.ut.IssueUserTokens(ctx, u, sess.ID, c, UserScopes(u, c, req.Scopes), aud, withRefresh, req.Bind)
 }
 
 // invalidUserGrant is the RFC 6749 §5.2 form of a failed user

@@ -18,6 +18,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -108,6 +109,10 @@ type Config struct {
 	// FeedRequiresAuth makes the revocation feed answer only
 	// authenticated clients; by default it is public.
 	FeedRequiresAuth bool
+
+	// DPoP tunes DPoP proofs (RFC 9449) at the token endpoint and on
+	// Permiso's own API; proof ids are recorded in Replay.
+	DPoP DPoPConfig
 }
 
 // Grant issues tokens for one grant type. The dispatcher has already
@@ -142,6 +147,7 @@ type Provider struct {
 	assertionVerifier *jwt.Verifier
 	localReplayOnce   sync.Once
 	localReplay       *replay.Records
+	proofs            *dpop.Verifier
 }
 
 // New returns a Provider serving the client_credentials grant and
@@ -167,6 +173,11 @@ func New(cfg Config) *Provider {
 		}
 		p.grants[g.Name] = g
 	}
+	proofs, err := p.newProofVerifier()
+	if err != nil {
+		panic("oauth: DPoP: " + err.Error()) // a wiring bug: the server validates its configuration first
+	}
+	p.proofs = proofs
 	return p
 }
 
@@ -193,7 +204,11 @@ func (p *Provider) Token(ctx context.Context, req *TokenRequest) (*TokenResult, 
 			return nil, web.TooManyRequests(int((wait + time.Second - 1) / time.Second))
 		}
 	}
-	res, err := g.Grant.Token(ctx, req, c)
+	err = p.bind(ctx, req, c)
+	var res *TokenResult
+	if err == nil {
+		res, err = g.Grant.Token(ctx, req, c)
+	}
 	if err != nil {
 		var we *web.Error
 		if errors.As(err, &we) {

@@ -64,6 +64,14 @@ func (ut *UserTokens) Refresh(ctx context.Context, req *TokenRequest, c *store.C
 		}
 		return nil, ut.refuse(ctx, req, t.UserID, reason, errRefresh("The refresh token was not issued to this client"))
 	}
+	// A bound family is refreshed only with proof of its key, checked
+	// before the token is used up, so a thief without the key cannot even
+	// burn it; and the new tokens stay bound.
+	cnf, err := RequirePossession(req, wireCnf(t.Cnf))
+	if err != nil {
+		we, _ := web.AsError(err)
+		return nil, ut.refuse(ctx, req, t.UserID, "binding", we)
+	}
 	now := ut.cfg.Now()
 	t, err = ut.cfg.Store.UseRefreshToken(ctx, hash, now)
 	switch {
@@ -104,12 +112,13 @@ func (ut *UserTokens) Refresh(ctx context.Context, req *TokenRequest, c *store.C
 	}
 	// Never wider than at login; narrower if the user or client lost scopes.
 	scopes := intersect(strings.Fields(t.Scope), UserScopes(&u, c, nil))
-	res, err := ut.mint(&u, t.SessionID, t.ClientID, scopes, wire.Audience(t.Audience))
+	res, err := ut.mint(&u, t.SessionID, t.ClientID, scopes, wire.Audience(t.Audience), cnf)
 	if err != nil {
 		return nil, err
 	}
 	res.RefreshToken, err = ut.newRefresh(ctx, store.RefreshToken{FamilyID: t.FamilyID, ParentID: t.ID, SessionID: t.SessionID,
-		UserID: u.ID, ClientID: t.ClientID, Scope: strings.Join(scopes, " "), Audience: t.Audience, CreatedAt: now, ExpiresAt: t.ExpiresAt})
+		UserID: u.ID, ClientID: t.ClientID, Scope: strings.Join(scopes, " "), Audience: t.Audience, Cnf: storeCnf(cnf),
+		CreatedAt: now, ExpiresAt: t.ExpiresAt})
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +233,8 @@ func (ut *UserTokens) IntrospectRefresh(ctx context.Context, raw string) (wire.I
 	}
 	return wire.IntrospectionResponse{Active: true, Scope: t.Scope, ClientID: t.ClientID, Username: u.Username,
 		TokenType: wire.HintRefreshToken, Exp: t.ExpiresAt.Unix(), Iat: t.CreatedAt.Unix(), Sub: u.ID,
-		Aud: wire.Audience(t.Audience), Iss: ut.cfg.Minter.Issuer, Scopes: strings.Fields(t.Scope), Type: "refresh"}, nil
+		Aud: wire.Audience(t.Audience), Iss: ut.cfg.Minter.Issuer, Scopes: strings.Fields(t.Scope), Type: "refresh",
+		Cnf: wireCnf(t.Cnf)}, nil
 }
 
 // RevokeRefresh implements [RefreshTokens]: it revokes the token's whole

@@ -8,6 +8,7 @@ import (
 
 	"github.com/permiso-auth/permiso/internal/mtls"
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -53,6 +54,16 @@ type TokenRequest struct {
 	// Auth is the client's authentication, set by the dispatcher before a
 	// grant runs (its CertThumbprint is what certificate-bound tokens carry).
 	Auth *ClientAuth
+	// DPoP holds the values of the request's DPoP headers (RFC 9449 §5)
+	// and Path the path it came to, under the issuer URL: the htu its
+	// proof must name.
+	DPoP []string
+	Path string
+	// Bind is what the tokens issued for the request are bound to, set by
+	// the dispatcher (see [RequirePossession]): the key of its DPoP proof,
+	// the certificate of a client that asked for certificate-bound tokens.
+	// nil: unbound.
+	Bind *wire.Confirmation
 	// Request context for audit and policy.
 	IP        string
 	UserAgent string
@@ -83,6 +94,8 @@ func ParseTokenRequest(r *http.Request, form url.Values) (*TokenRequest, error) 
 		IP:           web.ClientIP(r.Context()),
 		UserAgent:    truncate(r.UserAgent(), 256),
 		RequestID:    web.RequestID(r.Context()),
+		DPoP:         r.Header.Values(dpop.HeaderProof),
+		Path:         r.URL.EscapedPath(),
 	}
 	if req.GrantType == "" {
 		return nil, web.BadRequest("The grant_type parameter is required")

@@ -129,9 +129,11 @@ func (ut *UserTokens) EnsureFirstPartyClient(ctx context.Context) error {
 // IssueUserTokens mints an access token for u in session sessionID (claims
 // sub, username, roles, scope, scopes, sid, client_id, type "access") and,
 // when withRefresh, a refresh token starting a new family capped at the
-// refresh lifetime. client nil means the first-party login.
+// refresh lifetime. client nil means the first-party login. cnf, when not
+// nil, binds the access token and the refresh family to a key (RFC 9449
+// §5: a public client's refresh tokens are bound to its DPoP key).
 func (ut *UserTokens) IssueUserTokens(ctx context.Context, u *store.User, sessionID string, client *store.Client,
-	scopes []string, aud wire.Audience, withRefresh bool) (*TokenResult, error) {
+	scopes []string, aud wire.Audience, withRefresh bool, cnf *wire.Confirmation) (*TokenResult, error) {
 	clientID := FirstPartyClientID
 	if client != nil {
 		clientID = client.ClientID
@@ -139,14 +141,14 @@ func (ut *UserTokens) IssueUserTokens(ctx context.Context, u *store.User, sessio
 	if len(aud) == 0 {
 		aud = wire.Audience{ut.cfg.Minter.Issuer}
 	}
-	res, err := ut.mint(u, sessionID, clientID, scopes, aud)
+	res, err := ut.mint(u, sessionID, clientID, scopes, aud, cnf)
 	if err != nil {
 		return nil, err
 	}
 	if withRefresh {
 		now := ut.cfg.Now()
 		res.RefreshToken, err = ut.newRefresh(ctx, store.RefreshToken{SessionID: sessionID, UserID: u.ID, ClientID: clientID,
-			Scope: strings.Join(scopes, " "), Audience: aud, CreatedAt: now, ExpiresAt: now.Add(ut.refreshLifetime(client))})
+			Scope: strings.Join(scopes, " "), Audience: aud, Cnf: storeCnf(cnf), CreatedAt: now, ExpiresAt: now.Add(ut.refreshLifetime(client))})
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +156,7 @@ func (ut *UserTokens) IssueUserTokens(ctx context.Context, u *store.User, sessio
 	return res, nil
 }
 
-func (ut *UserTokens) mint(u *store.User, sessionID, clientID string, scopes []string, aud wire.Audience) (*TokenResult, error) {
+func (ut *UserTokens) mint(u *store.User, sessionID, clientID string, scopes []string, aud wire.Audience, cnf *wire.Confirmation) (*TokenResult, error) {
 	if scopes == nil {
 		scopes = []string{}
 	}
@@ -163,13 +165,28 @@ func (ut *UserTokens) mint(u *store.User, sessionID, clientID string, scopes []s
 		roles = append(roles, r.Name)
 	}
 	res, err := ut.cfg.Minter.Issue(wire.Claims{Subject: u.ID, Audience: aud, ClientID: clientID, Scope: strings.Join(scopes, " "),
-		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, Roles: roles, SessionID: sessionID},
+		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, Roles: roles, SessionID: sessionID, Cnf: cnf},
 		ut.cfg.AccessTokenLifetime)
 	if err != nil {
 		return nil, fmt.Errorf("mint user token: %w", err)
 	}
 	res.SessionID = sessionID
 	return res, nil
+}
+
+// storeCnf and wireCnf convert a binding between its stored and wire forms.
+func storeCnf(c *wire.Confirmation) store.Confirmation {
+	if c == nil {
+		return store.Confirmation{}
+	}
+	return store.Confirmation{JKT: c.JKT, X5TS256: c.X5TS256}
+}
+
+func wireCnf(c store.Confirmation) *wire.Confirmation {
+	if !c.Bound() {
+		return nil
+	}
+	return &wire.Confirmation{JKT: c.JKT, X5TS256: c.X5TS256}
 }
 
 func (ut *UserTokens) refreshLifetime(c *store.Client) time.Duration {
@@ -246,7 +263,7 @@ func (ut *UserTokens) Login(ctx context.Context, req *TokenRequest) (*TokenResul
 	if err != nil {
 		return nil, err
 	}
-	res, err := ut.IssueUserTokens(ctx, u, sess.ID, nil, UserScopes(u, nil, req.Scopes), nil, true)
+	res, err := ut.IssueUserTokens(ctx, u, sess.ID, nil, UserScopes(u, nil, req.Scopes), nil, true, nil)
 	if err != nil {
 		return nil, err
 	}

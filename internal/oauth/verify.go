@@ -95,13 +95,20 @@ func (p *Provider) Introspect(ctx context.Context, raw string) (wire.Introspecti
 	return IntrospectionOf(c), nil
 }
 
-// IntrospectionOf builds the RFC 7662 response for active claims.
+// IntrospectionOf builds the RFC 7662 response for active claims. A bound
+// token's cnf comes along, and a DPoP-bound token's token_type is DPoP
+// (RFC 9449 §6.2, RFC 8705 §3.2), so a resource server that introspects can
+// check the binding.
 func IntrospectionOf(c *wire.Claims) wire.IntrospectionResponse {
+	typ := wire.TokenTypeBearer
+	if c.Cnf != nil && c.Cnf.JKT != "" {
+		typ = wire.TokenTypeDPoP
+	}
 	return wire.IntrospectionResponse{
 		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username,
-		TokenType: wire.TokenTypeBearer, Exp: c.Expiry, Iat: c.IssuedAt, Nbf: c.NotBefore,
+		TokenType: typ, Exp: c.Expiry, Iat: c.IssuedAt, Nbf: c.NotBefore,
 		Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
-		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted, Roles: c.Roles,
+		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted, Roles: c.Roles, Cnf: c.Cnf,
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 // testServer is a real Permiso on a loopback port with its own data dir.
 type testServer struct {
 	URL     string
+	Addr    string // the listener, which URL names unless the issuer is another URL
 	DataDir string
 	AdminID string
 	Secret  string
@@ -75,7 +76,7 @@ func newTestServer(t *testing.T, mutate func(*server.Config)) *testServer {
 			t.Errorf("server.Run: %v", err)
 		}
 	})
-	ts := &testServer{URL: cfg.Issuer, DataDir: cfg.DataDir, t: t}
+	ts := &testServer{URL: cfg.Issuer, Addr: cfg.Addr, DataDir: cfg.DataDir, t: t}
 	b, err := os.ReadFile(filepath.Join(cfg.DataDir, server.BootstrapFile))
 	if err != nil {
 		t.Fatal(err)

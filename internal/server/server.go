@@ -68,6 +68,10 @@ type Config struct {
 	// RevocationFeedAuth makes /oauth2/revocations require client
 	// authentication; it is public by default.
 	RevocationFeedAuth bool
+	// DPoPNonce makes the token endpoint (and Permiso's API) require a
+	// server-provided nonce in DPoP proofs (RFC 9449 §8); replicas share
+	// nonces through a key derived from the master key.
+	DPoPNonce bool
 
 	// People (users, logins, sessions).
 	AccessTokenLifetime  time.Duration
@@ -255,7 +259,12 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	}
 
 	// The protocol, with every grant beyond client_credentials.
+	nonceKey, err := keys.DeriveKey(master, "dpop nonce")
+	if err != nil {
+		return err
+	}
 	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, Store: s.store, Tokens: tok, Revocations: s.revoked,
+		DPoP: oauth.DPoPConfig{Nonce: cfg.DPoPNonce, NonceSecret: nonceKey},
 		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log,
 		Limiter: limiter, Observer: observer, FeedRequiresAuth: cfg.RevocationFeedAuth,
 		Grants:        append(userTokens.Grants(), authz.Grant()),

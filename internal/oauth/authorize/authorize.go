@@ -34,7 +34,7 @@ type Accounts interface {
 // The oauth provider implements it.
 type TokenIssuer interface {
 	IssueUserTokens(ctx context.Context, u *store.User, sessionID string, client *store.Client,
-		scopes []string, aud wire.Audience, withRefresh bool) (*oauth.TokenResult, error)
+		scopes []string, aud wire.Audience, withRefresh bool, cnf *wire.Confirmation) (*oauth.TokenResult, error)
 }
 
 // Store is what the package reads and writes.

@@ -74,9 +74,9 @@ func (a accounts) StartSession(ctx context.Context, u *store.User, clientID, ip,
 // token with the claims the grant decided.
 type issuer struct{ m oauth.Minter }
 
-func (i issuer) IssueUserTokens(ctx context.Context, u *store.User, sid string, c *store.Client, scopes []string, aud wire.Audience, withRefresh bool) (*oauth.TokenResult, error) {
+func (i issuer) IssueUserTokens(ctx context.Context, u *store.User, sid string, c *store.Client, scopes []string, aud wire.Audience, withRefresh bool, cnf *wire.Confirmation) (*oauth.TokenResult, error) {
 	return i.m.Issue(wire.Claims{Subject: u.ID, Audience: aud, ClientID: c.ClientID, Scope: strings.Join(scopes, " "),
-		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, SessionID: sid}, time.Minute)
+		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, SessionID: sid, Cnf: cnf}, time.Minute)
 }
 
 const password = "correct horse battery staple 9"

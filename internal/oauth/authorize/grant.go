@@ -51,6 +51,16 @@ func (g codeGrant) Token(ctx context.Context, req *oauth.TokenRequest, c *store.
 	if reason := g.check(req, c, &code, now); reason != "" {
 		return nil, g.refuse(ctx, req, c, reason, invalidGrant())
 	}
+	// RFC 9449 §10: a code requested with dpop_jkt is redeemed only with a
+	// proof of that key, and its tokens are bound to it.
+	var bound *wire.Confirmation
+	if code.DPoPJKT != "" {
+		bound = &wire.Confirmation{JKT: code.DPoPJKT}
+	}
+	cnf, err := oauth.RequirePossession(req, bound)
+	if err != nil {
+		return nil, g.refuse(ctx, req, c, "dpop_jkt_mismatch", err)
+	}
 	u, err := h.cfg.Store.GetUser(ctx, code.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -78,7 +88,7 @@ func (g codeGrant) Token(ctx context.Context, req *oauth.TokenRequest, c *store.
 	// scopes since (never widened).
 	scopes := intersect(intersect(strings.Fields(code.Scope), c.ScopeNames()), rbac.UserScopes(&u))
 	withRefresh := slices.Contains(c.GrantTypes, wire.GrantRefreshToken)
-	res, err := h.cfg.Tokens.IssueUserTokens(ctx, &u, code.SessionID, c, scopes, aud, withRefresh)
+	res, err := h.cfg.Tokens.IssueUserTokens(ctx, &u, code.SessionID, c, scopes, aud, withRefresh, cnf)
 	if err != nil {
 		return nil, fmt.Errorf("issue tokens for code: %w", err)
 	}

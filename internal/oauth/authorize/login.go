@@ -196,7 +196,8 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, req *authReq
 		// token request must repeat it exactly when it was sent (§4.1.3).
 		RedirectURI:   req.params.RedirectURI,
 		CodeChallenge: req.params.CodeChallenge, CodeChallengeMethod: req.params.CodeChallengeMethod,
-		Scope: strings.Join(scopes, " "), Audience: req.aud, CreatedAt: now, ExpiresAt: now.Add(h.cfg.CodeLifetime),
+		DPoPJKT: req.params.DPoPJKT,
+		Scope:   strings.Join(scopes, " "), Audience: req.aud, CreatedAt: now, ExpiresAt: now.Add(h.cfg.CodeLifetime),
 	})
 	if err != nil {
 		return fmt.Errorf("store authorization code: %w", err)

@@ -2,6 +2,7 @@ package authorize
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,6 +39,9 @@ type authParams struct {
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	Resources           []string `json:"resource,omitempty"`
 	LoginHint           string   `json:"login_hint,omitempty"`
+	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10): the token
+	// request must come with a proof of that key.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 // authRequest is a validated authorization request.
@@ -78,6 +82,7 @@ func parseParams(q url.Values) (authParams, error) {
 		ResponseType: q.Get("response_type"), ResponseMode: q.Get("response_mode"),
 		State: q.Get("state"), CodeChallenge: q.Get("code_challenge"),
 		CodeChallengeMethod: q.Get("code_challenge_method"), Resources: q["resource"],
+		DPoPJKT: q.Get("dpop_jkt"),
 	}
 	if _, ok := q["scope"]; ok {
 		s := q.Get("scope")
@@ -163,6 +168,9 @@ func (h *Handler) checkRequest(req *authRequest) error {
 	}
 	if err := checkChallenge(c, p.CodeChallenge, p.CodeChallengeMethod); err != nil {
 		return err
+	}
+	if p.DPoPJKT != "" && !isThumbprint(p.DPoPJKT) {
+		return redirectErr(wire.ErrInvalidRequest, "dpop_jkt must be the base64url SHA-256 thumbprint of the DPoP key (RFC 7638)")
 	}
 	scopes, err := requestedScopes(c, p.Scope)
 	if err != nil {
@@ -267,4 +275,11 @@ func safeName(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "?"))
+}
+
+// isThumbprint reports whether s has the form of an RFC 7638 SHA-256 JWK
+// thumbprint: 32 bytes, unpadded base64url.
+func isThumbprint(s string) bool {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(b) == 32
 }
