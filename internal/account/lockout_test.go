@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/account"
+	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/store/sqlstore"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -18,14 +19,15 @@ const pw = "Sunny!Meadow-42"
 func newService(t *testing.T, now *time.Time) *account.Service {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(t.TempDir(), "a.db")})
+	root, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(t.TempDir(), "a.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
+	t.Cleanup(func() { root.Close() })
+	if err := root.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	db := root.ForTenant(store.DefaultTenant)
 	s, err := account.New(account.Config{Store: db, Now: func() time.Time { return *now },
 		HashParams: account.HashParams{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}})
 	if err != nil {

@@ -57,14 +57,15 @@ func (l *auditLog) all() []store.AuditEvent {
 func newAdminFixture(t *testing.T) *adminFixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: sqltest.SQLiteURL(t)})
+	root, err := sqlstore.Open(ctx, sqlstore.Config{URL: sqltest.SQLiteURL(t)})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
+	t.Cleanup(func() { root.Close() })
+	if err := root.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
+	db := root.ForTenant(store.DefaultTenant)
 	cache := store.NewCache(db, store.CacheConfig{})
 	if err := rbac.Seed(ctx, cache); err != nil {
 		t.Fatalf("seed: %v", err)

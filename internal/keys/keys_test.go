@@ -22,7 +22,7 @@ type clock struct {
 func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newManager(t *testing.T, db *sqlstore.DB, clk *clock, master string) *keys.Manager {
+func newManager(t *testing.T, db *sqlstore.Tenant, clk *clock, master string) *keys.Manager {
 	t.Helper()
 	m, err := keys.New(keys.Config{Store: db, MasterKey: []byte(master), PublishDelay: 10 * time.Minute, RetainFor: 25 * time.Hour, Now: clk.now})
 	if err != nil {
@@ -31,16 +31,17 @@ func newManager(t *testing.T, db *sqlstore.DB, clk *clock, master string) *keys.
 	return m
 }
 
-func openDB(t *testing.T) *sqlstore.DB {
+func openDB(t *testing.T) *sqlstore.Tenant {
 	t.Helper()
-	db, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: filepath.Join(t.TempDir(), "k.db")})
+	root, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: filepath.Join(t.TempDir(), "k.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
+	t.Cleanup(func() { root.Close() })
+	if err := root.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	db := root.ForTenant(store.DefaultTenant)
 	return db
 }
 

@@ -22,23 +22,23 @@ import (
 
 // countingStore counts the calls that reach the database.
 type countingStore struct {
-	*sqlstore.DB
+	*sqlstore.Tenant
 	calls atomic.Int64
 }
 
 func (c *countingStore) GetClient(ctx context.Context, id string) (store.Client, error) {
 	c.calls.Add(1)
-	return c.DB.GetClient(ctx, id)
+	return c.Tenant.GetClient(ctx, id)
 }
 
 func (c *countingStore) ListClientSecrets(ctx context.Context, id string, now time.Time) ([]store.ClientSecret, error) {
 	c.calls.Add(1)
-	return c.DB.ListClientSecrets(ctx, id, now)
+	return c.Tenant.ListClientSecrets(ctx, id, now)
 }
 
 func (c *countingStore) GetScopeByName(ctx context.Context, name string) (store.Scope, error) {
 	c.calls.Add(1)
-	return c.DB.GetScopeByName(ctx, name)
+	return c.Tenant.GetScopeByName(ctx, name)
 }
 
 type fixture struct {
@@ -62,15 +62,16 @@ func (f *fixture) rebuild(t *testing.T, rec *captured) {
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	ctx := context.Background()
-	raw, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(tb.TempDir(), "p.db")})
+	root, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(tb.TempDir(), "p.db")})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { raw.Close() })
-	if err := raw.Migrate(ctx); err != nil {
+	tb.Cleanup(func() { root.Close() })
+	if err := root.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	db := &countingStore{DB: raw}
+	raw := root.ForTenant(store.DefaultTenant)
+	db := &countingStore{Tenant: raw}
 	cache := store.NewCache(db, store.CacheConfig{})
 	if err := rbac.Seed(ctx, cache); err != nil {
 		tb.Fatal(err)
@@ -181,7 +182,7 @@ func (c *captured) Record(_ context.Context, e store.AuditEvent) {
 func TestServiceTokensAuditedInAggregate(t *testing.T) {
 	f := newFixture(t)
 	rec := &captured{}
-	f.usage = oauth.NewUsage(f.db.DB, rec, nil, nil)
+	f.usage = oauth.NewUsage(f.db.Tenant, rec, nil, nil)
 	f.rebuild(t, rec)
 	for range 7 {
 		w := httptest.NewRecorder()
@@ -201,7 +202,7 @@ func TestServiceTokensAuditedInAggregate(t *testing.T) {
 	if e.Type != "token.issued" || e.ActorID != "bench" || e.Details["count"] != int64(7) || e.Details["grant"] != "client_credentials" {
 		t.Fatalf("event %+v", e)
 	}
-	c, err := f.db.DB.GetClient(context.Background(), "bench")
+	c, err := f.db.Tenant.GetClient(context.Background(), "bench")
 	if err != nil || c.TotalRequests != 7 || c.LastUsed == nil {
 		t.Fatalf("usage counters: %+v %v", c, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/replay"
+	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/store/sqlstore/sqltest"
 )
 
@@ -119,7 +120,7 @@ func TestReplicasShareRecords(t *testing.T) {
 		},
 		"postgres": func(t *testing.T) (replay.Config, replay.Config) {
 			url := sqltest.PostgresURL(t)
-			return replay.Config{Store: sqltest.Open(t, url)}, replay.Config{Store: sqltest.Open(t, url)}
+			return replay.Config{Store: sqltest.Open(t, url).Tenant(store.DefaultTenant)}, replay.Config{Store: sqltest.Open(t, url).Tenant(store.DefaultTenant)}
 		},
 		"redis": func(t *testing.T) (replay.Config, replay.Config) {
 			url, prefix := testRedisURL(t), uniquePrefix()
@@ -151,12 +152,13 @@ func TestReplicasShareRecords(t *testing.T) {
 }
 
 func TestOutageKeepsRecordsPerReplicaAndSaysSo(t *testing.T) {
-	db := sqltest.SQLite(t)
+	root := sqltest.Open(t, sqltest.SQLiteURL(t))
+	db := root.Tenant(store.DefaultTenant)
 	var logs bytes.Buffer
 	r := newRecords(t, replay.Config{Store: db, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	exp := time.Now().Add(time.Minute)
 	wantUse(t, r, "ns", "before", exp, nil)
-	db.Close()                                             // the database is gone
+	root.Close()                                             // the database is gone
 	wantUse(t, r, "ns", "before", exp, replay.ErrReplayed) // remembered by this replica
 	wantUse(t, r, "ns", "during", exp, nil)
 	wantUse(t, r, "ns", "during", exp, replay.ErrReplayed)
@@ -170,10 +172,11 @@ func TestOutageKeepsRecordsPerReplicaAndSaysSo(t *testing.T) {
 }
 
 func TestStrictRefusesWhileUnreachable(t *testing.T) {
-	db := sqltest.SQLite(t)
+	root := sqltest.Open(t, sqltest.SQLiteURL(t))
+	db := root.Tenant(store.DefaultTenant)
 	var logs bytes.Buffer
 	r := newRecords(t, replay.Config{Store: db, Strict: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	db.Close()
+	root.Close()
 	exp := time.Now().Add(time.Minute)
 	wantUse(t, r, "ns", "x", exp, replay.ErrUnavailable)
 	wantUse(t, r, "ns", "x", exp, replay.ErrUnavailable)
@@ -223,13 +226,14 @@ func TestWritesBackAfterOutage(t *testing.T) {
 }
 
 func TestLocalMemoryIsBounded(t *testing.T) {
-	db := sqltest.SQLite(t)
+	root := sqltest.Open(t, sqltest.SQLiteURL(t))
+	db := root.Tenant(store.DefaultTenant)
 	clk := newClock()
 	r := newRecords(t, replay.Config{Store: db, MaxLocal: 2, Now: clk.Now})
 	wantUse(t, r, "ns", "1", t0.Add(time.Minute), nil)
 	wantUse(t, r, "ns", "2", t0.Add(time.Minute), nil)
 	wantUse(t, r, "ns", "3", t0.Add(time.Minute), nil) // the database holds it; memory is a shortcut
-	db.Close()
+	root.Close()
 	// Memory is full of unexpired values and the database is gone: refuse
 	// rather than forget one.
 	wantUse(t, r, "ns", "4", t0.Add(time.Minute), replay.ErrUnavailable)

@@ -180,11 +180,12 @@ func TestAuditEvents(t *testing.T) {
 func TestAuditRetentionPurge(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(ts.DataDir, "permiso.db")})
+	root, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(ts.DataDir, "permiso.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer root.Close()
+	db := root.Tenant(store.DefaultTenant)
 	now := time.Now().UTC()
 	var old []store.AuditEvent
 	for i := range 3 {

@@ -158,11 +158,12 @@ func TestSIGTERMDrains(t *testing.T) {
 
 	// The queued audit events were written before exit.
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(dataDir, "permiso.db")})
+	root, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(dataDir, "permiso.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer root.Close()
+	db := root.Tenant(store.DefaultTenant)
 	var audited int64
 	for off := 0; ; off += 1000 {
 		events, _, err := db.ListAuditEvents(ctx, store.AuditFilter{Type: "token.issued", ActorID: id, Page: store.Page{Offset: off, Limit: 1000}})

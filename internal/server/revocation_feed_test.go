@@ -150,8 +150,8 @@ func TestGuardSyncsMillionRevocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	seeded := time.Now()
-	if _, err := conn.Exec(ctx, `INSERT INTO revocations (jti, expires_at, created_at)
-		SELECT 'seed' || lpad(g::text, 18, '0'), now() + interval '1 hour', now() FROM generate_series(1, $1) g`, n); err != nil {
+	if _, err := conn.Exec(ctx, `INSERT INTO revocations (tenant_id, jti, expires_at, created_at)
+		SELECT 'default', 'seed' || lpad(g::text, 18, '0'), now() + interval '1 hour', now() FROM generate_series(1, $1) g`, n); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)

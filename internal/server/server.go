@@ -147,6 +147,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *sqlstore.DB
+	def      store.Store // the default tenant's store
 	store    *store.Cache
 	keys     *keys.Manager
 	revoked  *tokens.RevocationList
@@ -204,9 +205,10 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if err := s.db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	s.store = store.NewCache(s.db, store.CacheConfig{TTL: cfg.CacheTTL})
+	s.def = s.db.Tenant(store.DefaultTenant)
+	s.store = store.NewCache(s.def, store.CacheConfig{TTL: cfg.CacheTTL})
 	var err error
-	if s.keys, err = keys.New(keys.Config{Store: s.db, MasterKey: master, Alg: cfg.SigningAlg,
+	if s.keys, err = keys.New(keys.Config{Store: s.def, MasterKey: master, Alg: cfg.SigningAlg,
 		PublishDelay: cfg.KeyPublishDelay, RetainFor: cfg.KeyRetention, Logger: s.log}); err != nil {
 		return err
 	}
@@ -224,14 +226,14 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out, s.log); err != nil {
 		return err
 	}
-	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.db, Logger: s.log, Issuer: cfg.Issuer})
+	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.def, Logger: s.log, Issuer: cfg.Issuer})
 	if err := s.revoked.Reload(ctx); err != nil {
 		return err
 	}
 
 	// Shared services: audit log, usage counters, rate limits and metrics.
-	s.audit = audit.NewSink(audit.Config{Store: s.db, Logger: s.log.With("component", "audit")})
-	s.usage = oauth.NewUsage(s.db, s.audit, s.log, nil)
+	s.audit = audit.NewSink(audit.Config{Store: s.def, Logger: s.log.With("component", "audit")})
+	s.usage = oauth.NewUsage(s.def, s.audit, s.log, nil)
 	if s.ops, err = newOps(ctx, s); err != nil {
 		return err
 	}
@@ -396,7 +398,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 // follow applies changes announced by other replicas (and this one) to
 // the in-memory revocation list and keys.
 func (s *Server) follow(ctx context.Context) {
-	err := s.db.Subscribe(ctx, func(c store.Change) {
+	err := s.def.Subscribe(ctx, func(c store.Change) {
 		switch c.Kind {
 		case store.ChangeRevocation:
 			s.logErr(s.revoked.Sync(ctx), "sync revocations")
@@ -431,12 +433,12 @@ func (s *Server) housekeeping(ctx context.Context) {
 			s.logErr(s.keys.Tick(ctx), "key schedule")
 		case <-slow.C:
 			now := time.Now()
-			_, err := s.db.DeleteExpiredRevocations(ctx, now)
-			s.logErr(err, "purge revocations")
+			var auditBefore time.Time
 			if s.cfg.AuditRetention > 0 {
-				_, err = s.db.DeleteAuditEventsBefore(ctx, now.Add(-s.cfg.AuditRetention))
-				s.logErr(err, "purge audit events")
+				auditBefore = now.Add(-s.cfg.AuditRetention)
 			}
+			_, err := s.db.PurgeExpired(ctx, now, auditBefore)
+			s.logErr(err, "purge expired rows")
 		}
 	}
 }

@@ -25,7 +25,7 @@ func newClock() *clock {
 func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-func newCache(t testing.TB, cfg store.CacheConfig) (*store.Cache, *sqlstore.DB, *clock) {
+func newCache(t testing.TB, cfg store.CacheConfig) (*store.Cache, *sqlstore.Tenant, *clock) {
 	db := sqltest.SQLite(t)
 	clk := newClock()
 	if cfg.Now == nil {
@@ -206,7 +206,7 @@ func TestCacheScopesAndRoles(t *testing.T) {
 // TestCacheRun follows changes written behind the cache's back, as another
 // replica would, through the store's change feed.
 func TestCacheRun(t *testing.T) {
-	for name, open := range map[string]func(testing.TB) *sqlstore.DB{"sqlite": sqltest.SQLite, "postgres": sqltest.Postgres} {
+	for name, open := range map[string]func(testing.TB) *sqlstore.Tenant{"sqlite": sqltest.SQLite, "postgres": sqltest.Postgres} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

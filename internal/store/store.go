@@ -145,6 +145,10 @@ type AuditStore interface {
 type Change struct {
 	Kind string // one of the Change* kinds
 	ID   string // the changed item's key (client_id, kid, jti), or empty for "everything of this kind"
+	// Tenant is the id of the tenant whose data changed. A tenant's store
+	// sets it on what it publishes and delivers only its own tenant's
+	// changes; empty means every tenant (Kind "*" after a lost connection).
+	Tenant string
 }
 
 // Change kinds.
@@ -156,10 +160,13 @@ const (
 	ChangeRevocation = "revocation"
 	ChangeUser       = "user"
 	ChangeTrust      = "trust" // a trust or a binding changed; ID is empty
+	// ChangeTenant: a tenant was created, changed or deleted; ID and
+	// Tenant are its id.
+	ChangeTenant = "tenant"
 )
 
-// Store is everything Permiso persists. Consumers should accept the smaller
-// interfaces they use.
+// Store is everything one tenant persists: the handle [Root.Tenant]
+// returns. Consumers should accept the smaller interfaces they use.
 type Store interface {
 	ScopeStore
 	RoleStore
@@ -188,4 +195,8 @@ type Store interface {
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error
+	// TenantID is the id of the tenant the store is scoped to: every read
+	// and write goes to that tenant's data only, Lock names are the
+	// tenant's own, and Publish and Subscribe carry its changes.
+	TenantID() string
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/store/sqlstore"
 	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -21,17 +22,18 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newService(t testing.TB, alg string, clk *clock) (*tokens.Service, *keys.Manager, *sqlstore.DB) {
+func newService(t testing.TB, alg string, clk *clock) (*tokens.Service, *keys.Manager, *sqlstore.Tenant) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(t.TempDir(), "t.db")})
+	root, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(t.TempDir(), "t.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
+	t.Cleanup(func() { root.Close() })
+	if err := root.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	db := root.ForTenant(store.DefaultTenant)
 	km, err := keys.New(keys.Config{Store: db, MasterKey: []byte(strings.Repeat("k", 32)), Alg: alg, Now: clk.now})
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func (c *clock) Add(d time.Duration) {
 
 // accounts stands in for the account service: it checks the password
 // against the stored Argon2id hash and answers with the same error codes.
-type accounts struct{ db *sqlstore.DB }
+type accounts struct{ db *sqlstore.Tenant }
 
 func (a accounts) Authenticate(ctx context.Context, login, password, ip, ua string) (*store.User, error) {
 	u, err := a.db.GetUserByLogin(ctx, login)
@@ -85,7 +85,7 @@ type fixture struct {
 	t        testing.TB
 	srv      *httptest.Server
 	handler  http.Handler
-	db       *sqlstore.DB
+	db       *sqlstore.Tenant
 	provider *oauth.Provider
 	clock    *clock
 	callback string
@@ -100,14 +100,15 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(t.TempDir(), "p.db")})
+	root, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(t.TempDir(), "p.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
+	t.Cleanup(func() { root.Close() })
+	if err := root.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	db := root.ForTenant(store.DefaultTenant)
 	if err := rbac.Seed(ctx, db); err != nil {
 		t.Fatal(err)
 	}

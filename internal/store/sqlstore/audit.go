@@ -14,12 +14,12 @@ const auditCols = "id, time, type, outcome, actor_type, actor_id, target, ip, us
 
 // AppendAuditEvents stores a batch of events in one transaction. Empty IDs
 // and zero times are filled in.
-func (db *DB) AppendAuditEvents(ctx context.Context, events []store.AuditEvent) error {
+func (st *Tenant) AppendAuditEvents(ctx context.Context, events []store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	err := db.inTx(ctx, func(t *tx) error {
-		stmt, err := t.sqltx.PrepareContext(ctx, db.rebind("INSERT INTO audit_events ("+auditCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+	err := st.inTx(ctx, func(t *tx) error {
+		stmt, err := t.sqltx.PrepareContext(ctx, st.rebind("INSERT INTO audit_events (tenant_id, "+auditCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
 		if err != nil {
 			return err
 		}
@@ -39,7 +39,7 @@ func (db *DB) AppendAuditEvents(ctx context.Context, events []store.AuditEvent) 
 				}
 				details = string(b)
 			}
-			if _, err := stmt.ExecContext(ctx, e.ID, db.ts(e.Time), e.Type, e.Outcome, e.ActorType, e.ActorID,
+			if _, err := stmt.ExecContext(ctx, st.id, e.ID, st.ts(e.Time), e.Type, e.Outcome, e.ActorType, e.ActorID,
 				e.Target, e.IP, e.UserAgent, e.RequestID, details); err != nil {
 				return mapErr(err)
 			}
@@ -54,8 +54,8 @@ func (db *DB) AppendAuditEvents(ctx context.Context, events []store.AuditEvent) 
 
 // ListAuditEvents returns a page of events, newest first, and the total.
 // A Type ending in '.' matches every type with that prefix.
-func (db *DB) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, int, error) {
-	var w where
+func (st *Tenant) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, int, error) {
+	w := st.where()
 	switch {
 	case strings.HasSuffix(f.Type, "."):
 		w.add("substr(type, 1, ?) = ?", len(f.Type), f.Type)
@@ -72,17 +72,17 @@ func (db *DB) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]store
 		w.add("target = ?", f.Target)
 	}
 	if !f.Since.IsZero() {
-		w.add("time >= ?", db.ts(f.Since))
+		w.add("time >= ?", st.ts(f.Since))
 	}
 	if !f.Until.IsZero() {
-		w.add("time < ?", db.ts(f.Until))
+		w.add("time < ?", st.ts(f.Until))
 	}
-	total, err := count(ctx, db, "SELECT COUNT(*) FROM audit_events"+w.String(), w.args...)
+	total, err := count(ctx, st, "SELECT COUNT(*) FROM audit_events"+w.String(), w.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list audit events: %w", err)
 	}
 	limit, offset := limits(f.Page)
-	rows, err := db.query(ctx, "SELECT "+auditCols+" FROM audit_events"+w.String()+" ORDER BY time DESC, id DESC LIMIT ? OFFSET ?",
+	rows, err := st.query(ctx, "SELECT "+auditCols+" FROM audit_events"+w.String()+" ORDER BY time DESC, id DESC LIMIT ? OFFSET ?",
 		append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list audit events: %w", err)
@@ -110,8 +110,8 @@ func (db *DB) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]store
 }
 
 // DeleteAuditEventsBefore deletes events older than t.
-func (db *DB) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "DELETE FROM audit_events WHERE time < ?", db.ts(t)))
+func (st *Tenant) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "DELETE FROM audit_events WHERE tenant_id = ? AND time < ?", st.id, st.ts(t)))
 	if err != nil {
 		return 0, fmt.Errorf("delete audit events before %s: %w", t.Format(time.RFC3339), err)
 	}

@@ -34,7 +34,7 @@ func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
 }
 
 // clientArgs are the writable columns after id, in clientCols order.
-func (db *DB) clientArgs(c store.Client) []any {
+func (st *Tenant) clientArgs(c store.Client) []any {
 	var refresh any
 	if c.RefreshTokenLifetime != nil {
 		refresh = *c.RefreshTokenLifetime
@@ -43,12 +43,12 @@ func (db *DB) clientArgs(c store.Client) []any {
 		c.TokenEndpointAuthMethod, listArg(c.Audiences), listArg(c.RedirectURIs), c.AccessTokenLifetime, refresh,
 		c.RateLimitPerMinute, c.RateLimitPerHour, listArg(c.AllowedIPs), c.WebhookURL, c.ContactEmail, c.WebsiteURL,
 		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.Field, c.TLSClientAuth.Value,
-		c.DPoPBoundAccessTokens, c.TLSClientCertificateBoundAccessTokens, db.tsp(c.LastUsed), c.TotalRequests}
+		c.DPoPBoundAccessTokens, c.TLSClientCertificateBoundAccessTokens, st.tsp(c.LastUsed), c.TotalRequests}
 }
 
 // CreateClient inserts a client with its allowed scopes; ErrConflict on a
 // duplicate client_id.
-func (db *DB) CreateClient(ctx context.Context, c store.Client) (store.Client, error) {
+func (st *Tenant) CreateClient(ctx context.Context, c store.Client) (store.Client, error) {
 	if c.ID == "" {
 		c.ID = newID()
 	}
@@ -56,10 +56,10 @@ func (db *DB) CreateClient(ctx context.Context, c store.Client) (store.Client, e
 		c.CreatedAt = now()
 	}
 	var out store.Client
-	err := db.inTx(ctx, func(t *tx) error {
-		args := append([]any{c.ID}, db.clientArgs(c)...)
-		args = append(args, db.ts(c.CreatedAt), db.ts(c.CreatedAt))
-		if _, err := t.exec(ctx, "INSERT INTO clients ("+clientCols+") VALUES ("+placeholders(29)+")", args...); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		args := append([]any{st.id, c.ID}, st.clientArgs(c)...)
+		args = append(args, st.ts(c.CreatedAt), st.ts(c.CreatedAt))
+		if _, err := t.exec(ctx, "INSERT INTO clients (tenant_id, "+clientCols+") VALUES ("+placeholders(30)+")", args...); err != nil {
 			return mapErr(err)
 		}
 		if err := setScopes(ctx, t, "client_scopes", "client_id", c.ID, c.ScopeIDs); err != nil {
@@ -79,11 +79,11 @@ func (db *DB) CreateClient(ctx context.Context, c store.Client) (store.Client, e
 
 // getClient reads one client by "id" or "client_id", with its scopes.
 func getClient(ctx context.Context, r runner, col, val string, lock bool) (store.Client, error) {
-	q := "SELECT " + clientCols + " FROM clients WHERE " + col + " = ?"
+	q := "SELECT " + clientCols + " FROM clients WHERE tenant_id = ? AND " + col + " = ?"
 	if lock {
 		q += r.dbh().forUpdate()
 	}
-	c, err := scanClient(r.queryRow(ctx, q, val))
+	c, err := scanClient(r.queryRow(ctx, q, r.tid(), val))
 	if err != nil {
 		return store.Client{}, mapErr(err)
 	}
@@ -96,8 +96,8 @@ func getClient(ctx context.Context, r runner, col, val string, lock bool) (store
 }
 
 // GetClient reads a client by its public client_id.
-func (db *DB) GetClient(ctx context.Context, clientID string) (store.Client, error) {
-	c, err := getClient(ctx, db, "client_id", clientID, false)
+func (st *Tenant) GetClient(ctx context.Context, clientID string) (store.Client, error) {
+	c, err := getClient(ctx, st, "client_id", clientID, false)
 	if err != nil {
 		return store.Client{}, fmt.Errorf("get client %q: %w", clientID, err)
 	}
@@ -105,10 +105,10 @@ func (db *DB) GetClient(ctx context.Context, clientID string) (store.Client, err
 }
 
 // ListClients returns a page of clients with their scopes, and the total.
-func (db *DB) ListClients(ctx context.Context, f store.ClientFilter) ([]store.Client, int, error) {
-	var w where
+func (st *Tenant) ListClients(ctx context.Context, f store.ClientFilter) ([]store.Client, int, error) {
+	w := st.where()
 	if f.Search != "" {
-		op, p := db.like(), likeArg(f.Search)
+		op, p := st.like(), likeArg(f.Search)
 		w.add("(name "+op+" ? ESCAPE '\\' OR client_id "+op+" ? ESCAPE '\\' OR description "+op+" ? ESCAPE '\\')", p, p, p)
 	}
 	if f.Active != nil {
@@ -121,14 +121,14 @@ func (db *DB) ListClients(ctx context.Context, f store.ClientFilter) ([]store.Cl
 		w.add("client_type = ?", f.Type)
 	}
 	if f.ScopeID != "" {
-		w.add("id IN (SELECT client_id FROM client_scopes WHERE scope_id = ?)", f.ScopeID)
+		w.add("id IN (SELECT client_id FROM client_scopes WHERE tenant_id = ? AND scope_id = ?)", st.id, f.ScopeID)
 	}
-	total, err := count(ctx, db, "SELECT COUNT(*) FROM clients"+w.String(), w.args...)
+	total, err := count(ctx, st, "SELECT COUNT(*) FROM clients"+w.String(), w.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list clients: %w", err)
 	}
 	limit, offset := limits(f.Page)
-	rows, err := db.query(ctx, "SELECT "+clientCols+" FROM clients"+w.String()+" ORDER BY created_at, id LIMIT ? OFFSET ?",
+	rows, err := st.query(ctx, "SELECT "+clientCols+" FROM clients"+w.String()+" ORDER BY created_at, id LIMIT ? OFFSET ?",
 		append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list clients: %w", err)
@@ -148,7 +148,7 @@ func (db *DB) ListClients(ctx context.Context, f store.ClientFilter) ([]store.Cl
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("list clients: %w", err)
 	}
-	m, err := scopesOf(ctx, db, "client_scopes", "client_id", ids)
+	m, err := scopesOf(ctx, st, "client_scopes", "client_id", ids)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list clients: %w", err)
 	}
@@ -161,9 +161,9 @@ func (db *DB) ListClients(ctx context.Context, f store.ClientFilter) ([]store.Cl
 // UpdateClient applies fn inside a transaction and replaces the client's
 // scopes with the returned ScopeIDs. ID, CreatedAt and the usage counters
 // (owned by RecordClientUsage) cannot change here.
-func (db *DB) UpdateClient(ctx context.Context, clientID string, fn func(store.Client) (store.Client, error)) (store.Client, error) {
+func (st *Tenant) UpdateClient(ctx context.Context, clientID string, fn func(store.Client) (store.Client, error)) (store.Client, error) {
 	var out store.Client
-	err := db.inTx(ctx, func(t *tx) error {
+	err := st.inTx(ctx, func(t *tx) error {
 		old, err := getClient(ctx, t, "client_id", clientID, true)
 		if err != nil {
 			return err
@@ -173,14 +173,14 @@ func (db *DB) UpdateClient(ctx context.Context, clientID string, fn func(store.C
 			return err
 		}
 		c.LastUsed, c.TotalRequests = old.LastUsed, old.TotalRequests
-		args := append(db.clientArgs(c), db.ts(now()), old.ID)
+		args := append(st.clientArgs(c), st.ts(now()), st.id, old.ID)
 		if _, err := t.exec(ctx, `UPDATE clients SET client_id = ?, name = ?, description = ?, client_type = ?,
 			is_active = ?, is_trusted = ?, grant_types = ?, token_endpoint_auth_method = ?, audiences = ?,
 			redirect_uris = ?, access_token_lifetime = ?, refresh_token_lifetime = ?, rate_limit_per_minute = ?,
 			rate_limit_per_hour = ?, allowed_ips = ?, webhook_url = ?, contact_email = ?, website_url = ?,
 			jwks = ?, jwks_uri = ?, tls_client_auth_field = ?, tls_client_auth_value = ?,
 			dpop_bound_access_tokens = ?, tls_client_certificate_bound_access_tokens = ?,
-			last_used = ?, total_requests = ?, updated_at = ? WHERE id = ?`, args...); err != nil {
+			last_used = ?, total_requests = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`, args...); err != nil {
 			return mapErr(err)
 		}
 		if err := setScopes(ctx, t, "client_scopes", "client_id", old.ID, c.ScopeIDs); err != nil {
@@ -203,9 +203,9 @@ func (db *DB) UpdateClient(ctx context.Context, clientID string, fn func(store.C
 }
 
 // DeleteClient removes a client, its secrets and its scope grants.
-func (db *DB) DeleteClient(ctx context.Context, clientID string) error {
-	err := db.inTx(ctx, func(t *tx) error {
-		n, err := deleted(t.exec(ctx, "DELETE FROM clients WHERE client_id = ?", clientID))
+func (st *Tenant) DeleteClient(ctx context.Context, clientID string) error {
+	err := st.inTx(ctx, func(t *tx) error {
+		n, err := deleted(t.exec(ctx, "DELETE FROM clients WHERE tenant_id = ? AND client_id = ?", st.id, clientID))
 		if err != nil {
 			return err
 		}
@@ -223,10 +223,10 @@ func (db *DB) DeleteClient(ctx context.Context, clientID string) error {
 // RecordClientUsage adds n to total_requests and moves last_used forward.
 // It publishes no change: usage counters are not worth a cache flush on
 // every replica, so cached clients may show slightly stale counters.
-func (db *DB) RecordClientUsage(ctx context.Context, clientID string, n int64, at time.Time) error {
-	res, err := db.exec(ctx, `UPDATE clients SET total_requests = total_requests + ?,
+func (st *Tenant) RecordClientUsage(ctx context.Context, clientID string, n int64, at time.Time) error {
+	res, err := st.exec(ctx, `UPDATE clients SET total_requests = total_requests + ?,
 		last_used = CASE WHEN last_used IS NULL OR last_used < ? THEN ? ELSE last_used END
-		WHERE client_id = ?`, n, db.ts(at), db.ts(at), clientID)
+		WHERE tenant_id = ? AND client_id = ?`, n, st.ts(at), st.ts(at), st.id, clientID)
 	rows, err := affected(res, err)
 	if err == nil && rows == 0 {
 		err = store.ErrNotFound

@@ -50,7 +50,42 @@ type DB struct {
 	hub hub // SQLite: in-process change fan-out
 }
 
-var _ store.Store = (*DB)(nil)
+var _ store.Root = (*DB)(nil)
+
+// Tenant is one tenant's store: a [store.Store] every query of which is
+// scoped to the tenant. It is the only way to read or write what a tenant
+// holds; a statement it runs that does not mention tenant_id is a bug and
+// panics, so a forgotten condition fails the first test that reaches it.
+type Tenant struct {
+	db *DB
+	id string
+}
+
+var _ store.Store = (*Tenant)(nil)
+
+// Tenant returns the store of tenant id (see [store.Root]).
+func (db *DB) Tenant(id string) store.Store { return db.ForTenant(id) }
+
+// ForTenant is Tenant with the concrete type, for tests and tools that
+// need the dialect.
+func (db *DB) ForTenant(id string) *Tenant {
+	if id == "" {
+		panic("sqlstore: empty tenant id")
+	}
+	return &Tenant{db: db, id: id}
+}
+
+// TenantID returns the id of the tenant s is scoped to.
+func (s *Tenant) TenantID() string { return s.id }
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Tenant) Dialect() string { return s.db.dialect }
+
+// Ping checks that the database answers.
+func (s *Tenant) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// Close does nothing: the database belongs to its [DB], which closes it.
+func (s *Tenant) Close() error { return nil }
 
 // Open connects to the database and checks that it answers. It does not
 // migrate: call [DB.Migrate] (normally once at startup).
@@ -161,12 +196,22 @@ func (db *DB) rebind(q string) string {
 }
 
 // runner is what reads and writes need: the pool or a transaction, with
-// placeholders rebound for the dialect.
+// placeholders rebound for the dialect, and the tenant every query of a
+// tenant's store is scoped to ("" for the unscoped database).
 type runner interface {
 	exec(ctx context.Context, q string, args ...any) (sql.Result, error)
 	query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 	queryRow(ctx context.Context, q string, args ...any) *sql.Row
 	dbh() *DB
+	tid() string
+}
+
+// mustScope panics unless q mentions tenant_id: every statement a tenant's
+// store runs must be scoped to the tenant.
+func mustScope(q string) {
+	if !strings.Contains(q, "tenant_id") {
+		panic("sqlstore: a tenant's store ran a statement not scoped to the tenant: " + q)
+	}
 }
 
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -178,32 +223,72 @@ func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return db.sql.QueryRowContext(ctx, db.rebind(q), args...)
 }
-func (db *DB) dbh() *DB { return db }
+func (db *DB) dbh() *DB    { return db }
+func (db *DB) tid() string { return "" }
 
-// tx is a write transaction that collects the changes it publishes.
+func (s *Tenant) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	mustScope(q)
+	return s.db.exec(ctx, q, args...)
+}
+func (s *Tenant) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	mustScope(q)
+	return s.db.query(ctx, q, args...)
+}
+func (s *Tenant) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	mustScope(q)
+	return s.db.queryRow(ctx, q, args...)
+}
+func (s *Tenant) dbh() *DB    { return s.db }
+func (s *Tenant) tid() string { return s.id }
+
+// The dialect helpers, for the tenant's methods.
+func (s *Tenant) pg() bool               { return s.db.pg() }
+func (s *Tenant) ts(t time.Time) any     { return s.db.ts(t) }
+func (s *Tenant) tsp(t *time.Time) any   { return s.db.tsp(t) }
+func (s *Tenant) like() string           { return s.db.like() }
+func (s *Tenant) forUpdate() string      { return s.db.forUpdate() }
+func (s *Tenant) rebind(q string) string { return s.db.rebind(q) }
+
+// tx is a write transaction that collects the changes it publishes. A
+// transaction of a tenant's store (tenant set) is scoped as the store is.
 type tx struct {
 	db      *DB
 	sqltx   *sql.Tx
+	tenant  string
 	changes []store.Change
 }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if t.tenant != "" {
+		mustScope(q)
+	}
 	return t.sqltx.ExecContext(ctx, t.db.rebind(q), args...)
 }
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if t.tenant != "" {
+		mustScope(q)
+	}
 	return t.sqltx.QueryContext(ctx, t.db.rebind(q), args...)
 }
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if t.tenant != "" {
+		mustScope(q)
+	}
 	return t.sqltx.QueryRowContext(ctx, t.db.rebind(q), args...)
 }
-func (t *tx) dbh() *DB { return t.db }
+func (t *tx) dbh() *DB    { return t.db }
+func (t *tx) tid() string { return t.tenant }
 
 // publish announces c when the transaction commits. On PostgreSQL
 // pg_notify is itself transactional, so replicas hear of the change only if
 // it commits; on SQLite the change is fanned out after a successful commit.
+// A tenant's transaction names its tenant in the change.
 func (t *tx) publish(ctx context.Context, c store.Change) error {
+	if t.tenant != "" {
+		c.Tenant = t.tenant
+	}
 	if t.db.pg() {
-		if _, err := t.exec(ctx, "SELECT pg_notify(?, ?)", notifyChannel, encodeChange(c)); err != nil {
+		if _, err := t.sqltx.ExecContext(ctx, "SELECT pg_notify($1, $2)", notifyChannel, encodeChange(c)); err != nil {
 			return fmt.Errorf("notify %s change: %w", c.Kind, err)
 		}
 		return nil
@@ -212,13 +297,20 @@ func (t *tx) publish(ctx context.Context, c store.Change) error {
 	return nil
 }
 
-// inTx runs fn in a transaction and commits if it returns nil.
-func (db *DB) inTx(ctx context.Context, fn func(*tx) error) error {
+// inTx runs fn in an unscoped transaction and commits if it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*tx) error) error { return db.inTxFor(ctx, "", fn) }
+
+// inTx runs fn in a transaction scoped to the tenant.
+func (s *Tenant) inTx(ctx context.Context, fn func(*tx) error) error {
+	return s.db.inTxFor(ctx, s.id, fn)
+}
+
+func (db *DB) inTxFor(ctx context.Context, tenant string, fn func(*tx) error) error {
 	sqltx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	t := &tx{db: db, sqltx: sqltx}
+	t := &tx{db: db, sqltx: sqltx, tenant: tenant}
 	if err := fn(t); err != nil {
 		_ = sqltx.Rollback() // the fn error is the one worth returning
 		return err

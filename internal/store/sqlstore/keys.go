@@ -23,14 +23,14 @@ func scanKey(row interface{ Scan(...any) error }) (store.SigningKey, error) {
 }
 
 // CreateKey stores a signing key; ErrConflict on a duplicate kid.
-func (db *DB) CreateKey(ctx context.Context, k store.SigningKey) error {
+func (st *Tenant) CreateKey(ctx context.Context, k store.SigningKey) error {
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = now()
 	}
-	err := db.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, "INSERT INTO signing_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			k.KID, k.Alg, k.PrivateKey, string(k.PublicJWK), k.State, db.ts(k.CreatedAt), db.ts(k.ActivatesAt),
-			db.tsp(k.RetiresAt), db.tsp(k.ExpiresAt)); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		if _, err := t.exec(ctx, "INSERT INTO signing_keys (tenant_id, "+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			st.id, k.KID, k.Alg, k.PrivateKey, string(k.PublicJWK), k.State, st.ts(k.CreatedAt), st.ts(k.ActivatesAt),
+			st.tsp(k.RetiresAt), st.tsp(k.ExpiresAt)); err != nil {
 			return mapErr(err)
 		}
 		return t.publish(ctx, store.Change{Kind: store.ChangeKey, ID: k.KID})
@@ -42,8 +42,8 @@ func (db *DB) CreateKey(ctx context.Context, k store.SigningKey) error {
 }
 
 // ListKeys returns every key, oldest first.
-func (db *DB) ListKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := db.query(ctx, "SELECT "+keyCols+" FROM signing_keys ORDER BY created_at, kid")
+func (st *Tenant) ListKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := st.query(ctx, "SELECT "+keyCols+" FROM signing_keys WHERE tenant_id = ? ORDER BY created_at, kid", st.id)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -64,10 +64,10 @@ func (db *DB) ListKeys(ctx context.Context) ([]store.SigningKey, error) {
 
 // UpdateKey applies fn inside a transaction. KID and CreatedAt cannot
 // change.
-func (db *DB) UpdateKey(ctx context.Context, kid string, fn func(store.SigningKey) (store.SigningKey, error)) (store.SigningKey, error) {
+func (st *Tenant) UpdateKey(ctx context.Context, kid string, fn func(store.SigningKey) (store.SigningKey, error)) (store.SigningKey, error) {
 	var out store.SigningKey
-	err := db.inTx(ctx, func(t *tx) error {
-		old, err := scanKey(t.queryRow(ctx, "SELECT "+keyCols+" FROM signing_keys WHERE kid = ?"+db.forUpdate(), kid))
+	err := st.inTx(ctx, func(t *tx) error {
+		old, err := scanKey(t.queryRow(ctx, "SELECT "+keyCols+" FROM signing_keys WHERE tenant_id = ? AND kid = ?"+st.forUpdate(), st.id, kid))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -77,8 +77,8 @@ func (db *DB) UpdateKey(ctx context.Context, kid string, fn func(store.SigningKe
 		}
 		k.KID, k.CreatedAt = old.KID, old.CreatedAt
 		k.ActivatesAt, k.RetiresAt, k.ExpiresAt = norm(k.ActivatesAt), normp(k.RetiresAt), normp(k.ExpiresAt)
-		if _, err := t.exec(ctx, "UPDATE signing_keys SET alg = ?, private_key = ?, public_jwk = ?, state = ?, activates_at = ?, retires_at = ?, expires_at = ? WHERE kid = ?",
-			k.Alg, k.PrivateKey, string(k.PublicJWK), k.State, db.ts(k.ActivatesAt), db.tsp(k.RetiresAt), db.tsp(k.ExpiresAt), kid); err != nil {
+		if _, err := t.exec(ctx, "UPDATE signing_keys SET alg = ?, private_key = ?, public_jwk = ?, state = ?, activates_at = ?, retires_at = ?, expires_at = ? WHERE tenant_id = ? AND kid = ?",
+			k.Alg, k.PrivateKey, string(k.PublicJWK), k.State, st.ts(k.ActivatesAt), st.tsp(k.RetiresAt), st.tsp(k.ExpiresAt), st.id, kid); err != nil {
 			return mapErr(err)
 		}
 		out = k
@@ -91,9 +91,9 @@ func (db *DB) UpdateKey(ctx context.Context, kid string, fn func(store.SigningKe
 }
 
 // DeleteKey removes a key.
-func (db *DB) DeleteKey(ctx context.Context, kid string) error {
-	err := db.inTx(ctx, func(t *tx) error {
-		n, err := affected(t.exec(ctx, "DELETE FROM signing_keys WHERE kid = ?", kid))
+func (st *Tenant) DeleteKey(ctx context.Context, kid string) error {
+	err := st.inTx(ctx, func(t *tx) error {
+		n, err := affected(t.exec(ctx, "DELETE FROM signing_keys WHERE tenant_id = ? AND kid = ?", st.id, kid))
 		if err != nil {
 			return err
 		}
@@ -116,15 +116,15 @@ const revocationLockKey int64 = 0x7065726d7265766f
 
 // Revoke adds a jti to the revocation list; revoking twice is not an error
 // and keeps the first entry.
-func (db *DB) Revoke(ctx context.Context, jti string, expiresAt time.Time) error {
-	err := db.inTx(ctx, func(t *tx) error {
-		if db.pg() {
-			if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(?)", revocationLockKey); err != nil {
+func (st *Tenant) Revoke(ctx context.Context, jti string, expiresAt time.Time) error {
+	err := st.inTx(ctx, func(t *tx) error {
+		if st.pg() {
+			if _, err := t.sqltx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", revocationLockKey); err != nil {
 				return err
 			}
 		}
-		if _, err := t.exec(ctx, "INSERT INTO revocations (jti, expires_at, created_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
-			jti, db.ts(expiresAt), db.ts(now())); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO revocations (tenant_id, jti, expires_at, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id, jti) DO NOTHING",
+			st.id, jti, st.ts(expiresAt), st.ts(now())); err != nil {
 			return mapErr(err)
 		}
 		return t.publish(ctx, store.Change{Kind: store.ChangeRevocation, ID: jti})
@@ -137,8 +137,8 @@ func (db *DB) Revoke(ctx context.Context, jti string, expiresAt time.Time) error
 
 // IsRevoked reports whether jti is on the list and its entry has not
 // expired at now.
-func (db *DB) IsRevoked(ctx context.Context, jti string, now time.Time) (bool, error) {
-	n, err := count(ctx, db, "SELECT COUNT(*) FROM revocations WHERE jti = ? AND expires_at > ?", jti, db.ts(now))
+func (st *Tenant) IsRevoked(ctx context.Context, jti string, now time.Time) (bool, error) {
+	n, err := count(ctx, st, "SELECT COUNT(*) FROM revocations WHERE tenant_id = ? AND jti = ? AND expires_at > ?", st.id, jti, st.ts(now))
 	if err != nil {
 		return false, fmt.Errorf("is revoked %q: %w", jti, err)
 	}
@@ -147,15 +147,15 @@ func (db *DB) IsRevoked(ctx context.Context, jti string, now time.Time) (bool, e
 
 // ListRevocations returns unexpired entries with Seq > afterSeq in Seq
 // order, at most limit (0 or less means 1000; at most 10,000).
-func (db *DB) ListRevocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]store.Revocation, error) {
+func (st *Tenant) ListRevocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]store.Revocation, error) {
 	switch {
 	case limit <= 0:
 		limit = 1000
 	case limit > 10_000:
 		limit = 10_000
 	}
-	rows, err := db.query(ctx, "SELECT seq, jti, expires_at, created_at FROM revocations WHERE seq > ? AND expires_at > ? ORDER BY seq LIMIT ?",
-		afterSeq, db.ts(now), limit)
+	rows, err := st.query(ctx, "SELECT seq, jti, expires_at, created_at FROM revocations WHERE tenant_id = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?",
+		st.id, afterSeq, st.ts(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}
@@ -176,8 +176,8 @@ func (db *DB) ListRevocations(ctx context.Context, afterSeq int64, now time.Time
 
 // DeleteExpiredRevocations drops entries whose token expired at or before
 // now: such a token is rejected for its expiry anyway.
-func (db *DB) DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "DELETE FROM revocations WHERE expires_at <= ?", db.ts(now)))
+func (st *Tenant) DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "DELETE FROM revocations WHERE tenant_id = ? AND expires_at <= ?", st.id, st.ts(now)))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired revocations: %w", err)
 	}

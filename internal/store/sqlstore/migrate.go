@@ -60,7 +60,11 @@ func (db *DB) migrations() ([]migration, error) {
 // is idempotent. On PostgreSQL it holds an advisory lock on one connection
 // for the whole run, so replicas that start together apply each migration
 // exactly once; on SQLite the write transaction's lock does the same.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.migrateTo(ctx, 0) }
+
+// migrateTo applies the migrations up to version upTo (0: all); tests use
+// it to write rows the way an older Permiso did.
+func (db *DB) migrateTo(ctx context.Context, upTo int) error {
 	ms, err := db.migrations()
 	if err != nil {
 		return err
@@ -89,6 +93,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
+		if upTo > 0 && m.version > upTo {
+			break
+		}
 		if err := db.apply(ctx, conn, m); err != nil {
 			return err
 		}
@@ -99,7 +106,17 @@ func (db *DB) Migrate(ctx context.Context) error {
 // apply runs one migration unless it is recorded already. The check is
 // inside the transaction so that, on SQLite, two processes racing on one
 // file still apply it once.
-func (db *DB) apply(ctx context.Context, conn *sql.Conn, m migration) error {
+func (db *DB) apply(ctx context.Context, conn *sql.Conn, m migration) (err error) {
+	if !db.pg() && strings.Contains(m.sql, fkOffMarker) {
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+		defer func() {
+			if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); ferr != nil && err == nil {
+				err = fmt.Errorf("migrate %s: %w", m.name, ferr)
+			}
+		}()
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate %s: begin: %w", m.name, err)
@@ -115,6 +132,16 @@ func (db *DB) apply(ctx context.Context, conn *sql.Conn, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migrate %s: %w", m.name, err)
 	}
+	if step := goSteps[db.dialect][m.version]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+	}
+	if !db.pg() && strings.Contains(m.sql, fkOffMarker) {
+		if err := foreignKeyCheck(ctx, tx); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, db.rebind("INSERT INTO schema_migrations (version, name) VALUES (?, ?)"), m.version, m.name); err != nil {
 		return fmt.Errorf("migrate %s: record: %w", m.name, err)
 	}
@@ -122,4 +149,25 @@ func (db *DB) apply(ctx context.Context, conn *sql.Conn, m migration) error {
 		return fmt.Errorf("migrate %s: commit: %w", m.name, err)
 	}
 	return nil
+}
+
+// foreignKeyCheck fails when a SQLite row references one that does not
+// exist, or a foreign key names no unique key of its parent.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fk int
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return fmt.Errorf("foreign key check: %w", err)
+		}
+		return fmt.Errorf("foreign key check: a row of %s references a missing %s row", table, parent)
+	}
+	return rows.Err()
 }

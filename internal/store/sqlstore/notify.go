@@ -20,12 +20,13 @@ const notifyChannel = "permiso_changes"
 var errBadConn = driver.ErrBadConn
 
 type changeMsg struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id,omitempty"`
+	Kind   string `json:"kind"`
+	ID     string `json:"id,omitempty"`
+	Tenant string `json:"tenant,omitempty"`
 }
 
 func encodeChange(c store.Change) string {
-	b, _ := json.Marshal(changeMsg{Kind: c.Kind, ID: c.ID}) // two strings always marshal
+	b, _ := json.Marshal(changeMsg{Kind: c.Kind, ID: c.ID, Tenant: c.Tenant}) // strings always marshal
 	return string(b)
 }
 
@@ -66,6 +67,35 @@ func (db *DB) Lock(ctx context.Context, name string, fn func(ctx context.Context
 		}
 	}()
 	return fn(ctx)
+}
+
+// Lock runs fn while holding the named lock of the tenant: two tenants'
+// locks of one name never exclude each other. The default tenant's names
+// are those the database had before tenants, so replicas of either version
+// agree during an upgrade.
+func (s *Tenant) Lock(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	if s.id != store.DefaultTenant {
+		name = "tenant/" + s.id + "/" + name
+	}
+	return s.db.Lock(ctx, name, fn)
+}
+
+// Publish announces a change of the tenant's data.
+func (s *Tenant) Publish(ctx context.Context, c store.Change) error {
+	c.Tenant = s.id
+	return s.db.Publish(ctx, c)
+}
+
+// Subscribe delivers the changes of the tenant's data, and those that
+// concern every tenant (Kind "*"), as [DB.Subscribe] does. Each call
+// subscribes anew: a server of many tenants subscribes once, on the DB,
+// and routes changes by their Tenant instead.
+func (s *Tenant) Subscribe(ctx context.Context, fn func(store.Change)) error {
+	return s.db.Subscribe(ctx, func(c store.Change) {
+		if c.Tenant == s.id || c.Tenant == "" {
+			fn(c)
+		}
+	})
 }
 
 // Publish announces c to every subscriber of every process sharing the
@@ -128,7 +158,7 @@ func (db *DB) listenLoop(ctx context.Context, conn *pgx.Conn, fn func(store.Chan
 				db.log.Warn("ignoring malformed change notification", "payload", n.Payload)
 				continue
 			}
-			fn(store.Change{Kind: m.Kind, ID: m.ID})
+			fn(store.Change{Kind: m.Kind, ID: m.ID, Tenant: m.Tenant})
 			continue
 		}
 		if ctx.Err() != nil {

@@ -97,10 +97,10 @@ func TestPostgresCrossProcess(t *testing.T) {
 		t.Fatalf("Publish: %v", err)
 	}
 	await(t, ch, want, time.Second)
-	if _, err := a.CreateClient(ctx, store.Client{ClientID: "svc", Type: "confidential"}); err != nil {
+	if _, err := a.ForTenant(store.DefaultTenant).CreateClient(ctx, store.Client{ClientID: "svc", Type: "confidential"}); err != nil {
 		t.Fatal(err)
 	}
-	await(t, ch, store.Change{Kind: store.ChangeClient, ID: "svc"}, time.Second)
+	await(t, ch, store.Change{Kind: store.ChangeClient, ID: "svc", Tenant: store.DefaultTenant}, time.Second)
 
 	var bRan atomic.Bool
 	bDone := make(chan error, 1)

@@ -9,10 +9,10 @@ import (
 // ClaimReplay inserts key, or takes over its row when the old record has
 // expired, in one statement: the conditional upsert lets the database pick
 // the single winner among replicas racing on the same key.
-func (db *DB) ClaimReplay(ctx context.Context, key []byte, expiresAt, now time.Time) (bool, error) {
-	n, err := affected(db.exec(ctx, `INSERT INTO replay_records (key, expires_at) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay_records.expires_at <= ?`,
-		key, db.ts(expiresAt), db.ts(now)))
+func (st *Tenant) ClaimReplay(ctx context.Context, key []byte, expiresAt, now time.Time) (bool, error) {
+	n, err := affected(st.exec(ctx, `INSERT INTO replay_records (tenant_id, key, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (tenant_id, key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay_records.expires_at <= ?`,
+		st.id, key, st.ts(expiresAt), st.ts(now)))
 	if err != nil {
 		return false, fmt.Errorf("claim replay record: %w", err)
 	}
@@ -20,8 +20,8 @@ func (db *DB) ClaimReplay(ctx context.Context, key []byte, expiresAt, now time.T
 }
 
 // DeleteExpiredReplays removes records that expired before now.
-func (db *DB) DeleteExpiredReplays(ctx context.Context, now time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "DELETE FROM replay_records WHERE expires_at <= ?", db.ts(now)))
+func (st *Tenant) DeleteExpiredReplays(ctx context.Context, now time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "DELETE FROM replay_records WHERE tenant_id = ? AND expires_at <= ?", st.id, st.ts(now)))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired replay records: %w", err)
 	}

@@ -17,7 +17,7 @@ func scanRole(row interface{ Scan(...any) error }) (store.Role, error) {
 
 // CreateRole inserts a role with its scopes; ErrConflict on a duplicate
 // name, ErrNotFound for an unknown scope id.
-func (db *DB) CreateRole(ctx context.Context, r store.Role) (store.Role, error) {
+func (st *Tenant) CreateRole(ctx context.Context, r store.Role) (store.Role, error) {
 	if r.ID == "" {
 		r.ID = newID()
 	}
@@ -25,9 +25,9 @@ func (db *DB) CreateRole(ctx context.Context, r store.Role) (store.Role, error) 
 		r.CreatedAt = now()
 	}
 	var out store.Role
-	err := db.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, "INSERT INTO roles ("+roleCols+") VALUES (?, ?, ?, ?, ?)",
-			r.ID, r.Name, r.Description, db.ts(r.CreatedAt), db.ts(r.CreatedAt)); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		if _, err := t.exec(ctx, "INSERT INTO roles (tenant_id, "+roleCols+") VALUES (?, ?, ?, ?, ?, ?)",
+			st.id, r.ID, r.Name, r.Description, st.ts(r.CreatedAt), st.ts(r.CreatedAt)); err != nil {
 			return mapErr(err)
 		}
 		if err := setScopes(ctx, t, "role_scopes", "role_id", r.ID, r.ScopeIDs); err != nil {
@@ -47,7 +47,7 @@ func (db *DB) CreateRole(ctx context.Context, r store.Role) (store.Role, error) 
 
 // getRole reads one role by "id" or "name", with its scopes.
 func getRole(ctx context.Context, r runner, col, val string) (store.Role, error) {
-	role, err := scanRole(r.queryRow(ctx, "SELECT "+roleCols+" FROM roles WHERE "+col+" = ?", val))
+	role, err := scanRole(r.queryRow(ctx, "SELECT "+roleCols+" FROM roles WHERE tenant_id = ? AND "+col+" = ?", r.tid(), val))
 	if err != nil {
 		return store.Role{}, mapErr(err)
 	}
@@ -60,8 +60,8 @@ func getRole(ctx context.Context, r runner, col, val string) (store.Role, error)
 }
 
 // GetRole reads a role by id.
-func (db *DB) GetRole(ctx context.Context, id string) (store.Role, error) {
-	r, err := getRole(ctx, db, "id", id)
+func (st *Tenant) GetRole(ctx context.Context, id string) (store.Role, error) {
+	r, err := getRole(ctx, st, "id", id)
 	if err != nil {
 		return store.Role{}, fmt.Errorf("get role %q: %w", id, err)
 	}
@@ -69,8 +69,8 @@ func (db *DB) GetRole(ctx context.Context, id string) (store.Role, error) {
 }
 
 // GetRoleByName reads a role by its exact name.
-func (db *DB) GetRoleByName(ctx context.Context, name string) (store.Role, error) {
-	r, err := getRole(ctx, db, "name", name)
+func (st *Tenant) GetRoleByName(ctx context.Context, name string) (store.Role, error) {
+	r, err := getRole(ctx, st, "name", name)
 	if err != nil {
 		return store.Role{}, fmt.Errorf("get role by name %q: %w", name, err)
 	}
@@ -78,21 +78,21 @@ func (db *DB) GetRoleByName(ctx context.Context, name string) (store.Role, error
 }
 
 // ListRoles returns a page of roles with their scopes, and the total.
-func (db *DB) ListRoles(ctx context.Context, f store.RoleFilter) ([]store.Role, int, error) {
-	var w where
+func (st *Tenant) ListRoles(ctx context.Context, f store.RoleFilter) ([]store.Role, int, error) {
+	w := st.where()
 	if f.Search != "" {
-		op := db.like()
+		op := st.like()
 		w.add("(name "+op+" ? ESCAPE '\\' OR description "+op+" ? ESCAPE '\\')", likeArg(f.Search), likeArg(f.Search))
 	}
 	if f.ScopeID != "" {
-		w.add("id IN (SELECT role_id FROM role_scopes WHERE scope_id = ?)", f.ScopeID)
+		w.add("id IN (SELECT role_id FROM role_scopes WHERE tenant_id = ? AND scope_id = ?)", st.id, f.ScopeID)
 	}
-	total, err := count(ctx, db, "SELECT COUNT(*) FROM roles"+w.String(), w.args...)
+	total, err := count(ctx, st, "SELECT COUNT(*) FROM roles"+w.String(), w.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list roles: %w", err)
 	}
 	limit, offset := limits(f.Page)
-	roles, err := listRoles(ctx, db, w.String()+" ORDER BY created_at, id LIMIT ? OFFSET ?", append(w.args, limit, offset)...)
+	roles, err := listRoles(ctx, st, w.String()+" ORDER BY created_at, id LIMIT ? OFFSET ?", append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list roles: %w", err)
 	}
@@ -133,10 +133,10 @@ func listRoles(ctx context.Context, r runner, tail string, args ...any) ([]store
 
 // UpdateRole applies fn inside a transaction and replaces the role's scopes
 // with the returned ScopeIDs.
-func (db *DB) UpdateRole(ctx context.Context, id string, fn func(store.Role) (store.Role, error)) (store.Role, error) {
+func (st *Tenant) UpdateRole(ctx context.Context, id string, fn func(store.Role) (store.Role, error)) (store.Role, error) {
 	var out store.Role
-	err := db.inTx(ctx, func(t *tx) error {
-		if _, err := scanRole(t.queryRow(ctx, "SELECT "+roleCols+" FROM roles WHERE id = ?"+db.forUpdate(), id)); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		if _, err := scanRole(t.queryRow(ctx, "SELECT "+roleCols+" FROM roles WHERE tenant_id = ? AND id = ?"+st.forUpdate(), st.id, id)); err != nil {
 			return mapErr(err)
 		}
 		old, err := getRole(ctx, t, "id", id)
@@ -147,8 +147,8 @@ func (db *DB) UpdateRole(ctx context.Context, id string, fn func(store.Role) (st
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, "UPDATE roles SET name = ?, description = ?, updated_at = ? WHERE id = ?",
-			r.Name, r.Description, db.ts(now()), id); err != nil {
+		if _, err := t.exec(ctx, "UPDATE roles SET name = ?, description = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+			r.Name, r.Description, st.ts(now()), st.id, id); err != nil {
 			return mapErr(err)
 		}
 		if err := setScopes(ctx, t, "role_scopes", "role_id", id, r.ScopeIDs); err != nil {
@@ -166,16 +166,16 @@ func (db *DB) UpdateRole(ctx context.Context, id string, fn func(store.Role) (st
 }
 
 // DeleteRole removes a role; ErrConflict while a user holds it.
-func (db *DB) DeleteRole(ctx context.Context, id string) error {
-	err := db.inTx(ctx, func(t *tx) error {
-		users, err := count(ctx, t, "SELECT COUNT(*) FROM user_roles WHERE role_id = ?", id)
+func (st *Tenant) DeleteRole(ctx context.Context, id string) error {
+	err := st.inTx(ctx, func(t *tx) error {
+		users, err := count(ctx, t, "SELECT COUNT(*) FROM user_roles WHERE tenant_id = ? AND role_id = ?", st.id, id)
 		if err != nil {
 			return err
 		}
 		if users > 0 {
 			return fmt.Errorf("%w: held by %d users", store.ErrConflict, users)
 		}
-		n, err := deleted(t.exec(ctx, "DELETE FROM roles WHERE id = ?", id))
+		n, err := deleted(t.exec(ctx, "DELETE FROM roles WHERE tenant_id = ? AND id = ?", st.id, id))
 		if err != nil {
 			return err
 		}
@@ -192,8 +192,8 @@ func (db *DB) DeleteRole(ctx context.Context, id string) error {
 
 // RoleUserCounts maps every role id to the number of users holding it
 // (zero included).
-func (db *DB) RoleUserCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := db.query(ctx, "SELECT r.id, COUNT(ur.user_id) FROM roles r LEFT JOIN user_roles ur ON ur.role_id = r.id GROUP BY r.id")
+func (st *Tenant) RoleUserCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := st.query(ctx, "SELECT r.id, COUNT(ur.user_id) FROM roles r LEFT JOIN user_roles ur ON ur.tenant_id = r.tenant_id AND ur.role_id = r.id WHERE r.tenant_id = ? GROUP BY r.id", st.id)
 	if err != nil {
 		return nil, fmt.Errorf("role user counts: %w", err)
 	}

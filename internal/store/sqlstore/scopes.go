@@ -16,7 +16,7 @@ func scanScope(row interface{ Scan(...any) error }) (store.Scope, error) {
 }
 
 // CreateScope inserts a scope; ErrConflict on a duplicate name.
-func (db *DB) CreateScope(ctx context.Context, s store.Scope) (store.Scope, error) {
+func (st *Tenant) CreateScope(ctx context.Context, s store.Scope) (store.Scope, error) {
 	if s.ID == "" {
 		s.ID = newID()
 	}
@@ -25,9 +25,9 @@ func (db *DB) CreateScope(ctx context.Context, s store.Scope) (store.Scope, erro
 	}
 	s.CreatedAt = norm(s.CreatedAt)
 	s.UpdatedAt = s.CreatedAt
-	err := db.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, "INSERT INTO scopes ("+scopeCols+") VALUES (?, ?, ?, ?, ?, ?)",
-			s.ID, s.Name, s.Description, s.Resource, db.ts(s.CreatedAt), db.ts(s.UpdatedAt)); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		if _, err := t.exec(ctx, "INSERT INTO scopes (tenant_id, "+scopeCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+			st.id, s.ID, s.Name, s.Description, s.Resource, st.ts(s.CreatedAt), st.ts(s.UpdatedAt)); err != nil {
 			return mapErr(err)
 		}
 		return t.publish(ctx, store.Change{Kind: store.ChangeScope, ID: s.ID})
@@ -39,8 +39,8 @@ func (db *DB) CreateScope(ctx context.Context, s store.Scope) (store.Scope, erro
 }
 
 // GetScope reads a scope by id.
-func (db *DB) GetScope(ctx context.Context, id string) (store.Scope, error) {
-	s, err := scanScope(db.queryRow(ctx, "SELECT "+scopeCols+" FROM scopes WHERE id = ?", id))
+func (st *Tenant) GetScope(ctx context.Context, id string) (store.Scope, error) {
+	s, err := scanScope(st.queryRow(ctx, "SELECT "+scopeCols+" FROM scopes WHERE tenant_id = ? AND id = ?", st.id, id))
 	if err != nil {
 		return store.Scope{}, fmt.Errorf("get scope %q: %w", id, mapErr(err))
 	}
@@ -48,8 +48,8 @@ func (db *DB) GetScope(ctx context.Context, id string) (store.Scope, error) {
 }
 
 // GetScopeByName reads a scope by its exact name.
-func (db *DB) GetScopeByName(ctx context.Context, name string) (store.Scope, error) {
-	s, err := scanScope(db.queryRow(ctx, "SELECT "+scopeCols+" FROM scopes WHERE name = ?", name))
+func (st *Tenant) GetScopeByName(ctx context.Context, name string) (store.Scope, error) {
+	s, err := scanScope(st.queryRow(ctx, "SELECT "+scopeCols+" FROM scopes WHERE tenant_id = ? AND name = ?", st.id, name))
 	if err != nil {
 		return store.Scope{}, fmt.Errorf("get scope by name %q: %w", name, mapErr(err))
 	}
@@ -57,10 +57,10 @@ func (db *DB) GetScopeByName(ctx context.Context, name string) (store.Scope, err
 }
 
 // ListScopes returns a page of scopes ordered by creation, and the total.
-func (db *DB) ListScopes(ctx context.Context, f store.ScopeFilter) ([]store.Scope, int, error) {
-	var w where
+func (st *Tenant) ListScopes(ctx context.Context, f store.ScopeFilter) ([]store.Scope, int, error) {
+	w := st.where()
 	if f.Search != "" {
-		op := db.like()
+		op := st.like()
 		w.add("(name "+op+" ? ESCAPE '\\' OR description "+op+" ? ESCAPE '\\')", likeArg(f.Search), likeArg(f.Search))
 	}
 	if f.Resource != "" {
@@ -71,12 +71,12 @@ func (db *DB) ListScopes(ctx context.Context, f store.ScopeFilter) ([]store.Scop
 		// is all action. substr keeps the match case-sensitive on both engines.
 		w.add("(name = ? OR substr(name, 1, ?) = ?)", f.Action, len(f.Action)+1, f.Action+":")
 	}
-	total, err := count(ctx, db, "SELECT COUNT(*) FROM scopes"+w.String(), w.args...)
+	total, err := count(ctx, st, "SELECT COUNT(*) FROM scopes"+w.String(), w.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list scopes: %w", err)
 	}
 	limit, offset := limits(f.Page)
-	rows, err := db.query(ctx, "SELECT "+scopeCols+" FROM scopes"+w.String()+
+	rows, err := st.query(ctx, "SELECT "+scopeCols+" FROM scopes"+w.String()+
 		" ORDER BY created_at, id LIMIT ? OFFSET ?", append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list scopes: %w", err)
@@ -98,10 +98,10 @@ func (db *DB) ListScopes(ctx context.Context, f store.ScopeFilter) ([]store.Scop
 
 // UpdateScope applies fn to the scope inside a transaction. ID and
 // CreatedAt cannot change.
-func (db *DB) UpdateScope(ctx context.Context, id string, fn func(store.Scope) (store.Scope, error)) (store.Scope, error) {
+func (st *Tenant) UpdateScope(ctx context.Context, id string, fn func(store.Scope) (store.Scope, error)) (store.Scope, error) {
 	var out store.Scope
-	err := db.inTx(ctx, func(t *tx) error {
-		old, err := scanScope(t.queryRow(ctx, "SELECT "+scopeCols+" FROM scopes WHERE id = ?"+db.forUpdate(), id))
+	err := st.inTx(ctx, func(t *tx) error {
+		old, err := scanScope(t.queryRow(ctx, "SELECT "+scopeCols+" FROM scopes WHERE tenant_id = ? AND id = ?"+st.forUpdate(), st.id, id))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -110,8 +110,8 @@ func (db *DB) UpdateScope(ctx context.Context, id string, fn func(store.Scope) (
 			return err
 		}
 		s.ID, s.CreatedAt, s.UpdatedAt = old.ID, old.CreatedAt, now()
-		if _, err := t.exec(ctx, "UPDATE scopes SET name = ?, description = ?, resource = ?, updated_at = ? WHERE id = ?",
-			s.Name, s.Description, s.Resource, db.ts(s.UpdatedAt), id); err != nil {
+		if _, err := t.exec(ctx, "UPDATE scopes SET name = ?, description = ?, resource = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+			s.Name, s.Description, s.Resource, st.ts(s.UpdatedAt), st.id, id); err != nil {
 			return mapErr(err)
 		}
 		out = s
@@ -124,8 +124,8 @@ func (db *DB) UpdateScope(ctx context.Context, id string, fn func(store.Scope) (
 }
 
 // DeleteScope removes a scope; ErrConflict while a role or client holds it.
-func (db *DB) DeleteScope(ctx context.Context, id string) error {
-	err := db.inTx(ctx, func(t *tx) error {
+func (st *Tenant) DeleteScope(ctx context.Context, id string) error {
+	err := st.inTx(ctx, func(t *tx) error {
 		roles, clients, err := scopeUsage(ctx, t, id)
 		if err != nil {
 			return err
@@ -133,7 +133,7 @@ func (db *DB) DeleteScope(ctx context.Context, id string) error {
 		if roles+clients > 0 {
 			return fmt.Errorf("%w: held by %d roles and %d clients", store.ErrConflict, roles, clients)
 		}
-		n, err := deleted(t.exec(ctx, "DELETE FROM scopes WHERE id = ?", id))
+		n, err := deleted(t.exec(ctx, "DELETE FROM scopes WHERE tenant_id = ? AND id = ?", st.id, id))
 		if err != nil {
 			return err
 		}
@@ -149,8 +149,8 @@ func (db *DB) DeleteScope(ctx context.Context, id string) error {
 }
 
 // ScopeUsage counts the roles and clients holding a scope.
-func (db *DB) ScopeUsage(ctx context.Context, id string) (roles, clients int, err error) {
-	roles, clients, err = scopeUsage(ctx, db, id)
+func (st *Tenant) ScopeUsage(ctx context.Context, id string) (roles, clients int, err error) {
+	roles, clients, err = scopeUsage(ctx, st, id)
 	if err != nil {
 		return 0, 0, fmt.Errorf("scope usage %q: %w", id, err)
 	}
@@ -159,8 +159,8 @@ func (db *DB) ScopeUsage(ctx context.Context, id string) (roles, clients int, er
 
 func scopeUsage(ctx context.Context, r runner, id string) (roles, clients int, err error) {
 	err = r.queryRow(ctx, `SELECT
-		(SELECT COUNT(*) FROM role_scopes WHERE scope_id = ?),
-		(SELECT COUNT(*) FROM client_scopes WHERE scope_id = ?)`, id, id).Scan(&roles, &clients)
+		(SELECT COUNT(*) FROM role_scopes WHERE tenant_id = ? AND scope_id = ?),
+		(SELECT COUNT(*) FROM client_scopes WHERE tenant_id = ? AND scope_id = ?)`, r.tid(), id, r.tid(), id).Scan(&roles, &clients)
 	return roles, clients, err
 }
 
@@ -173,7 +173,8 @@ func scopesOf(ctx context.Context, r runner, table, ownerCol string, owners []st
 	}
 	in, args := inList(owners)
 	rows, err := r.query(ctx, "SELECT j."+ownerCol+", s.id, s.name, s.description, s.resource, s.created_at, s.updated_at FROM "+
-		table+" j JOIN scopes s ON s.id = j.scope_id WHERE j."+ownerCol+" IN ("+in+") ORDER BY s.name", args...)
+		table+" j JOIN scopes s ON s.tenant_id = j.tenant_id AND s.id = j.scope_id WHERE j.tenant_id = ? AND j."+ownerCol+" IN ("+in+") ORDER BY s.name",
+		append([]any{r.tid()}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +192,12 @@ func scopesOf(ctx context.Context, r runner, table, ownerCol string, owners []st
 
 // setScopes replaces an owner's scope set in a join table.
 func setScopes(ctx context.Context, t *tx, table, ownerCol, owner string, scopeIDs []string) error {
-	if _, err := t.exec(ctx, "DELETE FROM "+table+" WHERE "+ownerCol+" = ?", owner); err != nil {
+	if _, err := t.exec(ctx, "DELETE FROM "+table+" WHERE tenant_id = ? AND "+ownerCol+" = ?", t.tenant, owner); err != nil {
 		return mapErr(err)
 	}
 	for _, sid := range dedupe(scopeIDs) {
-		if _, err := t.exec(ctx, "INSERT INTO "+table+" ("+ownerCol+", scope_id) VALUES (?, ?)", owner, sid); err != nil {
+		// The composite foreign key refuses a scope of another tenant.
+		if _, err := t.exec(ctx, "INSERT INTO "+table+" (tenant_id, "+ownerCol+", scope_id) VALUES (?, ?, ?)", t.tenant, owner, sid); err != nil {
 			return fmt.Errorf("scope %q: %w", sid, mapErr(err))
 		}
 	}

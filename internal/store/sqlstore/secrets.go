@@ -12,7 +12,7 @@ const secretCols = "id, client_id, hash, created_at, expires_at, last_used"
 
 // AddClientSecret stores a secret for the client whose UUID is s.ClientID;
 // ErrNotFound for an unknown client.
-func (db *DB) AddClientSecret(ctx context.Context, s store.ClientSecret) (store.ClientSecret, error) {
+func (st *Tenant) AddClientSecret(ctx context.Context, s store.ClientSecret) (store.ClientSecret, error) {
 	if s.ID == "" {
 		s.ID = newID()
 	}
@@ -20,9 +20,9 @@ func (db *DB) AddClientSecret(ctx context.Context, s store.ClientSecret) (store.
 		s.CreatedAt = now()
 	}
 	s.CreatedAt, s.ExpiresAt, s.LastUsed = norm(s.CreatedAt), normp(s.ExpiresAt), normp(s.LastUsed)
-	err := db.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, "INSERT INTO client_secrets ("+secretCols+") VALUES (?, ?, ?, ?, ?, ?)",
-			s.ID, s.ClientID, s.Hash, db.ts(s.CreatedAt), db.tsp(s.ExpiresAt), db.tsp(s.LastUsed)); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		if _, err := t.exec(ctx, "INSERT INTO client_secrets (tenant_id, "+secretCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+			st.id, s.ID, s.ClientID, s.Hash, st.ts(s.CreatedAt), st.tsp(s.ExpiresAt), st.tsp(s.LastUsed)); err != nil {
 			return mapErr(err)
 		}
 		return publishSecretChange(ctx, t, s.ClientID)
@@ -38,7 +38,7 @@ func (db *DB) AddClientSecret(ctx context.Context, s store.ClientSecret) (store.
 // their own.
 func publishSecretChange(ctx context.Context, t *tx, clientUUID string) error {
 	var clientID string
-	if err := t.queryRow(ctx, "SELECT client_id FROM clients WHERE id = ?", clientUUID).Scan(&clientID); err != nil {
+	if err := t.queryRow(ctx, "SELECT client_id FROM clients WHERE tenant_id = ? AND id = ?", t.tenant, clientUUID).Scan(&clientID); err != nil {
 		return mapErr(err)
 	}
 	return t.publish(ctx, store.Change{Kind: store.ChangeClient, ID: clientID})
@@ -46,9 +46,9 @@ func publishSecretChange(ctx context.Context, t *tx, clientUUID string) error {
 
 // ListClientSecrets returns the client's secrets that have not expired at
 // now (ExpiresAt nil or after now), oldest first.
-func (db *DB) ListClientSecrets(ctx context.Context, clientUUID string, now time.Time) ([]store.ClientSecret, error) {
-	rows, err := db.query(ctx, "SELECT "+secretCols+" FROM client_secrets WHERE client_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id",
-		clientUUID, db.ts(now))
+func (st *Tenant) ListClientSecrets(ctx context.Context, clientUUID string, now time.Time) ([]store.ClientSecret, error) {
+	rows, err := st.query(ctx, "SELECT "+secretCols+" FROM client_secrets WHERE tenant_id = ? AND client_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id",
+		st.id, clientUUID, st.ts(now))
 	if err != nil {
 		return nil, fmt.Errorf("list secrets of client %s: %w", clientUUID, err)
 	}
@@ -70,10 +70,10 @@ func (db *DB) ListClientSecrets(ctx context.Context, clientUUID string, now time
 // ExpireClientSecrets sets ExpiresAt to at on every secret of the client
 // except keepID whose expiry is unset or later than at. Secrets that expire
 // sooner keep their earlier expiry.
-func (db *DB) ExpireClientSecrets(ctx context.Context, clientUUID, keepID string, at time.Time) error {
-	err := db.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, "UPDATE client_secrets SET expires_at = ? WHERE client_id = ? AND id <> ? AND (expires_at IS NULL OR expires_at > ?)",
-			db.ts(at), clientUUID, keepID, db.ts(at)); err != nil {
+func (st *Tenant) ExpireClientSecrets(ctx context.Context, clientUUID, keepID string, at time.Time) error {
+	err := st.inTx(ctx, func(t *tx) error {
+		if _, err := t.exec(ctx, "UPDATE client_secrets SET expires_at = ? WHERE tenant_id = ? AND client_id = ? AND id <> ? AND (expires_at IS NULL OR expires_at > ?)",
+			st.ts(at), st.id, clientUUID, keepID, st.ts(at)); err != nil {
 			return mapErr(err)
 		}
 		return publishSecretChange(ctx, t, clientUUID)

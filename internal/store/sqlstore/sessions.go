@@ -19,7 +19,7 @@ func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
 
 // CreateSession inserts a session; ErrNotFound for an unknown user.
 // LastActivity defaults to CreatedAt.
-func (db *DB) CreateSession(ctx context.Context, s store.Session) (store.Session, error) {
+func (st *Tenant) CreateSession(ctx context.Context, s store.Session) (store.Session, error) {
 	if s.ID == "" {
 		s.ID = newID()
 	}
@@ -30,9 +30,9 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) (store.Session
 		s.LastActivity = s.CreatedAt
 	}
 	s.CreatedAt, s.LastActivity, s.ExpiresAt, s.RevokedAt = norm(s.CreatedAt), norm(s.LastActivity), norm(s.ExpiresAt), normp(s.RevokedAt)
-	_, err := db.exec(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.ID, s.UserID, s.ClientID, s.IP, s.UserAgent, db.ts(s.CreatedAt), db.ts(s.LastActivity),
-		db.ts(s.ExpiresAt), db.tsp(s.RevokedAt))
+	_, err := st.exec(ctx, "INSERT INTO sessions (tenant_id, "+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		st.id, s.ID, s.UserID, s.ClientID, s.IP, s.UserAgent, st.ts(s.CreatedAt), st.ts(s.LastActivity),
+		st.ts(s.ExpiresAt), st.tsp(s.RevokedAt))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("create session for user %q: %w", s.UserID, mapErr(err))
 	}
@@ -40,8 +40,8 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) (store.Session
 }
 
 // GetSession reads a session by id, whatever its state.
-func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) {
-	s, err := scanSession(db.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
+func (st *Tenant) GetSession(ctx context.Context, id string) (store.Session, error) {
+	s, err := scanSession(st.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE tenant_id = ? AND id = ?", st.id, id))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("get session %q: %w", id, mapErr(err))
 	}
@@ -49,9 +49,9 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 }
 
 // ListSessions returns the user's live sessions at now, oldest first.
-func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	rows, err := db.query(ctx, "SELECT "+sessionCols+" FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at, id",
-		userID, db.ts(now))
+func (st *Tenant) ListSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	rows, err := st.query(ctx, "SELECT "+sessionCols+" FROM sessions WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at, id",
+		st.id, userID, st.ts(now))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
 	}
@@ -72,10 +72,10 @@ func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([
 
 // UpdateSession applies fn inside a transaction. ID, UserID and CreatedAt
 // cannot change.
-func (db *DB) UpdateSession(ctx context.Context, id string, fn func(store.Session) (store.Session, error)) (store.Session, error) {
+func (st *Tenant) UpdateSession(ctx context.Context, id string, fn func(store.Session) (store.Session, error)) (store.Session, error) {
 	var out store.Session
-	err := db.inTx(ctx, func(t *tx) error {
-		old, err := scanSession(t.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?"+db.forUpdate(), id))
+	err := st.inTx(ctx, func(t *tx) error {
+		old, err := scanSession(t.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE tenant_id = ? AND id = ?"+st.forUpdate(), st.id, id))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -85,8 +85,8 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(store.Sessio
 		}
 		s.ID, s.UserID, s.CreatedAt = old.ID, old.UserID, old.CreatedAt
 		s.LastActivity, s.ExpiresAt, s.RevokedAt = norm(s.LastActivity), norm(s.ExpiresAt), normp(s.RevokedAt)
-		if _, err := t.exec(ctx, "UPDATE sessions SET client_id = ?, ip = ?, user_agent = ?, last_activity = ?, expires_at = ?, revoked_at = ? WHERE id = ?",
-			s.ClientID, s.IP, s.UserAgent, db.ts(s.LastActivity), db.ts(s.ExpiresAt), db.tsp(s.RevokedAt), id); err != nil {
+		if _, err := t.exec(ctx, "UPDATE sessions SET client_id = ?, ip = ?, user_agent = ?, last_activity = ?, expires_at = ?, revoked_at = ? WHERE tenant_id = ? AND id = ?",
+			s.ClientID, s.IP, s.UserAgent, st.ts(s.LastActivity), st.ts(s.ExpiresAt), st.tsp(s.RevokedAt), st.id, id); err != nil {
 			return mapErr(err)
 		}
 		out = s
@@ -99,9 +99,9 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(store.Sessio
 }
 
 // RevokeUserSessions revokes the user's sessions that are live at at.
-func (db *DB) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
-		db.ts(at), userID, db.ts(at)))
+func (st *Tenant) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "UPDATE sessions SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+		st.ts(at), st.id, userID, st.ts(at)))
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions of user %q: %w", userID, err)
 	}
@@ -110,8 +110,8 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID string, at time.Tim
 
 // DeleteExpiredSessions deletes sessions that expired at or before now;
 // their refresh tokens go with them.
-func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "DELETE FROM sessions WHERE expires_at <= ?", db.ts(now)))
+func (st *Tenant) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "DELETE FROM sessions WHERE tenant_id = ? AND expires_at <= ?", st.id, st.ts(now)))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
@@ -120,13 +120,13 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 
 // SessionStats counts sessions: Active (not revoked, not expired at now),
 // CreatedSince (created at or after since), Expired (at now) and Total.
-func (db *DB) SessionStats(ctx context.Context, now, since time.Time) (store.SessionStats, error) {
+func (st *Tenant) SessionStats(ctx context.Context, now, since time.Time) (store.SessionStats, error) {
 	var s store.SessionStats
-	err := db.queryRow(ctx, `SELECT
+	err := st.queryRow(ctx, `SELECT
 		COALESCE(SUM(CASE WHEN revoked_at IS NULL AND expires_at > ? THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN expires_at <= ? THEN 1 ELSE 0 END), 0),
-		COUNT(*) FROM sessions`, db.ts(now), db.ts(since), db.ts(now)).
+		COUNT(*) FROM sessions WHERE tenant_id = ?`, st.ts(now), st.ts(since), st.ts(now), st.id).
 		Scan(&s.Active, &s.CreatedSince, &s.Expired, &s.Total)
 	if err != nil {
 		return store.SessionStats{}, fmt.Errorf("session stats: %w", err)

@@ -43,10 +43,11 @@ func TestSQLiteURLForms(t *testing.T) {
 		t.Run(url, func(t *testing.T) {
 			db := sqltest.Open(t, url)
 			ctx := context.Background()
-			if _, err := db.CreateScope(ctx, store.Scope{Name: "s"}); err != nil {
+			st := db.ForTenant(store.DefaultTenant)
+			if _, err := st.CreateScope(ctx, store.Scope{Name: "s"}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.GetScopeByName(ctx, "s"); err != nil {
+			if _, err := st.GetScopeByName(ctx, "s"); err != nil {
 				t.Fatal(err)
 			}
 			if db.Dialect() != "sqlite" {
@@ -57,4 +58,28 @@ func TestSQLiteURLForms(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSQLiteTenants(t *testing.T) {
+	t.Parallel()
+	storetest.RunTenants(t, func(t *testing.T) store.Root { return sqltest.Open(t, sqltest.SQLiteURL(t)) })
+}
+
+func TestPostgresTenants(t *testing.T) {
+	t.Parallel()
+	storetest.RunTenants(t, func(t *testing.T) store.Root { return sqltest.Open(t, sqltest.PostgresURL(t)) })
+}
+
+// TestSQLiteConformanceOtherTenant runs the conformance suite on a tenant
+// other than the default one, in a database that has both.
+func TestSQLiteConformanceOtherTenant(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db := sqltest.Open(t, sqltest.SQLiteURL(t))
+		tn, err := db.CreateTenant(context.Background(), store.Tenant{Name: "acme", Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db.Tenant(tn.ID)
+	})
 }

@@ -26,7 +26,7 @@ func scanRefresh(row interface{ Scan(...any) error }) (store.RefreshToken, error
 
 // CreateRefreshToken stores a refresh token; ErrConflict on a duplicate
 // hash, ErrNotFound for an unknown user or session.
-func (db *DB) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
+func (st *Tenant) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
 	if t.ID == "" {
 		t.ID = newID()
 	}
@@ -36,9 +36,9 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t store.RefreshToken) erro
 	if t.FamilyID == "" {
 		t.FamilyID = t.ID // the first token of a family names it
 	}
-	_, err := db.exec(ctx, "INSERT INTO refresh_tokens ("+refreshCols+") VALUES ("+placeholders(15)+")",
-		t.ID, t.Hash, t.FamilyID, t.ParentID, nullStr(t.SessionID), nullStr(t.UserID), t.ClientID, t.Scope,
-		listArg(t.Audience), t.Cnf.JKT, t.Cnf.X5TS256, db.ts(t.CreatedAt), db.ts(t.ExpiresAt), db.tsp(t.UsedAt), db.tsp(t.RevokedAt))
+	_, err := st.exec(ctx, "INSERT INTO refresh_tokens (tenant_id, "+refreshCols+") VALUES ("+placeholders(16)+")",
+		st.id, t.ID, t.Hash, t.FamilyID, t.ParentID, nullStr(t.SessionID), nullStr(t.UserID), t.ClientID, t.Scope,
+		listArg(t.Audience), t.Cnf.JKT, t.Cnf.X5TS256, st.ts(t.CreatedAt), st.ts(t.ExpiresAt), st.tsp(t.UsedAt), st.tsp(t.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("create refresh token: %w", mapErr(err))
 	}
@@ -46,8 +46,8 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t store.RefreshToken) erro
 }
 
 // GetRefreshToken reads a refresh token by the hash of its value.
-func (db *DB) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
-	t, err := scanRefresh(db.queryRow(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE hash = ?", hash))
+func (st *Tenant) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
+	t, err := scanRefresh(st.queryRow(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE tenant_id = ? AND hash = ?", st.id, hash))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("get refresh token: %w", mapErr(err))
 	}
@@ -57,24 +57,25 @@ func (db *DB) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshTo
 // UseRefreshToken marks an unused token used at at and returns it. A token
 // used before comes back with ErrAlreadyUsed; revocation and expiry are the
 // caller's to check.
-func (db *DB) UseRefreshToken(ctx context.Context, hash []byte, at time.Time) (store.RefreshToken, error) {
-	t, err := scanRefresh(db.queryRow(ctx, "UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING "+refreshCols,
-		db.ts(at), hash))
+func (st *Tenant) UseRefreshToken(ctx context.Context, hash []byte, at time.Time) (store.RefreshToken, error) {
+	t, err := scanRefresh(st.queryRow(ctx, "UPDATE refresh_tokens SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at IS NULL RETURNING "+refreshCols,
+		st.ts(at), st.id, hash))
 	if err == nil {
 		return t, nil
 	}
 	if err = mapErr(err); !errors.Is(err, store.ErrNotFound) {
 		return store.RefreshToken{}, fmt.Errorf("use refresh token: %w", err)
 	}
-	t, err = db.GetRefreshToken(ctx, hash)
+	t, err = st.GetRefreshToken(ctx, hash)
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("use refresh token: %w", err)
 	}
 	return t, fmt.Errorf("use refresh token: %w", store.ErrAlreadyUsed)
 }
 
-func (db *DB) revokeRefresh(ctx context.Context, what, cond, key string, at time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE "+cond+" = ? AND revoked_at IS NULL", db.ts(at), key))
+func (st *Tenant) revokeRefresh(ctx context.Context, what, cond, key string, at time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE tenant_id = ? AND "+cond+" = ? AND revoked_at IS NULL",
+		st.ts(at), st.id, key))
 	if err != nil {
 		return 0, fmt.Errorf("revoke refresh tokens of %s %q: %w", what, key, err)
 	}
@@ -82,24 +83,24 @@ func (db *DB) revokeRefresh(ctx context.Context, what, cond, key string, at time
 }
 
 // RevokeRefreshFamily revokes every unrevoked token of a family.
-func (db *DB) RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) (int, error) {
-	return db.revokeRefresh(ctx, "family", "family_id", familyID, at)
+func (st *Tenant) RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) (int, error) {
+	return st.revokeRefresh(ctx, "family", "family_id", familyID, at)
 }
 
 // RevokeSessionRefreshTokens revokes every unrevoked token of a session.
-func (db *DB) RevokeSessionRefreshTokens(ctx context.Context, sessionID string, at time.Time) (int, error) {
-	return db.revokeRefresh(ctx, "session", "session_id", sessionID, at)
+func (st *Tenant) RevokeSessionRefreshTokens(ctx context.Context, sessionID string, at time.Time) (int, error) {
+	return st.revokeRefresh(ctx, "session", "session_id", sessionID, at)
 }
 
 // RevokeUserRefreshTokens revokes every unrevoked token of a user.
-func (db *DB) RevokeUserRefreshTokens(ctx context.Context, userID string, at time.Time) (int, error) {
-	return db.revokeRefresh(ctx, "user", "user_id", userID, at)
+func (st *Tenant) RevokeUserRefreshTokens(ctx context.Context, userID string, at time.Time) (int, error) {
+	return st.revokeRefresh(ctx, "user", "user_id", userID, at)
 }
 
 // DeleteExpiredRefreshTokens deletes tokens whose absolute expiry is at or
 // before now.
-func (db *DB) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "DELETE FROM refresh_tokens WHERE expires_at <= ?", db.ts(now)))
+func (st *Tenant) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "DELETE FROM refresh_tokens WHERE tenant_id = ? AND expires_at <= ?", st.id, st.ts(now)))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired refresh tokens: %w", err)
 	}
@@ -119,13 +120,13 @@ func scanCode(row interface{ Scan(...any) error }) (store.AuthCode, error) {
 
 // CreateAuthCode stores an authorization code; ErrConflict on a duplicate
 // hash.
-func (db *DB) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
+func (st *Tenant) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = now()
 	}
-	_, err := db.exec(ctx, "INSERT INTO authorization_codes ("+codeCols+") VALUES ("+placeholders(14)+")",
-		c.Hash, c.ClientID, nullStr(c.UserID), c.SessionID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod,
-		c.Scope, listArg(c.Audience), c.Nonce, c.DPoPJKT, db.ts(c.CreatedAt), db.ts(c.ExpiresAt), db.tsp(c.UsedAt))
+	_, err := st.exec(ctx, "INSERT INTO authorization_codes (tenant_id, "+codeCols+") VALUES ("+placeholders(15)+")",
+		st.id, c.Hash, c.ClientID, nullStr(c.UserID), c.SessionID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod,
+		c.Scope, listArg(c.Audience), c.Nonce, c.DPoPJKT, st.ts(c.CreatedAt), st.ts(c.ExpiresAt), st.tsp(c.UsedAt))
 	if err != nil {
 		return fmt.Errorf("create authorization code: %w", mapErr(err))
 	}
@@ -135,16 +136,16 @@ func (db *DB) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 // ConsumeAuthCode marks an unexpired, unused code used at now and returns
 // it: ErrAlreadyUsed (with the code, so the caller can revoke what it
 // issued) if it was used, ErrNotFound if unknown or expired.
-func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
-	c, err := scanCode(db.queryRow(ctx, "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? RETURNING "+codeCols,
-		db.ts(now), hash, db.ts(now)))
+func (st *Tenant) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
+	c, err := scanCode(st.queryRow(ctx, "UPDATE authorization_codes SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at IS NULL AND expires_at > ? RETURNING "+codeCols,
+		st.ts(now), st.id, hash, st.ts(now)))
 	if err == nil {
 		return c, nil
 	}
 	if err = mapErr(err); !errors.Is(err, store.ErrNotFound) {
 		return store.AuthCode{}, fmt.Errorf("consume authorization code: %w", err)
 	}
-	c, err = scanCode(db.queryRow(ctx, "SELECT "+codeCols+" FROM authorization_codes WHERE hash = ?", hash))
+	c, err = scanCode(st.queryRow(ctx, "SELECT "+codeCols+" FROM authorization_codes WHERE tenant_id = ? AND hash = ?", st.id, hash))
 	switch {
 	case err != nil:
 		return store.AuthCode{}, fmt.Errorf("consume authorization code: %w", mapErr(err))
@@ -164,12 +165,12 @@ func scanUserToken(row interface{ Scan(...any) error }) (store.UserToken, error)
 }
 
 // CreateUserToken stores a mailed token; ErrNotFound for an unknown user.
-func (db *DB) CreateUserToken(ctx context.Context, t store.UserToken) error {
+func (st *Tenant) CreateUserToken(ctx context.Context, t store.UserToken) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = now()
 	}
-	_, err := db.exec(ctx, "INSERT INTO user_tokens ("+userTokenCols+") VALUES (?, ?, ?, ?, ?, ?)",
-		t.Hash, t.UserID, t.Purpose, db.ts(t.CreatedAt), db.ts(t.ExpiresAt), db.tsp(t.UsedAt))
+	_, err := st.exec(ctx, "INSERT INTO user_tokens (tenant_id, "+userTokenCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		st.id, t.Hash, t.UserID, t.Purpose, st.ts(t.CreatedAt), st.ts(t.ExpiresAt), st.tsp(t.UsedAt))
 	if err != nil {
 		return fmt.Errorf("create %s token for user %q: %w", t.Purpose, t.UserID, mapErr(err))
 	}
@@ -179,16 +180,16 @@ func (db *DB) CreateUserToken(ctx context.Context, t store.UserToken) error {
 // ConsumeUserToken marks an unexpired, unused token of the purpose used at
 // now and returns it: ErrAlreadyUsed if it was used, ErrNotFound if unknown,
 // of another purpose or expired.
-func (db *DB) ConsumeUserToken(ctx context.Context, hash []byte, purpose string, now time.Time) (store.UserToken, error) {
-	t, err := scanUserToken(db.queryRow(ctx, "UPDATE user_tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING "+userTokenCols,
-		db.ts(now), hash, purpose, db.ts(now)))
+func (st *Tenant) ConsumeUserToken(ctx context.Context, hash []byte, purpose string, now time.Time) (store.UserToken, error) {
+	t, err := scanUserToken(st.queryRow(ctx, "UPDATE user_tokens SET used_at = ? WHERE tenant_id = ? AND hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING "+userTokenCols,
+		st.ts(now), st.id, hash, purpose, st.ts(now)))
 	if err == nil {
 		return t, nil
 	}
 	if err = mapErr(err); !errors.Is(err, store.ErrNotFound) {
 		return store.UserToken{}, fmt.Errorf("consume %s token: %w", purpose, err)
 	}
-	t, err = scanUserToken(db.queryRow(ctx, "SELECT "+userTokenCols+" FROM user_tokens WHERE hash = ? AND purpose = ?", hash, purpose))
+	t, err = scanUserToken(st.queryRow(ctx, "SELECT "+userTokenCols+" FROM user_tokens WHERE tenant_id = ? AND hash = ? AND purpose = ?", st.id, hash, purpose))
 	switch {
 	case err != nil:
 		return store.UserToken{}, fmt.Errorf("consume %s token: %w", purpose, mapErr(err))
@@ -200,8 +201,8 @@ func (db *DB) ConsumeUserToken(ctx context.Context, hash []byte, purpose string,
 }
 
 // DeleteExpiredUserTokens deletes mailed tokens that expired at or before now.
-func (db *DB) DeleteExpiredUserTokens(ctx context.Context, now time.Time) (int, error) {
-	n, err := affected(db.exec(ctx, "DELETE FROM user_tokens WHERE expires_at <= ?", db.ts(now)))
+func (st *Tenant) DeleteExpiredUserTokens(ctx context.Context, now time.Time) (int, error) {
+	n, err := affected(st.exec(ctx, "DELETE FROM user_tokens WHERE tenant_id = ? AND expires_at <= ?", st.id, st.ts(now)))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired user tokens: %w", err)
 	}

@@ -28,7 +28,7 @@ func trustArgs(t store.Trust) []any {
 
 // CreateTrust inserts a trust; ErrConflict on a duplicate name, issuer or
 // trust domain.
-func (db *DB) CreateTrust(ctx context.Context, t store.Trust) (store.Trust, error) {
+func (st *Tenant) CreateTrust(ctx context.Context, t store.Trust) (store.Trust, error) {
 	if t.ID == "" {
 		t.ID = newID()
 	}
@@ -36,9 +36,9 @@ func (db *DB) CreateTrust(ctx context.Context, t store.Trust) (store.Trust, erro
 		t.CreatedAt = now()
 	}
 	t.UpdatedAt = t.CreatedAt
-	err := db.inTx(ctx, func(x *tx) error {
-		args := append(append([]any{t.ID}, trustArgs(t)...), db.ts(t.CreatedAt), db.ts(t.UpdatedAt))
-		if _, err := x.exec(ctx, "INSERT INTO trusts ("+trustCols+") VALUES ("+placeholders(13)+")", args...); err != nil {
+	err := st.inTx(ctx, func(x *tx) error {
+		args := append(append([]any{st.id, t.ID}, trustArgs(t)...), st.ts(t.CreatedAt), st.ts(t.UpdatedAt))
+		if _, err := x.exec(ctx, "INSERT INTO trusts (tenant_id, "+trustCols+") VALUES ("+placeholders(14)+")", args...); err != nil {
 			return mapErr(err)
 		}
 		return x.publish(ctx, store.Change{Kind: store.ChangeTrust})
@@ -46,12 +46,12 @@ func (db *DB) CreateTrust(ctx context.Context, t store.Trust) (store.Trust, erro
 	if err != nil {
 		return store.Trust{}, fmt.Errorf("create trust %q: %w", t.Name, err)
 	}
-	return db.GetTrust(ctx, t.Name)
+	return st.GetTrust(ctx, t.Name)
 }
 
 // GetTrust reads a trust by name.
-func (db *DB) GetTrust(ctx context.Context, name string) (store.Trust, error) {
-	t, err := scanTrust(db.queryRow(ctx, "SELECT "+trustCols+" FROM trusts WHERE name = ?", name))
+func (st *Tenant) GetTrust(ctx context.Context, name string) (store.Trust, error) {
+	t, err := scanTrust(st.queryRow(ctx, "SELECT "+trustCols+" FROM trusts WHERE tenant_id = ? AND name = ?", st.id, name))
 	if err != nil {
 		return store.Trust{}, fmt.Errorf("get trust %q: %w", name, mapErr(err))
 	}
@@ -59,8 +59,8 @@ func (db *DB) GetTrust(ctx context.Context, name string) (store.Trust, error) {
 }
 
 // ListTrusts returns every trust by name.
-func (db *DB) ListTrusts(ctx context.Context) ([]store.Trust, error) {
-	rows, err := db.query(ctx, "SELECT "+trustCols+" FROM trusts ORDER BY name")
+func (st *Tenant) ListTrusts(ctx context.Context) ([]store.Trust, error) {
+	rows, err := st.query(ctx, "SELECT "+trustCols+" FROM trusts WHERE tenant_id = ? ORDER BY name", st.id)
 	if err != nil {
 		return nil, fmt.Errorf("list trusts: %w", err)
 	}
@@ -80,10 +80,10 @@ func (db *DB) ListTrusts(ctx context.Context) ([]store.Trust, error) {
 }
 
 // UpdateTrust applies fn inside a transaction.
-func (db *DB) UpdateTrust(ctx context.Context, name string, fn func(store.Trust) (store.Trust, error)) (store.Trust, error) {
+func (st *Tenant) UpdateTrust(ctx context.Context, name string, fn func(store.Trust) (store.Trust, error)) (store.Trust, error) {
 	var out store.Trust
-	err := db.inTx(ctx, func(x *tx) error {
-		old, err := scanTrust(x.queryRow(ctx, "SELECT "+trustCols+" FROM trusts WHERE name = ?"+db.forUpdate(), name))
+	err := st.inTx(ctx, func(x *tx) error {
+		old, err := scanTrust(x.queryRow(ctx, "SELECT "+trustCols+" FROM trusts WHERE tenant_id = ? AND name = ?"+st.forUpdate(), st.id, name))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -92,12 +92,12 @@ func (db *DB) UpdateTrust(ctx context.Context, name string, fn func(store.Trust)
 			return err
 		}
 		t.ID, t.CreatedAt, t.UpdatedAt = old.ID, old.CreatedAt, now()
-		args := append(trustArgs(t), db.ts(t.UpdatedAt), old.ID)
+		args := append(trustArgs(t), st.ts(t.UpdatedAt), st.id, old.ID)
 		if _, err := x.exec(ctx, `UPDATE trusts SET name = ?, description = ?, issuer = ?, key_source = ?, jwks_uri = ?,
-			jwks = ?, trust_domain = ?, audience = ?, max_token_age = ?, is_active = ?, updated_at = ? WHERE id = ?`, args...); err != nil {
+			jwks = ?, trust_domain = ?, audience = ?, max_token_age = ?, is_active = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`, args...); err != nil {
 			return mapErr(err)
 		}
-		if out, err = scanTrust(x.queryRow(ctx, "SELECT "+trustCols+" FROM trusts WHERE id = ?", old.ID)); err != nil {
+		if out, err = scanTrust(x.queryRow(ctx, "SELECT "+trustCols+" FROM trusts WHERE tenant_id = ? AND id = ?", st.id, old.ID)); err != nil {
 			return mapErr(err)
 		}
 		return x.publish(ctx, store.Change{Kind: store.ChangeTrust})
@@ -109,9 +109,9 @@ func (db *DB) UpdateTrust(ctx context.Context, name string, fn func(store.Trust)
 }
 
 // DeleteTrust removes a trust; ErrConflict while a binding uses it.
-func (db *DB) DeleteTrust(ctx context.Context, name string) error {
-	err := db.inTx(ctx, func(x *tx) error {
-		n, err := deleted(x.exec(ctx, "DELETE FROM trusts WHERE name = ?", name))
+func (st *Tenant) DeleteTrust(ctx context.Context, name string) error {
+	err := st.inTx(ctx, func(x *tx) error {
+		n, err := deleted(x.exec(ctx, "DELETE FROM trusts WHERE tenant_id = ? AND name = ?", st.id, name))
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func scanBinding(row interface{ Scan(...any) error }) (store.TrustBinding, error
 
 // CreateTrustBinding inserts a binding; ErrConflict when its (trust,
 // subject) pair is bound already, ErrNotFound for an unknown trust or client.
-func (db *DB) CreateTrustBinding(ctx context.Context, b store.TrustBinding) (store.TrustBinding, error) {
+func (st *Tenant) CreateTrustBinding(ctx context.Context, b store.TrustBinding) (store.TrustBinding, error) {
 	if b.ID == "" {
 		b.ID = newID()
 	}
@@ -161,13 +161,14 @@ func (db *DB) CreateTrustBinding(ctx context.Context, b store.TrustBinding) (sto
 		return store.TrustBinding{}, fmt.Errorf("create trust binding: %w", err)
 	}
 	var out store.TrustBinding
-	err = db.inTx(ctx, func(x *tx) error {
-		if _, err := x.exec(ctx, "INSERT INTO trust_bindings (id, trust_id, client_id, subject, conditions, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			b.ID, b.TrustID, b.ClientID, b.Subject, string(condJSON), db.ts(b.CreatedAt)); err != nil {
+	err = st.inTx(ctx, func(x *tx) error {
+		if _, err := x.exec(ctx, "INSERT INTO trust_bindings (tenant_id, id, trust_id, client_id, subject, conditions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			st.id, b.ID, b.TrustID, b.ClientID, b.Subject, string(condJSON), st.ts(b.CreatedAt)); err != nil {
 			return mapErr(err)
 		}
 		var err error
-		out, err = scanBinding(x.queryRow(ctx, "SELECT "+bindingCols+" FROM trust_bindings b JOIN clients c ON c.id = b.client_id WHERE b.id = ?", b.ID))
+		out, err = scanBinding(x.queryRow(ctx, "SELECT "+bindingCols+" FROM trust_bindings b JOIN clients c ON c.tenant_id = b.tenant_id AND c.id = b.client_id "+
+			"WHERE b.tenant_id = ? AND b.id = ?", st.id, b.ID))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -180,15 +181,15 @@ func (db *DB) CreateTrustBinding(ctx context.Context, b store.TrustBinding) (sto
 }
 
 // ListTrustBindings returns the bindings f selects, oldest first.
-func (db *DB) ListTrustBindings(ctx context.Context, f store.TrustBindingFilter) ([]store.TrustBinding, error) {
-	var w where
+func (st *Tenant) ListTrustBindings(ctx context.Context, f store.TrustBindingFilter) ([]store.TrustBinding, error) {
+	w := where{conds: []string{"b.tenant_id = ?"}, args: []any{st.id}}
 	if f.TrustID != "" {
 		w.add("b.trust_id = ?", f.TrustID)
 	}
 	if f.ClientID != "" {
 		w.add("b.client_id = ?", f.ClientID)
 	}
-	rows, err := db.query(ctx, "SELECT "+bindingCols+" FROM trust_bindings b JOIN clients c ON c.id = b.client_id"+
+	rows, err := st.query(ctx, "SELECT "+bindingCols+" FROM trust_bindings b JOIN clients c ON c.tenant_id = b.tenant_id AND c.id = b.client_id"+
 		w.String()+" ORDER BY b.created_at, b.id", w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list trust bindings: %w", err)
@@ -209,9 +210,9 @@ func (db *DB) ListTrustBindings(ctx context.Context, f store.TrustBindingFilter)
 }
 
 // DeleteTrustBinding removes a binding.
-func (db *DB) DeleteTrustBinding(ctx context.Context, id string) error {
-	err := db.inTx(ctx, func(x *tx) error {
-		n, err := deleted(x.exec(ctx, "DELETE FROM trust_bindings WHERE id = ?", id))
+func (st *Tenant) DeleteTrustBinding(ctx context.Context, id string) error {
+	err := st.inTx(ctx, func(x *tx) error {
+		n, err := deleted(x.exec(ctx, "DELETE FROM trust_bindings WHERE tenant_id = ? AND id = ?", st.id, id))
 		if err != nil {
 			return err
 		}

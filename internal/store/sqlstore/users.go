@@ -30,15 +30,15 @@ const userWriteCols = `username, email, password_hash, first_name, last_name, di
 // userArgs are the values of userWriteCols: the writable fields plus the
 // lowercased keys that enforce case-insensitive uniqueness in both engines
 // (SQLite has no ILIKE-aware unique index on Unicode).
-func (db *DB) userArgs(u store.User) []any {
+func (st *Tenant) userArgs(u store.User) []any {
 	return []any{u.Username, u.Email, u.PasswordHash, u.FirstName, u.LastName, u.DisplayName, u.Bio,
-		u.Active, u.Verified, u.Superuser, u.FailedLoginAttempts, db.tsp(u.LockedUntil), db.tsp(u.LastLogin),
-		db.ts(u.PasswordChangedAt), strings.ToLower(u.Username), nullStr(strings.ToLower(u.Email))}
+		u.Active, u.Verified, u.Superuser, u.FailedLoginAttempts, st.tsp(u.LockedUntil), st.tsp(u.LastLogin),
+		st.ts(u.PasswordChangedAt), strings.ToLower(u.Username), nullStr(strings.ToLower(u.Email))}
 }
 
 // CreateUser inserts a user with roles; ErrConflict on a duplicate username
 // or email (case-insensitive), ErrNotFound for an unknown role id.
-func (db *DB) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+func (st *Tenant) CreateUser(ctx context.Context, u store.User) (store.User, error) {
 	if u.ID == "" {
 		u.ID = newID()
 	}
@@ -49,11 +49,11 @@ func (db *DB) CreateUser(ctx context.Context, u store.User) (store.User, error) 
 		u.PasswordChangedAt = u.CreatedAt
 	}
 	var out store.User
-	err := db.inTx(ctx, func(t *tx) error {
-		args := append([]any{u.ID}, db.userArgs(u)...)
-		args = append(args, db.ts(u.CreatedAt), db.ts(u.CreatedAt))
-		if _, err := t.exec(ctx, "INSERT INTO users (id, "+userWriteCols+", created_at, updated_at) VALUES "+
-			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		args := append([]any{st.id, u.ID}, st.userArgs(u)...)
+		args = append(args, st.ts(u.CreatedAt), st.ts(u.CreatedAt))
+		if _, err := t.exec(ctx, "INSERT INTO users (tenant_id, id, "+userWriteCols+", created_at, updated_at) VALUES "+
+			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
 			return mapErr(err)
 		}
 		if err := setRoles(ctx, t, u.ID, u.RoleIDs); err != nil {
@@ -72,11 +72,11 @@ func (db *DB) CreateUser(ctx context.Context, u store.User) (store.User, error) 
 }
 
 func setRoles(ctx context.Context, t *tx, userID string, roleIDs []string) error {
-	if _, err := t.exec(ctx, "DELETE FROM user_roles WHERE user_id = ?", userID); err != nil {
+	if _, err := t.exec(ctx, "DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ?", t.tenant, userID); err != nil {
 		return mapErr(err)
 	}
 	for _, rid := range dedupe(roleIDs) {
-		if _, err := t.exec(ctx, "INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)", userID, rid); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO user_roles (tenant_id, user_id, role_id) VALUES (?, ?, ?)", t.tenant, userID, rid); err != nil {
 			return fmt.Errorf("role %q: %w", rid, mapErr(err))
 		}
 	}
@@ -85,7 +85,7 @@ func setRoles(ctx context.Context, t *tx, userID string, roleIDs []string) error
 
 // getUser reads one user matching cond, with roles and their scopes.
 func getUser(ctx context.Context, r runner, cond string, args ...any) (store.User, error) {
-	users, err := listUsers(ctx, r, " WHERE "+cond, args...)
+	users, err := listUsers(ctx, r, " WHERE tenant_id = ? AND "+cond, append([]any{r.tid()}, args...)...)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -121,7 +121,8 @@ func listUsers(ctx context.Context, r runner, tail string, args ...any) ([]store
 	var roleIDs []string
 	if len(ids) > 0 {
 		in, inArgs := inList(ids)
-		rows, err := r.query(ctx, "SELECT ur.user_id, ur.role_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ("+in+") ORDER BY r.name", inArgs...)
+		rows, err := r.query(ctx, "SELECT ur.user_id, ur.role_id FROM user_roles ur JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id "+
+			"WHERE ur.tenant_id = ? AND ur.user_id IN ("+in+") ORDER BY r.name", append([]any{r.tid()}, inArgs...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +143,7 @@ func listUsers(ctx context.Context, r runner, tail string, args ...any) ([]store
 	roles := map[string]store.Role{}
 	if roleIDs = dedupe(roleIDs); len(roleIDs) > 0 {
 		in, inArgs := inList(roleIDs)
-		list, err := listRoles(ctx, r, " WHERE id IN ("+in+")", inArgs...)
+		list, err := listRoles(ctx, r, " WHERE tenant_id = ? AND id IN ("+in+")", append([]any{r.tid()}, inArgs...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -161,8 +162,8 @@ func listUsers(ctx context.Context, r runner, tail string, args ...any) ([]store
 }
 
 // GetUser reads a user by id.
-func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
-	u, err := getUser(ctx, db, "id = ?", id)
+func (st *Tenant) GetUser(ctx context.Context, id string) (store.User, error) {
+	u, err := getUser(ctx, st, "id = ?", id)
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user %q: %w", id, mapErr(err))
 	}
@@ -170,11 +171,11 @@ func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 }
 
 // GetUserByLogin finds a user by username or else email, case-insensitively.
-func (db *DB) GetUserByLogin(ctx context.Context, login string) (store.User, error) {
+func (st *Tenant) GetUserByLogin(ctx context.Context, login string) (store.User, error) {
 	key := strings.ToLower(login)
-	u, err := getUser(ctx, db, "username_key = ?", key)
+	u, err := getUser(ctx, st, "username_key = ?", key)
 	if errors.Is(err, store.ErrNotFound) {
-		u, err = getUser(ctx, db, "email_key = ?", key)
+		u, err = getUser(ctx, st, "email_key = ?", key)
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user by login %q: %w", login, err)
@@ -183,10 +184,10 @@ func (db *DB) GetUserByLogin(ctx context.Context, login string) (store.User, err
 }
 
 // ListUsers returns a page of users with roles, and the total.
-func (db *DB) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, int, error) {
-	var w where
+func (st *Tenant) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, int, error) {
+	w := st.where()
 	if f.Search != "" {
-		op, p := db.like(), likeArg(f.Search)
+		op, p := st.like(), likeArg(f.Search)
 		w.add("(username "+op+" ? ESCAPE '\\' OR email "+op+" ? ESCAPE '\\' OR first_name "+op+" ? ESCAPE '\\' OR last_name "+
 			op+" ? ESCAPE '\\' OR display_name "+op+" ? ESCAPE '\\')", p, p, p, p, p)
 	}
@@ -197,14 +198,14 @@ func (db *DB) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, 
 		w.add("is_verified = ?", *f.Verified)
 	}
 	if f.RoleID != "" {
-		w.add("id IN (SELECT user_id FROM user_roles WHERE role_id = ?)", f.RoleID)
+		w.add("id IN (SELECT user_id FROM user_roles WHERE tenant_id = ? AND role_id = ?)", st.id, f.RoleID)
 	}
-	total, err := count(ctx, db, "SELECT COUNT(*) FROM users"+w.String(), w.args...)
+	total, err := count(ctx, st, "SELECT COUNT(*) FROM users"+w.String(), w.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
 	limit, offset := limits(f.Page)
-	users, err := listUsers(ctx, db, w.String()+" ORDER BY created_at, id LIMIT ? OFFSET ?", append(w.args, limit, offset)...)
+	users, err := listUsers(ctx, st, w.String()+" ORDER BY created_at, id LIMIT ? OFFSET ?", append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
@@ -213,10 +214,10 @@ func (db *DB) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, 
 
 // UpdateUser applies fn inside a transaction and replaces the user's roles
 // with the returned RoleIDs. ID and CreatedAt cannot change.
-func (db *DB) UpdateUser(ctx context.Context, id string, fn func(store.User) (store.User, error)) (store.User, error) {
+func (st *Tenant) UpdateUser(ctx context.Context, id string, fn func(store.User) (store.User, error)) (store.User, error) {
 	var out store.User
-	err := db.inTx(ctx, func(t *tx) error {
-		if _, err := scanUser(t.queryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?"+db.forUpdate(), id)); err != nil {
+	err := st.inTx(ctx, func(t *tx) error {
+		if _, err := scanUser(t.queryRow(ctx, "SELECT "+userCols+" FROM users WHERE tenant_id = ? AND id = ?"+st.forUpdate(), st.id, id)); err != nil {
 			return mapErr(err)
 		}
 		old, err := getUser(ctx, t, "id = ?", id)
@@ -227,11 +228,11 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(store.User) (st
 		if err != nil {
 			return err
 		}
-		args := append(db.userArgs(u), db.ts(now()), id)
+		args := append(st.userArgs(u), st.ts(now()), st.id, id)
 		if _, err := t.exec(ctx, `UPDATE users SET username = ?, email = ?, password_hash = ?, first_name = ?,
 			last_name = ?, display_name = ?, bio = ?, is_active = ?, is_verified = ?, is_superuser = ?,
 			failed_login_attempts = ?, locked_until = ?, last_login = ?, password_changed_at = ?,
-			username_key = ?, email_key = ?, updated_at = ? WHERE id = ?`, args...); err != nil {
+			username_key = ?, email_key = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`, args...); err != nil {
 			return mapErr(err)
 		}
 		if err := setRoles(ctx, t, id, u.RoleIDs); err != nil {
@@ -250,9 +251,9 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(store.User) (st
 
 // DeleteUser removes a user; sessions, refresh tokens, role grants and
 // mailed tokens go with it (ON DELETE CASCADE).
-func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	err := db.inTx(ctx, func(t *tx) error {
-		n, err := deleted(t.exec(ctx, "DELETE FROM users WHERE id = ?", id))
+func (st *Tenant) DeleteUser(ctx context.Context, id string) error {
+	err := st.inTx(ctx, func(t *tx) error {
+		n, err := deleted(t.exec(ctx, "DELETE FROM users WHERE tenant_id = ? AND id = ?", st.id, id))
 		if err != nil {
 			return err
 		}
@@ -269,14 +270,14 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 
 // UserStats counts users; Locked counts lockouts still running at now and
 // RecentRegistrations users created in the 30 days before now.
-func (db *DB) UserStats(ctx context.Context, now time.Time) (store.UserStats, error) {
+func (st *Tenant) UserStats(ctx context.Context, now time.Time) (store.UserStats, error) {
 	var s store.UserStats
-	err := db.queryRow(ctx, `SELECT COUNT(*),
+	err := st.queryRow(ctx, `SELECT COUNT(*),
 		COALESCE(SUM(CASE WHEN is_active THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN is_verified THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN locked_until > ? THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0)
-		FROM users`, db.ts(now), db.ts(now.AddDate(0, 0, -30))).
+		FROM users WHERE tenant_id = ?`, st.ts(now), st.ts(now.AddDate(0, 0, -30)), st.id).
 		Scan(&s.Total, &s.Active, &s.Verified, &s.Locked, &s.RecentRegistrations)
 	if err != nil {
 		return store.UserStats{}, fmt.Errorf("user stats: %w", err)
@@ -286,11 +287,12 @@ func (db *DB) UserStats(ctx context.Context, now time.Time) (store.UserStats, er
 
 // UnlockExpired clears lockouts that ended at or before now and resets the
 // failed-attempt counter of those users.
-func (db *DB) UnlockExpired(ctx context.Context, now time.Time) (int, error) {
+func (st *Tenant) UnlockExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := db.inTx(ctx, func(t *tx) error {
+	err := st.inTx(ctx, func(t *tx) error {
 		var err error
-		n, err = affected(t.exec(ctx, "UPDATE users SET locked_until = NULL, failed_login_attempts = 0 WHERE locked_until IS NOT NULL AND locked_until <= ?", db.ts(now)))
+		n, err = affected(t.exec(ctx, "UPDATE users SET locked_until = NULL, failed_login_attempts = 0 WHERE tenant_id = ? AND locked_until IS NOT NULL AND locked_until <= ?",
+			st.id, st.ts(now)))
 		if err != nil || n == 0 {
 			return err
 		}

@@ -244,6 +244,12 @@ type where struct {
 	args  []any
 }
 
+// where starts the conditions of a query of the tenant's store with the
+// tenant's own.
+func (s *Tenant) where() where {
+	return where{conds: []string{"tenant_id = ?"}, args: []any{s.id}}
+}
+
 func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 	w.args = append(w.args, args...)

@@ -8,10 +8,10 @@ import (
 
 // SetWebhookSecret stores the client's sealed webhook secret, replacing
 // any; ErrNotFound for an unknown client (the foreign key refuses it).
-func (db *DB) SetWebhookSecret(ctx context.Context, clientUUID string, sealed []byte, at time.Time) error {
-	_, err := db.exec(ctx, `INSERT INTO webhook_secrets (client_id, sealed, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (client_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at`,
-		clientUUID, sealed, db.ts(norm(at)))
+func (st *Tenant) SetWebhookSecret(ctx context.Context, clientUUID string, sealed []byte, at time.Time) error {
+	_, err := st.exec(ctx, `INSERT INTO webhook_secrets (tenant_id, client_id, sealed, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant_id, client_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at`,
+		st.id, clientUUID, sealed, st.ts(norm(at)))
 	if err != nil {
 		return fmt.Errorf("store webhook secret of client %s: %w", clientUUID, mapErr(err))
 	}
@@ -20,10 +20,10 @@ func (db *DB) SetWebhookSecret(ctx context.Context, clientUUID string, sealed []
 
 // GetWebhookSecret returns the client's sealed webhook secret; ErrNotFound
 // when it has none.
-func (db *DB) GetWebhookSecret(ctx context.Context, clientUUID string) ([]byte, time.Time, error) {
+func (st *Tenant) GetWebhookSecret(ctx context.Context, clientUUID string) ([]byte, time.Time, error) {
 	var sealed []byte
 	var at time.Time
-	err := db.queryRow(ctx, "SELECT sealed, created_at FROM webhook_secrets WHERE client_id = ?", clientUUID).Scan(&sealed, tscan{&at})
+	err := st.queryRow(ctx, "SELECT sealed, created_at FROM webhook_secrets WHERE tenant_id = ? AND client_id = ?", st.id, clientUUID).Scan(&sealed, tscan{&at})
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("webhook secret of client %s: %w", clientUUID, mapErr(err))
 	}

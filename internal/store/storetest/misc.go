@@ -187,15 +187,16 @@ func collect(t *testing.T, s store.Store) <-chan store.Change {
 	return ch
 }
 
-// await waits up to 1s for want, skipping other changes.
-func await(t *testing.T, ch <-chan store.Change, want store.Change) {
+// await waits up to 1s for a change of want's Kind and ID, skipping
+// others, and returns it.
+func await(t *testing.T, ch <-chan store.Change, want store.Change) store.Change {
 	t.Helper()
 	timeout := time.After(time.Second)
 	for {
 		select {
 		case c := <-ch:
-			if c == want {
-				return
+			if c.Kind == want.Kind && c.ID == want.ID {
+				return c
 			}
 		case <-timeout:
 			t.Fatalf("change %+v not delivered within 1s", want)
@@ -203,13 +204,21 @@ func await(t *testing.T, ch <-chan store.Change, want store.Change) {
 	}
 }
 
+// ownTenant checks that a change names the store's tenant.
+func ownTenant(t *testing.T, s store.Store, c store.Change) {
+	t.Helper()
+	if c.Tenant != s.TenantID() {
+		t.Fatalf("change %+v names tenant %q, want the store's %q", c, c.Tenant, s.TenantID())
+	}
+}
+
 func testPublishSubscribe(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	a, b := collect(t, s), collect(t, s)
-	want := store.Change{Kind: store.ChangeClient, ID: "svc-1"}
+	want := store.Change{Kind: store.ChangeClient, ID: "svc-1", Tenant: "another-tenant"}
 	noErr(t, s.Publish(ctx, want))
-	await(t, a, want)
-	await(t, b, want)
+	ownTenant(t, s, await(t, a, want))
+	ownTenant(t, s, await(t, b, want))
 	all := store.Change{Kind: store.ChangeRevocation}
 	noErr(t, s.Publish(ctx, all))
 	await(t, a, all)
@@ -218,22 +227,23 @@ func testPublishSubscribe(t *testing.T, s store.Store) {
 func testWritesPublish(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	ch := collect(t, s)
+	got := func(want store.Change) { t.Helper(); ownTenant(t, s, await(t, ch, want)) }
 	c := must(s.CreateClient(ctx, store.Client{ClientID: "svc", Type: "confidential"}))(t)
-	await(t, ch, store.Change{Kind: store.ChangeClient, ID: "svc"})
+	got(store.Change{Kind: store.ChangeClient, ID: "svc"})
 	must(s.AddClientSecret(ctx, store.ClientSecret{ClientID: c.ID, Hash: []byte("h")}))(t)
-	await(t, ch, store.Change{Kind: store.ChangeClient, ID: "svc"})
+	got(store.Change{Kind: store.ChangeClient, ID: "svc"})
 	sc := must(s.CreateScope(ctx, store.Scope{Name: "x"}))(t)
-	await(t, ch, store.Change{Kind: store.ChangeScope, ID: sc.ID})
+	got(store.Change{Kind: store.ChangeScope, ID: sc.ID})
 	r := must(s.CreateRole(ctx, store.Role{Name: "r"}))(t)
-	await(t, ch, store.Change{Kind: store.ChangeRole, ID: r.ID})
+	got(store.Change{Kind: store.ChangeRole, ID: r.ID})
 	noErr(t, s.CreateKey(ctx, store.SigningKey{KID: "k", Alg: "ES256", PrivateKey: []byte("p"), State: store.KeyNext}))
-	await(t, ch, store.Change{Kind: store.ChangeKey, ID: "k"})
+	got(store.Change{Kind: store.ChangeKey, ID: "k"})
 	noErr(t, s.Revoke(ctx, "jti-1", t0))
-	await(t, ch, store.Change{Kind: store.ChangeRevocation, ID: "jti-1"})
+	got(store.Change{Kind: store.ChangeRevocation, ID: "jti-1"})
 	u := must(s.CreateUser(ctx, store.User{Username: "u", Email: "u@x"}))(t)
-	await(t, ch, store.Change{Kind: store.ChangeUser, ID: u.ID})
+	got(store.Change{Kind: store.ChangeUser, ID: u.ID})
 	noErr(t, s.DeleteClient(ctx, "svc"))
-	await(t, ch, store.Change{Kind: store.ChangeClient, ID: "svc"})
+	got(store.Change{Kind: store.ChangeClient, ID: "svc"})
 }
 
 func testTimesUTC(t *testing.T, s store.Store) {

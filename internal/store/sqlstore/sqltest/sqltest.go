@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/store/sqlstore"
 )
 
@@ -101,7 +102,8 @@ func redact(dsn string) string {
 }
 
 // Open opens url (from SQLiteURL or PostgresURL), migrates it and closes it
-// when the test ends.
+// when the test ends. It returns the whole database; a tenant's store is
+// db.ForTenant(id) (store.DefaultTenant for the one that always exists).
 func Open(t testing.TB, url string) *sqlstore.DB {
 	t.Helper()
 	ctx := context.Background()
@@ -116,15 +118,16 @@ func Open(t testing.TB, url string) *sqlstore.DB {
 	return db
 }
 
-// SQLite returns a migrated store on a fresh SQLite file.
-func SQLite(t testing.TB) *sqlstore.DB {
+// SQLite returns the default tenant's store on a fresh, migrated SQLite
+// file.
+func SQLite(t testing.TB) *sqlstore.Tenant {
 	t.Helper()
-	return Open(t, SQLiteURL(t))
+	return Open(t, SQLiteURL(t)).ForTenant(store.DefaultTenant)
 }
 
-// Postgres returns a migrated store on a fresh PostgreSQL database (or
-// skips, see PostgresURL).
-func Postgres(t testing.TB) *sqlstore.DB {
+// Postgres returns the default tenant's store on a fresh, migrated
+// PostgreSQL database (or skips, see PostgresURL).
+func Postgres(t testing.TB) *sqlstore.Tenant {
 	t.Helper()
-	return Open(t, PostgresURL(t))
+	return Open(t, PostgresURL(t)).ForTenant(store.DefaultTenant)
 }
