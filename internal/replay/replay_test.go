@@ -158,7 +158,7 @@ func TestOutageKeepsRecordsPerReplicaAndSaysSo(t *testing.T) {
 	r := newRecords(t, replay.Config{Store: db, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	exp := time.Now().Add(time.Minute)
 	wantUse(t, r, "ns", "before", exp, nil)
-	root.Close()                                             // the database is gone
+	root.Close()                                           // the database is gone
 	wantUse(t, r, "ns", "before", exp, replay.ErrReplayed) // remembered by this replica
 	wantUse(t, r, "ns", "during", exp, nil)
 	wantUse(t, r, "ns", "during", exp, replay.ErrReplayed)
