@@ -168,7 +168,7 @@ func TestEndToEnd(t *testing.T) {
 		permisoBin = filepath.Join(tmp, "permiso")
 		build(t, root, permisoBin, "github.com/permiso-auth/permiso/cmd/permiso")
 	}
-	build(t, ".", tmp+string(filepath.Separator), "./mt5-api", "./trading-bot", "./setup")
+	build(t, ".", tmp+string(filepath.Separator), "./cmd/mt5-api", "./cmd/trading-bot", "./cmd/setup")
 
 	permisoAddr, mt5Addr := freeAddr(t), freeAddr(t)
 	issuer, mt5 := "http://"+permisoAddr, "http://"+mt5Addr

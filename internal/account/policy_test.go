@@ -1,6 +1,7 @@
 package account
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,18 +62,9 @@ func TestStrength(t *testing.T) {
 			if score < tc.min || score > tc.max {
 				t.Fatalf("score %d not in [%d, %d]", score, tc.min, tc.max)
 			}
-			if tc.labels != nil && !contains(tc.labels, label) {
+			if tc.labels != nil && !slices.Contains(tc.labels, label) {
 				t.Fatalf("label %q, want one of %v", label, tc.labels)
 			}
 		})
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -8,10 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/opaque"
 	"github.com/permiso-auth/permiso/internal/store"
-	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
 )
+
+// UserTokenPrefix starts the single-use tokens of password resets and email
+// verification, so a leaked one is recognisable.
+const UserTokenPrefix = "pmu_"
 
 // ChangePassword sets a new password. When self is true the current
 // password must be given and correct (400 otherwise); an administrator
@@ -110,7 +114,7 @@ func (s *Service) requestToken(ctx context.Context, email, purpose string, m Met
 	if purpose == store.PurposeEmailVerification {
 		ttl = s.cfg.VerifyTokenLifetime
 	}
-	tok, hash := tokens.NewOpaque(tokens.UserTokPrefix)
+	tok, hash := opaque.New(UserTokenPrefix)
 	now := s.cfg.Now()
 	if err := s.cfg.Store.CreateUserToken(ctx, store.UserToken{Hash: hash, UserID: u.ID, Purpose: purpose,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}); err != nil {
@@ -173,11 +177,11 @@ func errInvalidToken() *web.Error {
 }
 
 func (s *Service) consume(ctx context.Context, token, purpose string, m Meta) (store.UserToken, error) {
-	if !strings.HasPrefix(token, tokens.UserTokPrefix) || len(token) > 128 {
+	if !strings.HasPrefix(token, UserTokenPrefix) || len(token) > 128 {
 		s.record(ctx, m, purpose+".confirm", outcomeFailure, "", map[string]any{"reason": "malformed"})
 		return store.UserToken{}, errInvalidToken()
 	}
-	t, err := s.cfg.Store.ConsumeUserToken(ctx, tokens.HashOpaque(token), purpose, s.cfg.Now())
+	t, err := s.cfg.Store.ConsumeUserToken(ctx, opaque.Hash(token), purpose, s.cfg.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed):
 		reason := "unknown_or_expired"

@@ -88,7 +88,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	mux := http.NewServeMux()
 	provider.Mount(mux)
 	a.Mount(mux)
-	mux.Handle("/", web.NotFoundHandler())
+	mux.Handle("/", web.NotFoundHandler(mux))
 	srv := httptest.NewServer(web.RequestIDs(web.IPResolver{}.ClientIPs(mux)))
 	t.Cleanup(srv.Close)
 

@@ -123,15 +123,8 @@ var funcs = template.FuncMap{
 		v.Set("page", strconv.Itoa(page))
 		return base + "?" + v.Encode()
 	},
-	"add": func(a, b int) int { return a + b },
-	"contains": func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
-	},
+	"add":      func(a, b int) int { return a + b },
+	"contains": slices.Contains[[]string],
 }
 
 // parsePages parses each page together with the shared layout.

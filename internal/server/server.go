@@ -298,7 +298,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	mux.Handle(console.Path, adminConsole)
 	mux.Handle(console.Path+"/", adminConsole)
 	s.ops.mount(mux)
-	mux.Handle("/", web.NotFoundHandler())
+	mux.Handle("/", web.NotFoundHandler(mux))
 
 	var h http.Handler = mux
 	h = limitBodies(1<<20, h)

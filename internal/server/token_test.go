@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,19 +41,10 @@ func TestStartWithNothing(t *testing.T) {
 	}
 	granted := strings.Fields(r.str("scope"))
 	for _, want := range []string{"admin:users", "admin:clients", "admin:roles", "admin:sessions", "admin:tokens", "admin:audit", "admin:system"} {
-		if !contains(granted, want) {
+		if !slices.Contains(granted, want) {
 			t.Errorf("bootstrap admin lacks %s (got %v)", want, granted)
 		}
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestRestartKeepsStateAndDoesNotReprintCredentials(t *testing.T) {

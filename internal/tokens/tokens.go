@@ -3,13 +3,13 @@ package tokens
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/opaque"
 	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -131,24 +131,15 @@ func NewID() string {
 
 // Opaque token prefixes, so leaked tokens are recognisable to scanners and
 // to us (a refresh token presented as a bearer is refused by its prefix).
+// The account package owns its own (password reset, email verification).
 const (
 	RefreshPrefix = "pmr_"
 	CodePrefix    = "pmc_"
-	UserTokPrefix = "pmu_"
 )
 
-// NewOpaque returns a random 256-bit token with the prefix, and the
-// SHA-256 hash under which it is stored. High entropy makes a fast hash
-// safe here: there is nothing to brute-force.
-func NewOpaque(prefix string) (token string, hash []byte) {
-	var b [32]byte
-	rand.Read(b[:])
-	token = prefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return token, HashOpaque(token)
-}
+// NewOpaque returns a random 256-bit token with the prefix and its lookup
+// hash (package opaque).
+func NewOpaque(prefix string) (token string, hash []byte) { return opaque.New(prefix) }
 
 // HashOpaque returns the lookup hash of an opaque token.
-func HashOpaque(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
-	return sum[:]
-}
+func HashOpaque(token string) []byte { return opaque.Hash(token) }

@@ -10,18 +10,20 @@ import (
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
-// Error is an error with a safe, client-facing form. Description must never
-// contain secrets or internals; Err holds the internal cause for the log.
+// Error is an error with a safe, client-facing form. Each field has one
+// meaning, and only Status, Code, Description, Header and Extra reach the
+// client.
 type Error struct {
-	Status      int
-	Code        string
+	Status int    // the HTTP status
+	Code   string // the body's "error"
+	// Description is the body's "error_description": safe text for the
+	// caller, never secrets or internals. It is the only way to set it.
 	Description string
-	Header      http.Header
-	// Extra adds fields to the JSON body (locked_until, required_scopes, ...).
+	Header      http.Header // response headers (WWW-Authenticate, Retry-After)
+	// Extra holds the body's other members (locked_until, required_scopes,
+	// details, ...), added with With; never "error" or "error_description".
 	Extra map[string]any
-	// Body, when set, replaces the whole JSON body.
-	Body any
-	Err  error
+	Err   error // the internal cause, for the log only
 }
 
 func (e *Error) Error() string {
@@ -42,8 +44,13 @@ func (e *Error) WithHeader(key, value string) *Error {
 	return e
 }
 
-// With adds a body field to e and returns e.
+// With adds a body member to e and returns e. The error code and
+// description have fields of their own: naming them here is a programming
+// error, and With panics rather than let one silently replace the other.
 func (e *Error) With(key string, value any) *Error {
+	if key == "error" || key == "error_description" {
+		panic("web: " + key + " is set by Error.Code and Error.Description, not With")
+	}
 	if e.Extra == nil {
 		e.Extra = make(map[string]any)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -48,10 +49,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	if e.Body != nil {
-		WriteJSON(w, e.Status, e.Body)
-		return
-	}
 	body := make(map[string]any, 2+len(e.Extra))
 	for k, v := range e.Extra {
 		body[k] = v
@@ -77,11 +74,47 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// NotFoundHandler answers unknown routes in the API's envelope.
-func NotFoundHandler() http.Handler {
+// NotFoundHandler answers the requests no route of mux took, in the API's
+// envelope. Mount it on mux as "/". A path that mux serves for other
+// methods is 405 with Allow (RFC 9110 §15.5.6), not 404; with mux nil,
+// every request is 404.
+func NotFoundHandler(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, nil, Errorf(http.StatusNotFound, wire.ErrNotFound, "No route for %s %s", r.Method, safePath(r.URL.Path)))
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			WriteError(w, r, nil, Errorf(http.StatusMethodNotAllowed, wire.ErrMethodNotAllowed, "%s is not allowed on %s; use %s",
+				safeMethod(r.Method), safePath(r.URL.Path), strings.Join(allow, " or ")).
+				WithHeader("Allow", strings.Join(allow, ", ")))
+			return
+		}
+		WriteError(w, r, nil, Errorf(http.StatusNotFound, wire.ErrNotFound, "No route for %s %s", safeMethod(r.Method), safePath(r.URL.Path)))
 	})
+}
+
+// allowedMethods lists the methods for which mux has a route of r's path
+// other than the catch-all "/".
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	if mux == nil {
+		return nil
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+func safeMethod(m string) string {
+	if len(m) > 16 {
+		m = m[:16]
+	}
+	return safePath(m)
 }
 
 func safePath(p string) string {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,12 +33,7 @@ func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 func (h *hostRecorder) reached(host string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, x := range h.hosts {
-		if x == host {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(h.hosts, host)
 }
 
 // newIssuersGuard starts two issuers (both publish their first key as

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 )
 
 // Claims are the claims of a Permiso access token: RFC 9068 §2.2 plus the
@@ -64,14 +65,7 @@ func (c *Claims) Trusted() bool { return c.IsTrusted != nil && *c.IsTrusted }
 type Audience []string
 
 // Contains reports whether aud holds s.
-func (a Audience) Contains(s string) bool {
-	for _, v := range a {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+func (a Audience) Contains(s string) bool { return slices.Contains(a, s) }
 
 func (a Audience) MarshalJSON() ([]byte, error) {
 	if len(a) == 1 {

@@ -33,6 +33,9 @@ const (
 	ErrConflict          = "conflict"
 	ErrValidation        = "validation_error"
 	ErrForbidden         = "forbidden"
+	// A route that exists, asked with a method it does not serve (405 with
+	// Allow).
+	ErrMethodNotAllowed = "method_not_allowed"
 )
 
 // Error is the JSON error body of RFC 6749 §5.2, also used by every Permiso

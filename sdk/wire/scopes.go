@@ -1,6 +1,9 @@
 package wire
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // adminSystemImplies lists what admin:system implies beyond read:system and
 // write:system, as the original Permiso did (not transitively).
@@ -14,32 +17,17 @@ var adminSystemImplies = [...]string{
 // admin:system also implies a fixed set. Matching is exact and
 // case-sensitive; wildcards grant nothing.
 func HasScope(granted []string, required string) bool {
-	for _, g := range granted {
-		if g == required {
-			return true
-		}
+	if slices.Contains(granted, required) {
+		return true
 	}
 	action, resource, ok := strings.Cut(required, ":")
 	if !ok || resource == "" {
 		return false
 	}
-	if action == "read" || action == "write" {
-		for _, g := range granted {
-			if g == "admin:"+resource {
-				return true
-			}
-		}
+	if (action == "read" || action == "write") && slices.Contains(granted, "admin:"+resource) {
+		return true
 	}
-	for _, g := range granted {
-		if g == "admin:system" {
-			for _, s := range adminSystemImplies {
-				if s == required {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return slices.Contains(granted, "admin:system") && slices.Contains(adminSystemImplies[:], required)
 }
 
 // MissingScopes returns the scopes of required that granted does not satisfy.

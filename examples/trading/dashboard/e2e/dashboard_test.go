@@ -48,7 +48,7 @@ func TestDashboardBrowser(t *testing.T) {
 		run(t, root, "go", "build", "-o", permisoBin, "./cmd/permiso")
 	}
 	mt5Bin := filepath.Join(tmp, "mt5-api")
-	run(t, filepath.Join(root, "examples", "trading"), "go", "build", "-o", mt5Bin, "./mt5-api")
+	run(t, filepath.Join(root, "examples", "trading"), "go", "build", "-o", mt5Bin, "./cmd/mt5-api")
 
 	// The dashboard's origin is fixed first: both servers must allow it.
 	dashLn := freeAddr(t)

@@ -5,7 +5,7 @@
 // clients mt5-api-service and trading-bot when missing, and prints a
 // summary. Running it again changes nothing.
 //
-//	go run ./setup --permiso-url http://127.0.0.1:8000 --bootstrap-file ./permiso-data/bootstrap-admin.json --secrets-out secrets.json
+//	go run ./cmd/setup --permiso-url http://127.0.0.1:8000 --bootstrap-file ./permiso-data/bootstrap-admin.json --secrets-out secrets.json
 package main
 
 import (

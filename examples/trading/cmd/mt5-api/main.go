@@ -2,7 +2,7 @@
 // simulated broker, protected by sdk/guard in its revocation-aware local
 // mode (or by introspection with --mode introspection).
 //
-//	go run ./mt5-api --addr 127.0.0.1:8001 --issuer http://127.0.0.1:8000 --audience https://mt5-api.trading.local
+//	go run ./cmd/mt5-api --addr 127.0.0.1:8001 --issuer http://127.0.0.1:8000 --audience https://mt5-api.trading.local
 package main
 
 import (

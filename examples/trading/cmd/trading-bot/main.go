@@ -3,7 +3,7 @@
 // opens a small position following the last price move, and closes
 // positions it opened earlier. It logs what it does with log/slog.
 //
-//	PERMISO_CLIENT_ID=trading-bot PERMISO_CLIENT_SECRET=... go run ./trading-bot --iterations 5
+//	PERMISO_CLIENT_ID=trading-bot PERMISO_CLIENT_SECRET=... go run ./cmd/trading-bot --iterations 5
 package main
 
 import (
