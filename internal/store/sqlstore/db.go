@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -116,6 +117,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if path == ":memory:" || strings.Contains(path, "mode=memory") {
 			// Every connection would get its own empty in-memory database.
 			maxOpen = 1
+		} else if err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
 		}
 	}
 	conn, err := sql.Open(driver, dsn)
@@ -131,6 +134,25 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("open %s database: %w", db.dialect, err)
 	}
 	return db, nil
+}
+
+// createPrivate creates the SQLite file readable by its owner only when it
+// does not exist yet. SQLite creates the -wal and -shm files with the
+// database file's permissions, so they are private too: they hold the
+// same data (password hashes, sealed keys, audit trail).
+func createPrivate(path string) error {
+	file, _, _ := strings.Cut(path, "?")
+	if file == "" {
+		return nil
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, os.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("create %s: %w", file, err)
+	}
+	return f.Close()
 }
 
 func isPostgres(u string) bool {
