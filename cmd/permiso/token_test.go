@@ -50,7 +50,7 @@ func TestTokenCommand(t *testing.T) {
 			}
 		}},
 		{name: "resource not allowed", args: []string{"--resource", "https://elsewhere.example"}, fail: "invalid_target: "},
-		{name: "scope not held", args: []string{"--scope", "trade:read"}, fail: "invalid_scope: "},
+		{name: "scope not held", args: []string{"--scope", "reports:read"}, fail: "invalid_scope: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

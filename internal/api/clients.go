@@ -148,6 +148,9 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	if err := problems.Err(); err != nil {
 		return err
 	}
+	if err := a.mayGrantScopeIDs(r, caller, "client "+c.ClientID, c.ScopeIDs); err != nil {
+		return err
+	}
 
 	// Hash before writing anything, so a failure leaves no client behind.
 	var secret *string
@@ -254,6 +257,9 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 	if err != nil {
 		return err
 	}
+	if err := a.mayActOn(r, caller, clientPrincipal(current)); err != nil {
+		return err
+	}
 	var problems web.Fields
 	in, err := decode(&problems)
 	if err != nil {
@@ -276,7 +282,16 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 	if err := problems.Err(); err != nil {
 		return err
 	}
+	if setScopes {
+		if err := a.mayGrantScopeIDs(r, caller, "client "+current.ClientID, scopeIDs); err != nil {
+			return err
+		}
+	}
 	c, err := a.cfg.Store.UpdateClient(r.Context(), current.ClientID, func(old store.Client) (store.Client, error) {
+		if !sameSet(old.ScopeIDs, current.ScopeIDs) {
+			// The scopes the rule was checked against changed meanwhile.
+			return old, web.Conflict("The client changed while this request was checked; try again")
+		}
 		var p web.Fields
 		in.apply(&old, &p)
 		checkClientRules(&old, &p)
@@ -341,10 +356,14 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("client_id")
-	if !web.PlainText(id, false) || len(id) > 255 {
-		return web.NotFound(clientNotFound)
+	target, err := a.pathClient(r)
+	if err != nil {
+		return err
 	}
+	if err := a.mayActOn(r, caller, clientPrincipal(target)); err != nil {
+		return err
+	}
+	id := target.ClientID
 	if err := a.cfg.Store.DeleteClient(r.Context(), id); err != nil {
 		return storeErr(err, clientNotFound, "")
 	}

@@ -31,6 +31,9 @@ func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.mayActOn(r, caller, clientPrincipal(c)); err != nil {
+		return err
+	}
 	var body apitype.SecretRotation
 	if err := decodeOptionalJSON(w, r, &body); err != nil {
 		return err

@@ -5,4 +5,6 @@
 // {"error","error_description"} envelope and never leak internals.
 // Authentication goes through oauth.Provider.VerifyAccess, the one
 // verification path, and admin endpoints are authorised by admin:* scopes.
+// On top of those, every write obeys the delegation rule of delegation.go:
+// nobody grants or acts upon more than their token holds.
 package api

@@ -30,7 +30,8 @@ type adminFixture struct {
 	URL   string
 	Store store.Store
 	Audit *auditLog
-	// Admin holds every admin:* scope; Other holds only admin:users.
+	// Admin holds every scope, as the bootstrap client does; Other holds
+	// only admin:users.
 	Admin, Other credentials
 }
 
@@ -93,7 +94,15 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	t.Cleanup(srv.Close)
 
 	f := &adminFixture{t: t, URL: srv.URL, Store: cache, Audit: log}
-	f.Admin = f.seedClient("test-admin", rbac.AdminScopes, secrets)
+	all, _, err := cache.ListScopes(ctx, store.ScopeFilter{Page: store.Page{Limit: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var every []string
+	for _, s := range all {
+		every = append(every, s.Name)
+	}
+	f.Admin = f.seedClient("test-admin", every, secrets)
 	f.Other = f.seedClient("test-users-admin", []string{"admin:users"}, secrets)
 	return f
 }

@@ -131,6 +131,9 @@ func (a *API) createRole(w http.ResponseWriter, r *http.Request) error {
 	if err := a.applyRole(r, in, &role, true); err != nil {
 		return err
 	}
+	if err := a.mayGrantScopeIDs(r, c, "role "+role.Name, role.ScopeIDs); err != nil {
+		return err
+	}
 	role, err = a.cfg.Store.CreateRole(r.Context(), role)
 	if err != nil {
 		return storeErr(err, roleNotFound, "Role name already exists")
@@ -213,7 +216,23 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request, event string, d
 	if err := a.applyRole(r, *in, &probe, false); err != nil {
 		return err
 	}
+	if in.ScopeIDs != nil {
+		names, err := a.scopeNamesOf(r.Context(), probe.ScopeIDs)
+		if err != nil {
+			return err
+		}
+		if err := a.mayChangeRoleScopes(r, c, role, names); err != nil {
+			return err
+		}
+	} else if err := a.mayTouchRole(r, c, role); err != nil {
+		return err
+	}
+	checked := role.ScopeIDs
 	role, err = a.cfg.Store.UpdateRole(r.Context(), role.ID, func(old store.Role) (store.Role, error) {
+		if !sameSet(old.ScopeIDs, checked) {
+			// The scopes the rule was checked against changed meanwhile.
+			return old, web.Conflict("The role changed while this request was checked; try again")
+		}
 		if in.Name != nil {
 			old.Name = probe.Name
 		}
@@ -226,6 +245,9 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request, event string, d
 		return old, nil
 	})
 	if err != nil {
+		if _, ok := web.AsError(err); ok {
+			return err
+		}
 		return storeErr(err, roleNotFound, "Role name already exists")
 	}
 	a.record(r.Context(), a.event(r, c, event, audit.Success, role.Name,
@@ -240,6 +262,9 @@ func (a *API) deleteRole(w http.ResponseWriter, r *http.Request) error {
 	}
 	role, err := a.pathRole(r)
 	if err != nil {
+		return err
+	}
+	if err := a.mayTouchRole(r, c, role); err != nil {
 		return err
 	}
 	if err := a.cfg.Store.DeleteRole(r.Context(), role.ID); err != nil {

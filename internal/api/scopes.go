@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"unicode/utf8"
 
@@ -123,9 +122,15 @@ func (a *API) createScope(w http.ResponseWriter, r *http.Request) error {
 	if err := in.apply(&s, true); err != nil {
 		return err
 	}
+	if err := a.mayManageScope(r, c, "create", nil, s.Name); err != nil {
+		return err
+	}
 	s, err = a.cfg.Store.CreateScope(r.Context(), s)
 	if err != nil {
 		return storeErr(err, scopeNotFound, "Scope name already exists")
+	}
+	if err := a.followNewScope(r, c, s); err != nil {
+		return err
 	}
 	a.record(r.Context(), a.event(r, c, "scope.created", audit.Success, s.Name, map[string]any{"scope_id": s.ID}))
 	out, err := a.scopeResponse(r, s)
@@ -175,7 +180,21 @@ func (a *API) updateScope(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	oldName := s.Name
+	probe := s
+	if err := in.apply(&probe, false); err != nil {
+		return err
+	}
+	action, names := "change", []string{oldName}
+	if probe.Name != oldName {
+		action, names = "rename", []string{oldName, probe.Name}
+	}
+	if err := a.mayManageScope(r, c, action, &s, names...); err != nil {
+		return err
+	}
 	s, err = a.cfg.Store.UpdateScope(r.Context(), s.ID, func(old store.Scope) (store.Scope, error) {
+		if old.Name != oldName {
+			return old, web.Conflict("The scope changed while this request was checked; try again")
+		}
 		return old, in.apply(&old, false)
 	})
 	if err != nil {
@@ -206,14 +225,30 @@ func (a *API) deleteScope(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.mayManageScope(r, c, "delete", &s, s.Name); err != nil {
+		return err
+	}
+	full, err := a.fullClients(r.Context(), "")
+	if err != nil {
+		return err
+	}
+	roles, clients, err := a.cfg.Store.ScopeUsage(r.Context(), s.ID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	// Clients that hold every scope (the bootstrap and console clients)
+	// lose this one with it; only other holders stand in the way.
+	if clients -= len(full); roles > 0 || clients > 0 {
+		return web.Conflict("Scope is assigned to %d roles and %d clients; remove it from them first", roles, clients)
+	}
+	for _, fc := range full {
+		if err := a.setClientScope(r, c, fc.ClientID, s, false); err != nil {
+			return err
+		}
+	}
 	if err := a.cfg.Store.DeleteScope(r.Context(), s.ID); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			roles, clients, uerr := a.cfg.Store.ScopeUsage(r.Context(), s.ID)
-			msg := "Scope is assigned to roles or clients; remove it from them first"
-			if uerr == nil {
-				msg = fmt.Sprintf("Scope is assigned to %d roles and %d clients; remove it from them first", roles, clients)
-			}
-			return web.Conflict("%s", msg)
+			return web.Conflict("Scope is assigned to roles or clients; remove it from them first")
 		}
 		return storeErr(err, scopeNotFound, "")
 	}

@@ -50,7 +50,8 @@ func (p *people) ownSession(r *http.Request) (*wire.Claims, store.Session, error
 	}
 	admin := wire.HasScope(c.Scopes, "admin:sessions")
 	if c.Type != wire.ClaimTypeAccess && !admin {
-		return nil, store.Session{}, web.Unauthorized(realm, true, "This endpoint requires a user's access token")
+		// A service has no sessions of its own: it needs the admin scope.
+		return nil, store.Session{}, p.denied(r, c, "admin:sessions")
 	}
 	s, err := p.pc.Accounts.Session(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -59,6 +60,12 @@ func (p *people) ownSession(r *http.Request) (*wire.Claims, store.Session, error
 	if s.UserID != c.Subject && !admin {
 		p.record(r.Context(), p.event(r, c, "authz.denied", "denied", s.UserID, map[string]any{"session_id": s.ID}))
 		return nil, store.Session{}, web.Forbidden(wire.ErrAccessDenied, "The session belongs to another user")
+	}
+	if s.UserID != c.Subject {
+		// An administrator ending or renewing someone's session acts on them.
+		if _, err := p.targetUser(r, c, s.UserID); err != nil {
+			return nil, store.Session{}, err
+		}
 	}
 	return c, s, nil
 }

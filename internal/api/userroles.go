@@ -33,7 +33,7 @@ func (p *people) roleAdmin(r *http.Request) (*wire.Claims, store.User, error) {
 		p.record(r.Context(), p.event(r, c, "user.self_escalation_denied", "denied", id, nil))
 		return nil, store.User{}, account.ErrForbiddenSelf("roles")
 	}
-	u, err := p.pc.Accounts.Get(r.Context(), id)
+	u, err := p.targetUser(r, c, id)
 	if err != nil {
 		return nil, store.User{}, err
 	}
@@ -55,6 +55,9 @@ func (p *people) setUserRoles(w http.ResponseWriter, r *http.Request) error {
 	}
 	ids, err := p.resolveRoles(r.Context(), *b.RoleIDs)
 	if err != nil {
+		return err
+	}
+	if err := p.mayGrantRoles(r, c, "user "+u.Username, ids); err != nil {
 		return err
 	}
 	out, err := p.pc.Accounts.Update(r.Context(), u.ID, account.Update{RoleIDs: &ids}, p.meta(r, c))
@@ -83,6 +86,9 @@ func (p *people) addUserRole(w http.ResponseWriter, r *http.Request) error {
 	role, err := p.findRole(r.Context(), b.RoleName)
 	if err != nil {
 		return storeErr(err, roleNotFound, "")
+	}
+	if err := p.mayGrant(r, c, "user "+u.Username, scopeNames(role.Scopes)); err != nil {
+		return err
 	}
 	ids := slices.Clone(u.RoleIDs)
 	if !slices.Contains(ids, role.ID) {

@@ -152,7 +152,8 @@ func (p *people) selfOrAdmin(r *http.Request) (*wire.Claims, string, bool, error
 	}
 	if !ok {
 		p.record(r.Context(), p.event(r, c, "authz.denied", audit.Denied, truncateUA(id), map[string]any{"required_scope": "admin:users", "path": r.URL.Path}))
-		return nil, "", false, web.Forbidden(wire.ErrForbidden, "Access denied: you may only access your own account")
+		return nil, "", false, web.Forbidden(wire.ErrForbidden, "Access denied: you may only access your own account (other accounts need the admin:users scope)").
+			With("required_scopes", []string{"admin:users"})
 	}
 	return c, id, false, nil
 }
@@ -221,6 +222,9 @@ func (p *people) createUser(w http.ResponseWriter, r *http.Request) error {
 	nu := newUser(in)
 	if in.RoleIDs != nil {
 		if nu.RoleIDs, err = p.resolveRoles(r.Context(), *in.RoleIDs); err != nil {
+			return err
+		}
+		if err := p.mayGrantRoles(r, c, "user "+in.Username, nu.RoleIDs); err != nil {
 			return err
 		}
 	}

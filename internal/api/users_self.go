@@ -6,12 +6,27 @@ import (
 
 	"github.com/permiso-auth/permiso/internal/account"
 	"github.com/permiso-auth/permiso/internal/apitype"
+	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // This file holds the endpoints about one user: me/profile, /{id}, the
 // password change, unlock, and the mailed-token flows.
+
+// targetUser loads the user an administrator acts upon and applies the
+// delegation rule to them (404 for an unknown id, 403 for a user holding
+// more than the caller).
+func (p *people) targetUser(r *http.Request, c *wire.Claims, id string) (store.User, error) {
+	u, err := p.pc.Accounts.Get(r.Context(), id)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := p.mayActOn(r, c, userPrincipal(u)); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
 
 func (p *people) getMe(w http.ResponseWriter, r *http.Request) error {
 	c, err := p.requireUser(r)
@@ -93,11 +108,16 @@ func (p *people) updateUser(w http.ResponseWriter, r *http.Request) error {
 			p.record(r.Context(), p.event(r, c, "user.self_escalation_denied", "denied", c.Subject, nil))
 			return err
 		}
+	} else if _, err := p.targetUser(r, c, id); err != nil {
+		return err
 	}
 	upd := account.Update{Profile: profile(b), Active: b.IsActive, Verified: b.IsVerified}
 	if b.RoleIDs != nil {
 		ids, err := p.resolveRoles(r.Context(), *b.RoleIDs)
 		if err != nil {
+			return err
+		}
+		if err := p.mayGrantRoles(r, c, "user "+id, ids); err != nil {
 			return err
 		}
 		upd.RoleIDs = &ids
@@ -118,6 +138,9 @@ func (p *people) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	id := strings.ToLower(r.PathValue("id"))
 	if c.Type == wire.ClaimTypeAccess && c.Subject == id {
 		return web.Forbidden("forbidden", "Cannot delete your own account").With("detail", "Cannot delete your own account")
+	}
+	if _, err := p.targetUser(r, c, id); err != nil {
+		return err
 	}
 	if err := p.pc.Accounts.Delete(r.Context(), id, p.meta(r, c)); err != nil {
 		return err
@@ -141,6 +164,11 @@ func (p *people) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if self && b.CurrentPassword == "" {
 		return web.Invalid("current_password: field required")
 	}
+	if !self {
+		if _, err := p.targetUser(r, c, id); err != nil {
+			return err
+		}
+	}
 	keep := ""
 	if self {
 		keep = c.SessionID
@@ -157,7 +185,7 @@ func (p *people) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.pc.Accounts.Get(r.Context(), r.PathValue("id")); err != nil {
+	if _, err := p.targetUser(r, c, r.PathValue("id")); err != nil {
 		return err
 	}
 	u, err := p.pc.Accounts.Unlock(r.Context(), r.PathValue("id"), p.meta(r, c))

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
 )
 
@@ -44,7 +43,7 @@ type Store interface {
 	UpdateClient(ctx context.Context, clientID string, fn func(store.Client) (store.Client, error)) (store.Client, error)
 	AddClientSecret(ctx context.Context, s store.ClientSecret) (store.ClientSecret, error)
 	ListClientSecrets(ctx context.Context, clientUUID string, now time.Time) ([]store.ClientSecret, error)
-	GetScopeByName(ctx context.Context, name string) (store.Scope, error)
+	ListScopes(ctx context.Context, f store.ScopeFilter) ([]store.Scope, int, error)
 	Lock(ctx context.Context, name string, fn func(ctx context.Context) error) error
 }
 
@@ -146,13 +145,19 @@ func (c *Console) ensureClient(ctx context.Context) error {
 		if !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("look up console client: %w", err)
 		}
+		// The console's client holds every scope, so a signed-in user's
+		// token carries every scope the user holds: an administrator grants
+		// only what their token holds (the delegation rule). The token never
+		// leaves the server, and its audience is Permiso's own API. Holding
+		// every scope also means only a full administrator may change this
+		// client (its redirect URIs, its secret).
 		var scopeIDs []string
-		for _, name := range append(slices.Clone(rbac.AdminScopes), "read:profile") {
-			sc, err := c.cfg.Store.GetScopeByName(ctx, name)
-			if err != nil {
-				return fmt.Errorf("console scope %s: %w", name, err)
-			}
-			scopeIDs = append(scopeIDs, sc.ID)
+		all, _, err := c.cfg.Store.ListScopes(ctx, store.ScopeFilter{Page: store.Page{Limit: 1000}})
+		if err != nil {
+			return fmt.Errorf("list scopes for the console client: %w", err)
+		}
+		for _, s := range all {
+			scopeIDs = append(scopeIDs, s.ID)
 		}
 		refresh := 8 * 3600
 		_, err = c.cfg.Store.CreateClient(ctx, store.Client{

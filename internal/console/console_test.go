@@ -46,8 +46,8 @@ func (m *memStore) AddClientSecret(_ context.Context, s store.ClientSecret) (sto
 func (m *memStore) ListClientSecrets(context.Context, string, time.Time) ([]store.ClientSecret, error) {
 	return m.secrets, nil
 }
-func (m *memStore) GetScopeByName(_ context.Context, name string) (store.Scope, error) {
-	return store.Scope{ID: "id-" + name, Name: name}, nil
+func (m *memStore) ListScopes(context.Context, store.ScopeFilter) ([]store.Scope, int, error) {
+	return []store.Scope{{ID: "id-admin:users", Name: "admin:users"}}, 1, nil
 }
 func (m *memStore) Lock(ctx context.Context, _ string, fn func(context.Context) error) error {
 	return fn(ctx)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/oauth"
@@ -87,17 +88,26 @@ func bootstrapAdmin(ctx context.Context, s store.Store, secrets *oauth.Secrets, 
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		// The bootstrap administrator holds every scope there is (the admin
+		// role's and every other seeded one): under the delegation rule an
+		// administrator grants only what it holds, so this is what lets it
+		// create the first admin user and the first service clients.
 		var scopeIDs []string
-		for _, name := range rbac.AdminScopes {
-			sc, err := s.GetScopeByName(ctx, name)
-			if err != nil {
-				return fmt.Errorf("admin scope %s: %w", name, err)
-			}
+		all, _, err := s.ListScopes(ctx, store.ScopeFilter{Page: store.Page{Limit: 1000}})
+		if err != nil {
+			return fmt.Errorf("list scopes: %w", err)
+		}
+		for _, sc := range all {
 			scopeIDs = append(scopeIDs, sc.ID)
+		}
+		for _, name := range rbac.AdminScopes {
+			if !slices.ContainsFunc(all, func(sc store.Scope) bool { return sc.Name == name }) {
+				return fmt.Errorf("admin scope %s: %w", name, store.ErrNotFound)
+			}
 		}
 		c, err := s.CreateClient(ctx, store.Client{
 			ClientID: BootstrapClientID, Name: "Bootstrap administrator",
-			Description: "Created on first start; holds every admin scope. Rotate its secret after setup.",
+			Description: "Created on first start; holds every scope. Rotate its secret after setup.",
 			Type:        "confidential", Active: true, Trusted: true,
 			GrantTypes:          []string{"client_credentials"},
 			ScopeIDs:            scopeIDs,

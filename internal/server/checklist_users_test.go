@@ -125,8 +125,17 @@ func TestChecklistUsers(t *testing.T) {
 	})
 	var franID string
 	t.Run("61_admin_creates_user_with_roles", func(t *testing.T) {
-		roles := ts.jsonReq("GET", "/api/v1/roles/trader", admin, nil)
+		// ada holds the admin role, not the trader's scopes: she may not
+		// hand them out (the delegation rule), but may give the user role.
+		trader := ts.jsonReq("GET", "/api/v1/roles/trader", admin, nil)
 		r := ts.jsonReq("POST", "/api/v1/users", ada.Access, map[string]any{"username": "fran", "email": "fran@example.com",
+			"password": goodPassword, "role_ids": []string{trader.str("id")}})
+		status(t, r, 403)
+		if !strings.Contains(r.str("error_description"), `"trade:open"`) {
+			t.Fatalf("refusal does not name the missing scopes: %s", r.Body)
+		}
+		roles := ts.jsonReq("GET", "/api/v1/roles/user", admin, nil)
+		r = ts.jsonReq("POST", "/api/v1/users", ada.Access, map[string]any{"username": "fran", "email": "fran@example.com",
 			"password": goodPassword, "role_ids": []string{roles.str("id")}})
 		status(t, r, 201)
 		franID = r.str("id")

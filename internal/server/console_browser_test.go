@@ -19,14 +19,19 @@ import (
 func TestConsoleBrowser(t *testing.T) {
 	ctx := newChrome(t)
 	ts := newTestServer(t, nil)
-	ts.newUser("ada", "admin")
+	// ada administers and trades: she grants only scopes she holds.
+	adaID := ts.newUser("ada", "admin")
+	if r := ts.jsonReq("POST", "/api/v1/users/"+adaID+"/roles", ts.adminToken(), map[string]any{"role_name": "trader"}); r.Status != 200 {
+		t.Fatalf("add trader role: %d %s", r.Status, r.Body)
+	}
 
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
+			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\n%s", name, err, html)
 		}
 	}
 	text := func(sel string) string {

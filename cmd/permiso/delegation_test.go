@@ -1,0 +1,30 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCLIPartialAdministrator: the CLI acts through the admin API, so a
+// partial administrator's credentials grant no more there than over HTTP,
+// and the refusal reaches the terminal in the API's words.
+func TestCLIPartialAdministrator(t *testing.T) {
+	newCLIServer(t)
+	created := runCLI(t, runClients, "create", "--name", "Provisioner", "--id", "provisioner", "--scopes", "admin:clients,market:data").ok(t)
+	t.Setenv("PERMISO_CREDENTIALS_FILE", "")
+	t.Setenv("PERMISO_CLIENT_ID", "provisioner")
+	t.Setenv("PERMISO_CLIENT_SECRET", field(created.Stdout, "client_secret"))
+
+	runCLI(t, runClients, "create", "--name", "Backdoor", "--id", "backdoor", "--scopes", "admin:system").
+		fails(t, `insufficient_scope: You cannot grant scopes you do not hold: "admin:system" (to client backdoor)`)
+	runCLI(t, runClients, "rotate-secret", "permiso-admin").
+		fails(t, `insufficient_scope: The client "permiso-admin" holds scopes you do not hold: `)
+	runCLI(t, runClients, "update", "provisioner", "--scopes", "admin:clients,admin:roles").
+		fails(t, `"admin:roles"`)
+
+	// Within what it holds, it provisions.
+	r := runCLI(t, runClients, "create", "--name", "Quotes", "--id", "quotes", "--scopes", "market:data").ok(t, "client_id:     quotes")
+	if !strings.HasPrefix(field(r.Stdout, "client_secret"), "pms_") {
+		t.Fatalf("no secret: %s", r.Stdout)
+	}
+}
