@@ -73,6 +73,9 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.mayActOn(r, caller, clientPrincipal(c)); err != nil {
+		return err
+	}
 	var in apitype.WebhookTest
 	if r.ContentLength != 0 {
 		if err := web.DecodeJSON(w, r, &in); err != nil {
@@ -170,6 +173,9 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 	}
 	c, err := a.pathClient(r)
 	if err != nil {
+		return err
+	}
+	if err := a.mayActOn(r, caller, clientPrincipal(c)); err != nil {
 		return err
 	}
 	if a.cfg.Webhooks == nil {

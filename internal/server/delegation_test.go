@@ -198,6 +198,22 @@ var delegationCases = []delegationCase{
 		func(f *delegationFixture) request {
 			return request{"POST", "/api/v1/service-clients/" + f.highClient + "/rotate-secret", nil}
 		}},
+	{"rotate client webhook secret", "admin:clients", 200,
+		func(f *delegationFixture) request {
+			return request{"POST", "/api/v1/service-clients/" + f.newClient(f.scopes...) + "/webhook/rotate-secret", nil}
+		},
+		func(f *delegationFixture) request {
+			return request{"POST", "/api/v1/service-clients/" + f.highClient + "/webhook/rotate-secret", nil}
+		}},
+	// Within, the call gets past the rule to the client's lack of a
+	// webhook_url (400 no_webhook); beyond, it is refused first.
+	{"test client webhook", "admin:clients", 400,
+		func(f *delegationFixture) request {
+			return request{"POST", "/api/v1/service-clients/" + f.newClient(f.scopes...) + "/webhook/test", nil}
+		},
+		func(f *delegationFixture) request {
+			return request{"POST", "/api/v1/service-clients/" + f.highClient + "/webhook/test", nil}
+		}},
 	{"delete client", "admin:clients", 204,
 		func(f *delegationFixture) request {
 			return request{"DELETE", "/api/v1/service-clients/" + f.newClient(f.scopes...), nil}
