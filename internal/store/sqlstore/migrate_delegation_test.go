@@ -2,23 +2,24 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/permiso-auth/permiso/internal/rbac"
-	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/internal/store/sqlstore"
 	"github.com/permiso-auth/permiso/internal/store/sqlstore/sqltest"
 )
 
-// TestMigrationDelegationGrants replays migration 0002 on databases made
-// before it: the bootstrap client as created gets every scope, the console
-// client as created too, and clients an operator changed
-// are left alone.
+// TestMigrationDelegationGrants writes, with the first schema, the scopes
+// and the bootstrap and console clients as an older Permiso created them,
+// and migrates: both clients as created now hold every scope; clients an
+// operator changed are left alone, and so is every other client.
 func TestMigrationDelegationGrants(t *testing.T) {
 	t.Parallel()
+	scopes := append(slices.Clone(rbac.AdminScopes), "read:profile", "write:profile", "trade:read", "market:data")
+	console := append(slices.Clone(rbac.AdminScopes), "read:profile")
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		for _, changed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/changed=%v", dialect, changed), func(t *testing.T) {
@@ -28,74 +29,69 @@ func TestMigrationDelegationGrants(t *testing.T) {
 					url = sqltest.PostgresURL(t)
 				}
 				ctx := context.Background()
-				db := sqltest.Open(t, url)
-				if err := rbac.Seed(ctx, db); err != nil {
-					t.Fatal(err)
-				}
-				admin, console := slices.Clone(rbac.AdminScopes), append(slices.Clone(rbac.AdminScopes), "read:profile")
-				if changed {
-					admin, console = admin[1:], console[2:]
-				}
-				createWith(t, db, "permiso-admin", admin)
-				createWith(t, db, "permiso-console", console)
-				createWith(t, db, "other", rbac.AdminScopes)
-
-				raw := rawDB(t, dialect, url)
-				if _, err := raw.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = 2"); err != nil {
-					t.Fatal(err)
-				}
-				if err := db.Migrate(ctx); err != nil {
-					t.Fatal(err)
-				}
-				_, total, err := db.ListScopes(ctx, store.ScopeFilter{})
+				db, err := sqlstore.Open(ctx, sqlstore.Config{URL: url})
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantAdmin, wantConsole := total, total
-				if changed {
-					wantAdmin, wantConsole = len(admin), len(console)
+				defer db.Close()
+				if err := db.MigrateTo(ctx, 1); err != nil {
+					t.Fatal(err)
 				}
-				for id, want := range map[string]int{"permiso-admin": wantAdmin, "permiso-console": wantConsole, "other": len(rbac.AdminScopes)} {
-					c, err := db.GetClient(ctx, id)
-					if err != nil {
+				var ts any = time.Now().UnixMicro()
+				if dialect == "postgres" {
+					ts = time.Now()
+				}
+				exec := func(q string, args ...any) {
+					t.Helper()
+					if dialect == "postgres" {
+						q = rebind(q)
+					}
+					if _, err := db.ExecRaw(ctx, q, args...); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+				for _, s := range scopes {
+					exec("INSERT INTO scopes (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)", "s-"+s, s, ts, ts)
+				}
+				client := func(id string, held []string) {
+					exec("INSERT INTO clients (id, client_id, created_at, updated_at) VALUES (?, ?, ?, ?)", "c-"+id, id, ts, ts)
+					for _, s := range held {
+						exec("INSERT INTO client_scopes (client_id, scope_id) VALUES (?, ?)", "c-"+id, "s-"+s)
+					}
+				}
+				admin, cons := rbac.AdminScopes, console
+				if changed {
+					admin, cons = admin[1:], append(slices.Clone(cons[:len(cons)-1]), "trade:read")
+				}
+				client("permiso-admin", admin)
+				client("permiso-console", cons)
+				client("other", rbac.AdminScopes)
+
+				if err := db.MigrateTo(ctx, 2); err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]int{"permiso-admin": len(scopes), "permiso-console": len(scopes), "other": len(rbac.AdminScopes)}
+				if changed {
+					want["permiso-admin"], want["permiso-console"] = len(admin), len(cons)
+				}
+				for id, n := range want {
+					var got int
+					q := "SELECT COUNT(*) FROM client_scopes WHERE client_id = ?"
+					if dialect == "postgres" {
+						q = rebind(q)
+					}
+					if err := db.QueryRowRaw(ctx, q, "c-"+id).Scan(&got); err != nil {
 						t.Fatal(err)
 					}
-					if len(c.ScopeIDs) != want {
-						t.Errorf("changed=%v: %s holds %d scopes, want %d", changed, id, len(c.ScopeIDs), want)
+					if got != n {
+						t.Errorf("%s holds %d scopes, want %d", id, got, n)
 					}
+				}
+				// Later migrations apply on top.
+				if err := db.Migrate(ctx); err != nil {
+					t.Fatal(err)
 				}
 			})
 		}
 	}
-}
-
-func createWith(t *testing.T, db store.Store, clientID string, scopes []string) {
-	t.Helper()
-	ctx := context.Background()
-	var ids []string
-	for _, n := range scopes {
-		s, err := db.GetScopeByName(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, s.ID)
-	}
-	if _, err := db.CreateClient(ctx, store.Client{ClientID: clientID, Name: clientID, Type: "confidential", Active: true, ScopeIDs: ids}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// rawDB opens a second, plain connection to the test database.
-func rawDB(t *testing.T, dialect, url string) *sql.DB {
-	t.Helper()
-	driver, dsn := "pgx", url
-	if dialect == "sqlite" {
-		driver, dsn = "sqlite", "file:"+strings.TrimPrefix(url, "file:")+"?_pragma=busy_timeout(10000)"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }

@@ -17,7 +17,7 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 	dir := t.TempDir()
 	for _, url := range []string{filepath.Join(dir, "a.db"), "file:" + filepath.Join(dir, "b.db") + "?cache=private"} {
 		db := sqltest.Open(t, url)
-		if _, err := db.CreateScope(context.Background(), store.Scope{Name: "s"}); err != nil {
+		if _, err := db.ForTenant(store.DefaultTenant).CreateScope(context.Background(), store.Scope{Name: "s"}); err != nil {
 			t.Fatal(err)
 		}
 	}
