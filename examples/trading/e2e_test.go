@@ -3,6 +3,9 @@ package trading_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +23,7 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/sdk/clientcredentials"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -130,6 +134,31 @@ func build(t *testing.T, dir, out string, pkgs ...string) {
 // call sends a request with a bearer token and returns status, headers and body.
 func call(t *testing.T, method, url, token string, body any) (int, http.Header, []byte) {
 	t.Helper()
+	return callWith(t, http.DefaultClient, method, url, func(r *http.Request) {
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+	}, body)
+}
+
+// callDPoP sends a request with a DPoP-bound token and a fresh proof of
+// key for it.
+func callDPoP(t *testing.T, key *dpop.Signer, method, url, token string, body any) (int, http.Header, []byte) {
+	t.Helper()
+	return callWith(t, http.DefaultClient, method, url, func(r *http.Request) {
+		p, err := key.Proof(method, url, dpop.ProofOptions{AccessToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "DPoP "+token)
+		r.Header.Set("DPoP", p)
+	}, body)
+}
+
+// callWith sends a request through c, set up by prepare, and returns
+// status, headers and body.
+func callWith(t *testing.T, c *http.Client, method, url string, prepare func(*http.Request), body any) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -139,13 +168,13 @@ func call(t *testing.T, method, url, token string, body any) (int, http.Header, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if prepare != nil {
+		prepare(req)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -205,7 +234,17 @@ func TestEndToEnd(t *testing.T) {
 	waitOK(t, mt5+"/health", api)
 
 	ctx := context.Background()
-	bot := clientcredentials.Config{IssuerURL: issuer, ClientID: "trading-bot", ClientSecret: botSecret, Audience: audience}
+	// setup registers the bot with dpop_bound_access_tokens: its tokens are
+	// bound to this key, and mt5-api accepts no other kind.
+	botKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot := clientcredentials.Config{IssuerURL: issuer, ClientID: "trading-bot", ClientSecret: botSecret, Audience: audience, DPoPKey: botKey}
+	signer, err := dpop.NewSigner(botKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	token := func(t *testing.T, cfg clientcredentials.Config, scopes ...string) string {
 		t.Helper()
 		cfg.Scopes = scopes
@@ -214,6 +253,15 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("token for %s %v: %v", cfg.ClientID, scopes, err)
 		}
 		return tok.AccessToken
+	}
+	// client is an HTTP client whose requests carry the bot's DPoP tokens
+	// with scopes, and a proof for each request.
+	client := func(scopes ...string) *http.Client {
+		cfg := bot
+		cfg.Scopes = scopes
+		src := cfg.TokenSource(ctx)
+		t.Cleanup(src.Close)
+		return &http.Client{Transport: src.Transport(nil)}
 	}
 
 	t.Run("bot trades", func(t *testing.T) {
@@ -231,30 +279,83 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("allowed calls succeed", func(t *testing.T) {
-		tok := token(t, bot, "market:data", "trade:read", "trade:open", "trade:close", "account:read")
-		for _, c := range []struct{ method, path string }{
+		c := client("market:data", "trade:read", "trade:open", "trade:close", "account:read")
+		for _, r := range []struct{ method, path string }{
 			{"GET", "/api/v1/market/EURUSD"}, {"GET", "/api/v1/trades"}, {"GET", "/api/v1/account"},
 		} {
-			if st, _, b := call(t, c.method, mt5+c.path, tok, nil); st != http.StatusOK {
-				t.Errorf("%s %s = %d %s", c.method, c.path, st, b)
+			if st, _, b := callWith(t, c, r.method, mt5+r.path, nil, nil); st != http.StatusOK {
+				t.Errorf("%s %s = %d %s", r.method, r.path, st, b)
 			}
 		}
-		st, _, b := call(t, "POST", mt5+"/api/v1/trades", tok, map[string]any{"symbol": "EURUSD", "volume": 0.1, "trade_type": "buy"})
+		st, _, b := callWith(t, c, "POST", mt5+"/api/v1/trades", nil, map[string]any{"symbol": "EURUSD", "volume": 0.1, "trade_type": "buy"})
 		var tr struct{ ID int64 }
 		if st != http.StatusOK || json.Unmarshal(b, &tr) != nil || tr.ID == 0 {
 			t.Fatalf("open trade = %d %s", st, b)
 		}
-		if st, _, b := call(t, "DELETE", fmt.Sprintf("%s/api/v1/trades/%d", mt5, tr.ID), tok, nil); st != http.StatusOK {
+		if st, _, b := callWith(t, c, "DELETE", fmt.Sprintf("%s/api/v1/trades/%d", mt5, tr.ID), nil, nil); st != http.StatusOK {
 			t.Fatalf("close trade = %d %s", st, b)
 		}
-		if st, _, b := call(t, "POST", mt5+"/api/v1/trades", tok, map[string]any{"symbol": "EURUSD", "volume": 500, "trade_type": "buy"}); st != http.StatusBadRequest {
+		if st, _, b := callWith(t, c, "POST", mt5+"/api/v1/trades", nil, map[string]any{"symbol": "EURUSD", "volume": 500, "trade_type": "buy"}); st != http.StatusBadRequest {
 			t.Fatalf("invalid trade = %d %s", st, b)
+		}
+	})
+
+	t.Run("a token copied off the wire is refused", func(t *testing.T) {
+		// A tap on the bot's connection sees its token and proof.
+		var stolenAuth, stolenProof string
+		cfg := bot
+		cfg.Scopes = []string{"market:data"}
+		src := cfg.TokenSource(ctx)
+		defer src.Close()
+		tap := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			stolenAuth, stolenProof = r.Header.Get("Authorization"), r.Header.Get("DPoP")
+			return http.DefaultTransport.RoundTrip(r)
+		})
+		if st, _, b := callWith(t, &http.Client{Transport: src.Transport(tap)}, "GET", mt5+"/api/v1/market/EURUSD", nil, nil); st != http.StatusOK {
+			t.Fatalf("the bot's own call = %d %s", st, b)
+		}
+		tok, ok := strings.CutPrefix(stolenAuth, "DPoP ")
+		if !ok || stolenProof == "" {
+			t.Fatalf("the bot did not send a DPoP token: %q", stolenAuth)
+		}
+		thief, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		thiefSigner, _ := dpop.NewSigner(thief)
+		url := mt5 + "/api/v1/market/EURUSD"
+		for name, prepare := range map[string]func(*http.Request){
+			"as a bearer token": func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
+			"with the thief's own key": func(r *http.Request) {
+				p, _ := thiefSigner.Proof("GET", url, dpop.ProofOptions{AccessToken: tok})
+				r.Header.Set("Authorization", "DPoP "+tok)
+				r.Header.Set("DPoP", p)
+			},
+			"with the captured proof again": func(r *http.Request) {
+				r.Header.Set("Authorization", "DPoP "+tok)
+				r.Header.Set("DPoP", stolenProof)
+			},
+		} {
+			if st, _, b := callWith(t, http.DefaultClient, "GET", url, prepare, nil); st != http.StatusUnauthorized {
+				t.Errorf("stolen token %s = %d %s, want 401", name, st, b)
+			}
+		}
+	})
+
+	t.Run("bearer tokens are refused", func(t *testing.T) {
+		// mt5-api requires bound tokens: the bot cannot even get a bearer
+		// one (dpop_bound_access_tokens), and another client's is refused.
+		plain := bot
+		plain.DPoPKey = nil
+		var we *wire.Error
+		if _, err := plain.Token(ctx); !errors.As(err, &we) || we.Code != wire.ErrInvalidDPoPProof {
+			t.Fatalf("bearer token for the bot: %v", err)
 		}
 	})
 
 	t.Run("missing scope is 403", func(t *testing.T) {
 		tok := token(t, bot, "market:data")
-		st, h, b := call(t, "POST", mt5+"/api/v1/trades", tok, map[string]any{"symbol": "EURUSD", "volume": 0.1, "trade_type": "buy"})
+		st, h, b := callDPoP(t, signer, "POST", mt5+"/api/v1/trades", tok, map[string]any{"symbol": "EURUSD", "volume": 0.1, "trade_type": "buy"})
 		var body struct {
 			Error   string   `json:"error"`
 			Missing []string `json:"missing_scopes"`
@@ -263,10 +364,11 @@ func TestEndToEnd(t *testing.T) {
 			len(body.Missing) != 1 || body.Missing[0] != "trade:open" {
 			t.Fatalf("POST /api/v1/trades = %d %s", st, b)
 		}
-		if !strings.Contains(h.Get("WWW-Authenticate"), `scope="trade:open"`) {
-			t.Errorf("WWW-Authenticate = %q", h.Get("WWW-Authenticate"))
+		// The challenge of the scheme the request used names the scope.
+		if ch := strings.Join(h.Values("WWW-Authenticate"), "\n"); !strings.Contains(ch, `DPoP realm="https://mt5-api.trading.local", error="insufficient_scope", scope="trade:open"`) {
+			t.Errorf("WWW-Authenticate = %q", ch)
 		}
-		if st, _, b := call(t, "GET", mt5+"/api/v1/admin/stats", tok, nil); st != http.StatusForbidden {
+		if st, _, b := callDPoP(t, signer, "GET", mt5+"/api/v1/admin/stats", tok, nil); st != http.StatusForbidden {
 			t.Fatalf("admin stats = %d %s", st, b)
 		}
 	})
@@ -282,7 +384,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("revoked token is refused within seconds", func(t *testing.T) {
 		tok := token(t, bot, "market:data")
-		if st, _, b := call(t, "GET", mt5+"/api/v1/market/EURUSD", tok, nil); st != http.StatusOK {
+		if st, _, b := callDPoP(t, signer, "GET", mt5+"/api/v1/market/EURUSD", tok, nil); st != http.StatusOK {
 			t.Fatalf("before revocation = %d %s", st, b)
 		}
 		req, _ := http.NewRequest("POST", issuer+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
@@ -298,7 +400,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		revoked := time.Now()
 		for {
-			st, _, _ := call(t, "GET", mt5+"/api/v1/market/EURUSD", tok, nil)
+			st, _, _ := callDPoP(t, signer, "GET", mt5+"/api/v1/market/EURUSD", tok, nil)
 			if st == http.StatusUnauthorized {
 				t.Logf("revoked token refused after %v", time.Since(revoked).Round(10*time.Millisecond))
 				break
@@ -324,6 +426,10 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // readAdmin returns a client-credentials Config for the bootstrap admin.
 func readAdmin(t *testing.T, path, issuer string) clientcredentials.Config {

@@ -52,6 +52,8 @@ func run(args []string) error {
 	clientID := fs.String("client-id", env("MT5_API_CLIENT_ID", ""), "client id for introspection mode (env MT5_API_CLIENT_ID)")
 	clientSecret := fs.String("client-secret", env("MT5_API_CLIENT_SECRET", ""), "client secret for introspection mode (env MT5_API_CLIENT_SECRET)")
 	balance := fs.Float64("balance", 10000, "starting balance of the simulated account in USD")
+	externalURL := fs.String("external-url", env("MT5_EXTERNAL_URL", ""), "the URL clients call this API at behind a proxy, for DPoP proofs (env MT5_EXTERNAL_URL); empty: the request's own")
+	requireBinding := fs.Bool("require-binding", env("MT5_REQUIRE_BINDING", "true") == "true", "refuse bearer tokens: accept only DPoP- or certificate-bound tokens (env MT5_REQUIRE_BINDING)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +62,8 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	gcfg := guard.Config{Issuer: *issuer, Audience: *audience, Logger: log}
+	gcfg := guard.Config{Issuer: *issuer, Audience: *audience, Logger: log,
+		ExternalURL: *externalURL, RequireBinding: *requireBinding}
 	switch *mode {
 	case "local":
 		gcfg.RevocationPoll = *poll
@@ -86,7 +89,8 @@ func run(args []string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("mt5-api listening", "addr", *addr, "issuer", *issuer, "audience", *audience, "mode", *mode)
+	log.Info("mt5-api listening", "addr", *addr, "issuer", *issuer, "audience", *audience, "mode", *mode,
+		"require_binding", *requireBinding)
 	select {
 	case err := <-errc:
 		return err

@@ -67,7 +67,7 @@ func (a *adminAPI) ensureClient(ctx context.Context, c clientDef, audience strin
 	status, body, err := a.post(ctx, "/service-clients", map[string]any{
 		"name": c.Name, "client_id": c.ID, "description": c.Description, "client_type": "confidential",
 		"scope_ids": c.Scopes, "audiences": []string{audience}, "is_trusted": c.Trusted,
-		"access_token_lifetime": c.Lifetime,
+		"access_token_lifetime": c.Lifetime, "dpop_bound_access_tokens": c.DPoP,
 	})
 	if err != nil {
 		return "", err

@@ -40,6 +40,9 @@ type clientDef struct {
 	Scopes                []string
 	Trusted               bool
 	Lifetime              int
+	// DPoP registers dpop_bound_access_tokens: every token of the client
+	// is bound to its DPoP key (RFC 9449 §5.2).
+	DPoP bool
 }
 
 var serviceClients = []clientDef{
@@ -48,7 +51,7 @@ var serviceClients = []clientDef{
 		Trusted: true, Lifetime: 3600},
 	{ID: "trading-bot", Name: "Trading Bot", Description: "Automated trading bot of the example",
 		Scopes:   []string{"market:data", "trade:read", "trade:open", "trade:close", "account:read"},
-		Lifetime: 900},
+		Lifetime: 900, DPoP: true},
 }
 
 func main() {
@@ -122,7 +125,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			secrets[c.ID] = secret
 			status = "created"
 		}
-		fmt.Fprintf(out, "  %-16s %-26s trusted=%-5v scopes=%s\n", c.ID, status, c.Trusted, strings.Join(c.Scopes, " "))
+		fmt.Fprintf(out, "  %-16s %-26s trusted=%-5v dpop=%-5v scopes=%s\n", c.ID, status, c.Trusted, c.DPoP, strings.Join(c.Scopes, " "))
 	}
 	fmt.Fprintf(out, "Audience: %s\nIssuer:   %s\n", o.audience, base)
 	if o.secretsOut != "" {

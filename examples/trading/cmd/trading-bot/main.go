@@ -8,6 +8,9 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -63,6 +66,7 @@ func run(args []string) error {
 	fs.DurationVar(&o.interval, "interval", 2*time.Second, "pause between rounds")
 	fs.IntVar(&o.holdRounds, "hold", 2, "rounds to hold a position before closing it")
 	secretsFile := fs.String("secrets-file", "", "read the client secret from the JSON file written by setup --secrets-out")
+	useDPoP := fs.Bool("dpop", true, "bind the bot's tokens to a DPoP key generated at start (RFC 9449); setup registers the bot so")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +83,16 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg.Logger = log
+	if *useDPoP {
+		// The key lives in this process only: a token copied from a log or
+		// a proxy is useless without it, and a restart simply gets new
+		// tokens. Any crypto.Signer works, so it could live in an HSM.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return fmt.Errorf("DPoP key: %w", err)
+		}
+		cfg.DPoPKey = key
+	}
 	cfg.Hooks.OnFetch = func(d time.Duration, err error) {
 		log.Info("token fetched", "duration", d.Round(time.Millisecond), "error", err)
 	}

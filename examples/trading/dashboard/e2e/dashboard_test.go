@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,11 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/permiso-auth/permiso/sdk/dpop"
 )
 
 const (
@@ -72,7 +79,7 @@ func TestDashboardBrowser(t *testing.T) {
 		"name": "Trading dashboard", "client_id": "trading-dashboard", "client_type": "public",
 		"redirect_uris": []string{dashOrigin + "/"}, "grant_types": []string{"authorization_code", "refresh_token"},
 		"scope_ids": []string{"trade:read", "trade:open", "trade:close", "account:read", "market:data", "admin:system"},
-		"audiences": []string{audience}, "access_token_lifetime": 900,
+		"audiences": []string{audience}, "access_token_lifetime": 900, "dpop_bound_access_tokens": true,
 	}, &created); s != 201 || created.Secret != "" {
 		t.Fatalf("create public client: %d (secret %q)", s, created.Secret)
 	}
@@ -100,12 +107,34 @@ func TestDashboardBrowser(t *testing.T) {
 		"scopes":  []string{"trade:read", "trade:open", "trade:close", "account:read", "market:data", "admin:system"},
 		"symbols": []string{"EURUSD", "GBPUSD", "USDJPY", "XAUUSD"},
 	})
-	drive(t, dash)
+	drive(t, dash, mt5)
 }
 
 // drive is the trader's session in the browser.
-func drive(t *testing.T, dash string) {
+func drive(t *testing.T, dash, mt5 string) {
 	ctx := newChrome(t)
+	// A tap on the wire: the first call the page makes to mt5-api.
+	var (
+		tapMu     sync.Mutex
+		tapAuth   string
+		tapProof  string
+		tapTarget string
+	)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		e, ok := ev.(*network.EventRequestWillBeSent)
+		if !ok || e.Request.Method != "GET" || !strings.HasPrefix(e.Request.URL, mt5+"/api/v1/account") {
+			return
+		}
+		tapMu.Lock()
+		defer tapMu.Unlock()
+		if tapAuth == "" {
+			tapAuth, _ = e.Request.Headers["Authorization"].(string)
+			tapProof, _ = e.Request.Headers["DPoP"].(string)
+			tapTarget = e.Request.URL
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -141,6 +170,21 @@ func drive(t *testing.T, dash string) {
 	}
 	if got := text("#account"); !strings.Contains(got, "Balance") || !strings.Contains(got, "$10,000.00") {
 		t.Errorf("account figures: %q", got)
+	}
+	stolenTokenRefused(t, &tapMu, &tapAuth, &tapProof, &tapTarget)
+	// The page's DPoP key signs, but cannot be read: not even by a script
+	// running in the page.
+	extractable, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise((resolve) => {
+		const open = indexedDB.open("permiso-dashboard", 1);
+		open.onsuccess = () => {
+			const get = open.result.transaction("dpop").objectStore("dpop").get("key-pair");
+			get.onsuccess = () => crypto.subtle.exportKey("jwk", get.result.privateKey)
+				.then(() => resolve("exported"), () => resolve(String(get.result.privateKey.extractable)));
+		};
+		open.onerror = () => resolve("no database");
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil || extractable != "false" {
+		t.Errorf("the DPoP private key: %q (%v), want it unexportable", extractable, err)
 	}
 	waitFor("quotes", `document.querySelector("#quotes tbody tr td").textContent !== "—"`)
 	if got := text("#positions"); !strings.Contains(got, "No open positions") {
@@ -250,4 +294,48 @@ func adminToken(t *testing.T, issuer, dataDir string) string {
 		t.Fatalf("admin token: HTTP %d", res.StatusCode)
 	}
 	return tok.AccessToken
+}
+
+// stolenTokenRefused replays the token the tap saw: as a bearer token, with
+// a proof of another key, and with the captured proof again. mt5-api must
+// refuse each with 401.
+func stolenTokenRefused(t *testing.T, mu *sync.Mutex, auth, proof, target *string) {
+	t.Helper()
+	mu.Lock()
+	a, p, u := *auth, *proof, *target
+	mu.Unlock()
+	tok, ok := strings.CutPrefix(a, "DPoP ")
+	if !ok || p == "" {
+		t.Fatalf("the dashboard called mt5-api with %q and proof %q, want a DPoP token and proof", a, p)
+	}
+	thief, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thiefSigner, err := dpop.NewSigner(thief)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thiefProof, err := thiefSigner.Proof("GET", u, dpop.ProofOptions{AccessToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]map[string]string{
+		"as a bearer token":             {"Authorization": "Bearer " + tok},
+		"with a proof of another key":   {"Authorization": "DPoP " + tok, "DPoP": thiefProof},
+		"with the captured proof again": {"Authorization": "DPoP " + tok, "DPoP": p},
+	} {
+		req, _ := http.NewRequest("GET", u, nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("token copied off the wire, %s: %d, want 401", name, res.StatusCode)
+		}
+	}
 }

@@ -39,10 +39,7 @@ export function App({ cfg, auth }: { cfg: Config; auth: Auth }) {
     }
   }, [phase, tokens]);
 
-  const api = useMemo(
-    () => new Mt5Client(cfg.mt5_api_url, { accessToken: () => auth.store.get()?.accessToken, refresh: () => auth.refresh() }),
-    [cfg, auth],
-  );
+  const api = useMemo(() => new Mt5Client(cfg.mt5_api_url, auth), [cfg, auth]);
 
   const signOut = async () => {
     await auth.signOut();

@@ -1,6 +1,8 @@
-// The mt5-api client: every call carries the user's access token. A 401
-// gets one refresh and one retry; any other refusal becomes an ApiError
-// carrying the API's own description (a 403 names the missing scope).
+// The mt5-api client: every call carries the user's access token with a
+// DPoP proof for that call. A 401 gets one retry: with the API's nonce when
+// it asked for one, else after a refresh; any other refusal becomes an
+// ApiError carrying the API's own description (a 403 names the missing
+// scope).
 
 export interface Account {
   balance: number;
@@ -49,7 +51,10 @@ export class ApiError extends Error {
 }
 
 export interface TokenSource {
-  accessToken(): string | undefined;
+  /** authorization returns the headers presenting the token for a call (Authorization, DPoP). */
+  authorization(method: string, url: string): Promise<Record<string, string>>;
+  /** wantsNonce reports a 401 asking for a new DPoP nonce (and keeps it). */
+  wantsNonce(url: string, res: Response): boolean;
   refresh(): Promise<unknown>;
 }
 
@@ -61,21 +66,20 @@ export class Mt5Client {
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
-    const headers: Record<string, string> = { Accept: "application/json" };
-    const tok = this.tokens.accessToken();
-    if (tok) {
-      headers.Authorization = `Bearer ${tok}`;
-    }
+    const url = `${this.base}${path}`;
+    const headers: Record<string, string> = { Accept: "application/json", ...(await this.tokens.authorization(method, url)) };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
     }
-    const res = await this.fetchFn(`${this.base}${path}`, {
+    const res = await this.fetchFn(url, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (res.status === 401 && !retried) {
-      await this.tokens.refresh();
+      if (!this.tokens.wantsNonce(url, res)) {
+        await this.tokens.refresh();
+      }
       return this.call<T>(method, path, body, true);
     }
     const data = (await res.json().catch(() => ({}))) as Record<string, unknown>;

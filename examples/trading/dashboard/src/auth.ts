@@ -1,7 +1,12 @@
 // Sign-in through Permiso's login page: the authorization-code flow with
 // PKCE for a public client (no secret exists), refresh with the rotating
-// refresh token, and sign-out by logout plus revocation.
+// refresh token, and sign-out by logout plus revocation. Every token is
+// bound to the tab's DPoP key (see dpop.ts): the code by dpop_jkt, the
+// access and refresh tokens by a proof on every token request, and every
+// API call carries a fresh proof.
+import type { TokenSource } from "./api";
 import type { Config } from "./config";
+import { DPoP, generateKeyPair, IndexedDBKeyStore, MemoryKeyStore, type KeyStore } from "./dpop";
 import { challengeS256, createVerifier, randomToken } from "./pkce";
 import { claims, TokenStore, type Tokens } from "./tokenStore";
 
@@ -17,6 +22,7 @@ interface Pending {
 
 interface TokenResponse {
   access_token: string;
+  token_type?: string;
   refresh_token?: string;
   expires_in: number;
   scope?: string;
@@ -24,15 +30,33 @@ interface TokenResponse {
 
 export class AuthError extends Error {}
 
-export class Auth {
+function defaultKeyStore(): KeyStore {
+  return typeof indexedDB === "undefined" ? new MemoryKeyStore() : new IndexedDBKeyStore();
+}
+
+export class Auth implements TokenSource {
   private refreshing: Promise<Tokens> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private dpop: DPoP | null = null;
 
   constructor(
     private cfg: Config,
     readonly store: TokenStore,
     private location: Location = window.location,
+    private keys: KeyStore = defaultKeyStore(),
   ) {}
+
+  /** key returns the tab's DPoP key, loading it after the sign-in redirect. */
+  private async key(): Promise<DPoP> {
+    if (!this.dpop) {
+      const pair = await this.keys.load();
+      if (!pair) {
+        throw new AuthError("This tab's signing key is gone. Sign in again.");
+      }
+      this.dpop = await DPoP.fromKeyPair(pair);
+    }
+    return this.dpop;
+  }
 
   redirectURI(): string {
     return this.cfg.redirect_uri ?? `${this.location.origin}/`;
@@ -40,6 +64,10 @@ export class Auth {
 
   /** signIn sends the browser to Permiso's authorization endpoint. */
   async signIn(): Promise<void> {
+    // A new key for every sign-in; the code is bound to it (RFC 9449 §10).
+    const pair = await generateKeyPair();
+    await this.keys.save(pair);
+    this.dpop = await DPoP.fromKeyPair(pair);
     const verifier = createVerifier();
     const pending: Pending = { state: randomToken(24), verifier };
     sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
@@ -52,6 +80,7 @@ export class Auth {
       code_challenge: await challengeS256(verifier),
       code_challenge_method: "S256",
       resource: this.cfg.audience,
+      dpop_jkt: this.dpop.jkt,
     });
     this.location.assign(`${this.cfg.issuer}/oauth2/authorize?${q}`);
   }
@@ -88,13 +117,19 @@ export class Auth {
     return true;
   }
 
-  private async tokenRequest(form: Record<string, string>): Promise<Tokens> {
-    const res = await fetch(`${this.cfg.issuer}/oauth2/token`, {
+  private async tokenRequest(form: Record<string, string>, retried = false): Promise<Tokens> {
+    const dpop = await this.key();
+    const url = `${this.cfg.issuer}/oauth2/token`;
+    const res = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      headers: { "Content-Type": "application/x-www-form-urlencoded", DPoP: await dpop.proof("POST", url) },
       body: new URLSearchParams(form),
     });
-    const body = (await res.json().catch(() => ({}))) as Partial<TokenResponse> & { error_description?: string };
+    const fresh = dpop.remember(url, res);
+    const body = (await res.json().catch(() => ({}))) as Partial<TokenResponse> & { error?: string; error_description?: string };
+    if (res.status === 400 && body.error === "use_dpop_nonce" && fresh && !retried) {
+      return this.tokenRequest(form, true); // once, with the server's nonce (§8)
+    }
     if (!res.ok || !body.access_token) {
       throw new AuthError(body.error_description ?? `The token endpoint answered HTTP ${res.status}`);
     }
@@ -102,6 +137,7 @@ export class Auth {
     const scope = body.scope ?? (typeof c.scope === "string" ? c.scope : "");
     const tokens: Tokens = {
       accessToken: body.access_token,
+      tokenType: body.token_type ?? "Bearer",
       refreshToken: body.refresh_token ?? this.store.get()?.refreshToken,
       expiresAt: Date.now() + (body.expires_in ?? 300) * 1000,
       scopes: scope.split(" ").filter(Boolean),
@@ -140,19 +176,40 @@ export class Auth {
     return this.refreshing;
   }
 
-  /** signOut ends the Permiso session and revokes the refresh token. */
+  /**
+   * authorization returns the headers that present the access token for a
+   * request: "Authorization: DPoP" and a proof for this method and URL (a
+   * bearer token, if the server issued one, goes as "Bearer").
+   */
+  async authorization(method: string, url: string, t: Tokens | null = this.store.get()): Promise<Record<string, string>> {
+    if (!t) {
+      return {};
+    }
+    if (t.tokenType?.toLowerCase() !== "dpop") {
+      return { Authorization: `Bearer ${t.accessToken}` };
+    }
+    const dpop = await this.key();
+    return { Authorization: `DPoP ${t.accessToken}`, DPoP: await dpop.proof(method, url, t.accessToken) };
+  }
+
+  /** wantsNonce reports a 401 that asks for a DPoP nonce it sent (§9); a retry then carries it. */
+  wantsNonce(url: string, res: Response): boolean {
+    const fresh = this.dpop?.remember(url, res) ?? false;
+    return fresh && res.status === 401 && /error="?use_dpop_nonce/.test(res.headers.get("WWW-Authenticate") ?? "");
+  }
+
+  /** signOut ends the Permiso session, revokes the refresh token and forgets the key. */
   async signOut(): Promise<void> {
     clearTimeout(this.timer);
     const t = this.store.get();
     this.store.clear();
     if (!t) {
+      await this.forgetKey();
       return;
     }
+    const logout = `${this.cfg.issuer}/api/v1/auth/logout`;
     const calls: Promise<unknown>[] = [
-      fetch(`${this.cfg.issuer}/api/v1/auth/logout`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${t.accessToken}` },
-      }),
+      this.authorization("POST", logout, t).then((headers) => fetch(logout, { method: "POST", headers })),
     ];
     if (t.refreshToken) {
       calls.push(
@@ -164,5 +221,11 @@ export class Auth {
       );
     }
     await Promise.allSettled(calls);
+    await this.forgetKey();
+  }
+
+  private async forgetKey(): Promise<void> {
+    this.dpop = null;
+    await this.keys.clear().catch(() => undefined);
   }
 }

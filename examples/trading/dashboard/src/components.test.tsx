@@ -45,7 +45,8 @@ describe("Dashboard", () => {
       }
       return json(200, { symbol: "EURUSD", bid: 1.1, ask: 1.1002, spread: 0.0002, last_update: "" });
     });
-    const api = new Mt5Client("http://mt5.test", { accessToken: () => "t", refresh: async () => undefined }, fetchFn as typeof fetch);
+    const tokens = { authorization: async () => ({ Authorization: "Bearer t" }), wantsNonce: () => false, refresh: async () => undefined };
+    const api = new Mt5Client("http://mt5.test", tokens, fetchFn as typeof fetch);
     // The token claims trade:open, but the API decides: its 403 must reach the user.
     render(<Dashboard api={api} scopes={["trade:open", "trade:read", "account:read", "market:data"]} symbols={["EURUSD"]} refreshMs={60_000} />);
     await screen.findByText("$10,000.00", { selector: "dd" }, { timeout: 2000 }).catch(() => screen.findAllByText("$10,000.00"));

@@ -5,6 +5,7 @@
 
 export interface Tokens {
   accessToken: string;
+  tokenType?: string; // "DPoP" when bound to the tab's key
   refreshToken?: string;
   expiresAt: number; // ms since the epoch
   scopes: string[];
