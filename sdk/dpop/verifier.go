@@ -56,8 +56,9 @@ type Config struct {
 
 // Verifier checks DPoP proofs. It is immutable and safe for concurrent use.
 type Verifier struct {
-	cfg Config
-	jwt *jwt.Verifier
+	cfg  Config
+	jwt  *jwt.Verifier
+	keys *keyCache
 }
 
 // NewVerifier returns a verifier for cfg, or an error naming every problem.
@@ -91,8 +92,10 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if leeway == 0 {
 		leeway = -1 // none: jwt reads zero as its default
 	}
+	keys := &keyCache{}
 	jv, err := jwt.NewVerifier(jwt.Config{
 		KeyFromHeader: true,
+		HeaderKey:     keys.parse,
 		Types:         []string{ProofType},
 		Algorithms:    cfg.Algorithms,
 		Require:       []string{jwt.ClaimID, jwt.ClaimIssuedAt},
@@ -107,7 +110,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("dpop: invalid verifier config: %s", strings.Join(problems, "; "))
 	}
-	return &Verifier{cfg: cfg, jwt: jv}, nil
+	return &Verifier{cfg: cfg, jwt: jv, keys: keys}, nil
 }
 
 // Algorithms returns the accepted proof algorithms, for the
@@ -197,7 +200,7 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 	if r.AccessToken != "" && (c.ATH == nil || *c.ATH != TokenHash(r.AccessToken)) {
 		return nil, refuse(ErrTokenHash, "ath")
 	}
-	jkt, err := tok.Key.Thumbprint()
+	jkt, err := v.keys.thumbprint(tok.Header.JWK, tok.Key)
 	if err != nil {
 		return nil, refuse(ErrMalformed, "%v", err)
 	}

@@ -22,6 +22,11 @@ type Config struct {
 	// there refuses the token. The key that verified is [Token].Key, whose
 	// [Key.Thumbprint] the caller binds to.
 	KeyFromHeader bool
+	// HeaderKey, with KeyFromHeader, parses the header's jwk; nil means
+	// [ParseJWK]. A caller that sees the same key in many tokens (a DPoP
+	// client signs every proof with one key) may cache what ParseJWK
+	// returns for the same bytes; it must refuse what ParseJWK refuses.
+	HeaderKey func(jwk []byte) (*Key, error)
 
 	// Types lists the accepted typ header values, compared
 	// case-insensitively with an optional "application/" prefix (RFC 7515
@@ -75,6 +80,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	var problems []string
 	if (cfg.Keys == nil) == !cfg.KeyFromHeader {
 		problems = append(problems, "set exactly one of Keys and KeyFromHeader")
+	}
+	if cfg.HeaderKey != nil && !cfg.KeyFromHeader {
+		problems = append(problems, "HeaderKey needs KeyFromHeader")
 	}
 	if len(cfg.Types) == 0 && !cfg.AnyType {
 		problems = append(problems, `Types is required (list "" to accept a token without typ), or set AnyType`)
@@ -204,7 +212,13 @@ func (v *Verifier) key(ctx context.Context, h *Header) (*Key, error) {
 		if h.JWK == nil {
 			return nil, refuse(ErrUnknownKey, "no jwk header")
 		}
-		k, err := ParseJWK(h.JWK)
+		var k *Key
+		var err error
+		if v.cfg.HeaderKey != nil {
+			k, err = v.cfg.HeaderKey(h.JWK)
+		} else {
+			k, err = ParseJWK(h.JWK)
+		}
 		if err != nil {
 			return nil, refuse(ErrUnknownKey, "jwk header: %v", err)
 		}

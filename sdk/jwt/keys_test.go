@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,37 @@ func TestKeyFromHeader(t *testing.T) {
 				t.Fatalf("Verify = %v; want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestHeaderKey: a caller's jwk parser (a cache) replaces ParseJWK, and
+// what it refuses is refused.
+func TestHeaderKey(t *testing.T) {
+	var calls int
+	v, err := jwt.NewVerifier(jwt.Config{KeyFromHeader: true, Types: []string{"dpop+jwt"}, Now: clock,
+		HeaderKey: func(raw []byte) (*jwt.Key, error) {
+			calls++
+			if strings.Contains(string(raw), `"refuse"`) {
+				return nil, errors.New("refused")
+			}
+			return jwt.ParseJWK(raw)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := testKey(t, "ES256", "a")
+	proof := map[string]any{"jti": "p1", "iat": now.Unix()}
+	hdr := func(jwk json.RawMessage) map[string]any { return map[string]any{"alg": "ES256", "typ": "dpop+jwt", "jwk": jwk} }
+	if _, err := v.Verify(context.Background(), sign(t, es, "ES256", hdr(jwkJSON(t, es.Public(), nil)), proof)); err != nil || calls != 1 {
+		t.Fatalf("Verify = %v after %d calls", err, calls)
+	}
+	_, err = v.Verify(context.Background(), sign(t, es, "ES256", hdr(jwkJSON(t, es.Public(), map[string]any{"kid": "refuse"})), proof))
+	if !errors.Is(err, jwt.ErrUnknownKey) {
+		t.Fatalf("refused key: %v", err)
+	}
+	set, _ := jwt.NewSet()
+	if _, err := jwt.NewVerifier(jwt.Config{Keys: set, HeaderKey: jwt.ParseJWK, AnyType: true}); err == nil {
+		t.Fatal("HeaderKey without KeyFromHeader accepted")
 	}
 }
 
