@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,7 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"Creates a service client and prints its client_id and secret. The secret is shown only once.", stderr)
 	conn := addConnFlags(fs)
 	cf := addClientFlags(fs)
+	creds := addCredentialFlags(fs)
 	// --client-id names the admin credentials, so the new client's id is --id.
 	clientID := fs.String("id", "", "client_id of the new client ([A-Za-z0-9_-], default: a generated client_...)")
 	clientType := fs.String("type", "confidential", "client type: confidential or public (public clients have no secret)")
@@ -106,6 +108,9 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	body.ClientType = clientType
 	if *clientID != "" {
 		body.ClientID = clientID
+	}
+	if err := creds.apply(fs, body, *clientID, stderr); err != nil {
+		return err
 	}
 	api, err := conn.connect(ctx, stderr)
 	if err != nil {
@@ -135,7 +140,11 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "webhook_secret: %s\n", *out.WebhookSecret)
 	}
 	if out.ClientSecret == nil {
-		fmt.Fprintln(stdout, "client_secret: (none: public client)")
+		why := "public client"
+		if out.Client.ClientType != "public" {
+			why = "authenticates with " + out.Client.TokenEndpointAuthMethod
+		}
+		fmt.Fprintf(stdout, "client_secret: (none: %s)\n", why)
 		return nil
 	}
 	fmt.Fprintf(stdout, "client_secret: %s\n", *out.ClientSecret)
@@ -205,6 +214,7 @@ func clientsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"Changes the given fields of a service client. --scopes replaces the whole set.", stderr)
 	conn := addConnFlags(fs)
 	cf := addClientFlags(fs)
+	creds := addCredentialFlags(fs)
 	disable := fs.Bool("disable", false, "disable the client: it can no longer get tokens")
 	enable := fs.Bool("enable", false, "enable the client again")
 	pos, err := parseArgs(fs, args, 1)
@@ -212,13 +222,16 @@ func clientsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	body := cf.body(fs)
+	if err := creds.apply(fs, body, pos[0], stderr); err != nil {
+		return err
+	}
 	switch {
 	case *disable && *enable:
 		return errors.New("give --disable or --enable, not both")
 	case *disable, *enable:
 		body.IsActive = enable
 	}
-	if *body == (apitype.ClientFields{}) {
+	if reflect.ValueOf(*body).IsZero() {
 		fs.Usage()
 		return errors.New("nothing to change")
 	}

@@ -70,6 +70,9 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		MaxLoginAttempts: c.MaxLoginAttempts, LockoutDuration: c.LockoutDuration, DefaultUserRole: c.DefaultUserRole,
 		PasswordMinLength: c.PasswordMinLength, SMTPURL: c.SMTPURL, MailFrom: c.MailFrom,
 		MetricsAddr: c.MetricsAddr, PprofAddr: c.PprofAddr, RedisURL: c.RedisURL, RedisPrefix: c.RedisPrefix, AuthFailuresPerMin: c.AuthFailuresPerMin,
+		TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, MTLSAddr: c.MTLSAddr, MTLSBaseURL: c.MTLSBaseURL, ClientCAFile: c.ClientCAFile,
+		ClientCertHeader: c.ClientCertHeader, ClientCertFormat: c.ClientCertFormat,
+		AssertionMaxLifetime: c.AssertionMaxLifetime, ReplayStrict: c.ReplayStrict,
 		Logger: logger, Out: out,
 	}
 }

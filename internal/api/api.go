@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/federation"
 	"github.com/permiso-auth/permiso/internal/keys"
 	"github.com/permiso-auth/permiso/internal/oauth"
+	"github.com/permiso-auth/permiso/internal/remotekeys"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
@@ -45,6 +47,12 @@ type Config struct {
 	// RateLimits reports clients' token budgets; nil reports every budget
 	// as whole.
 	RateLimits RateLimits
+	// RemoteKeys checks (and fetches, for the trusts' key check) the URLs
+	// keys come from: jwks_uri, OIDC issuers, SPIFFE bundle endpoints.
+	RemoteKeys *remotekeys.Cache
+	// Federation reloads trusts after a change, so this replica sees it at
+	// once (others follow the store's change feed).
+	Federation *federation.Federation
 }
 
 // API is the /api/v1 surface.
@@ -83,6 +91,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	if a.cfg.People.Accounts != nil {
 		a.mountPeople(mux)
 	}
+	a.mountTrusts(mux)
 }
 
 // handle registers h for pattern ("METHOD /path") in both slash forms, so

@@ -10,6 +10,7 @@ import (
 
 	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/mtls"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -38,8 +39,20 @@ func (a *API) mountClients(mux *http.ServeMux) {
 
 const clientNotFound = "Service client"
 
-// newClientResponse is the API form of c.
+// newClientResponse is the API form of c, with the credentials of a
+// client without a secret (only what is registered).
 func newClientResponse(c store.Client) apitype.Client {
+	r := clientResponseBase(c)
+	r.JWKS, r.JWKSURI = c.JWKS, c.JWKSURI
+	if f := c.TLSClientAuth; f.Field != "" {
+		*map[string]*string{mtls.FieldSubjectDN: &r.TLSClientAuthSubjectDN, mtls.FieldSANDNS: &r.TLSClientAuthSANDNS,
+			mtls.FieldSANURI: &r.TLSClientAuthSANURI, mtls.FieldSANIP: &r.TLSClientAuthSANIP,
+			mtls.FieldSANEmail: &r.TLSClientAuthSANEmail}[f.Field] = f.Value
+	}
+	return r
+}
+
+func clientResponseBase(c store.Client) apitype.Client {
 	return apitype.Client{
 		ID: c.ID, ClientID: c.ClientID, Name: c.Name, Description: c.Description, ClientType: c.Type,
 		IsActive: c.Active, IsTrusted: c.Trusted, ContactEmail: c.ContactEmail, WebsiteURL: c.WebsiteURL,
@@ -145,6 +158,10 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	}
 	checkClientRules(&c, &problems)
 	a.checkWebhookURL(&c, &problems)
+	a.checkCredentials(&c, in.anyTLS(), &problems)
+	if in.ClientSecret != nil && clientType != wire.ClientTypePublic && !usesSecret(&c) {
+		problems.Addf("client_secret: a client that authenticates with %s has no secret", c.TokenEndpointAuthMethod)
+	}
 	if err := problems.Err(); err != nil {
 		return err
 	}
@@ -156,7 +173,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	var secret *string
 	var hash []byte
 	switch {
-	case clientType == wire.ClientTypePublic:
+	case clientType == wire.ClientTypePublic, !usesSecret(&c):
 	case in.ClientSecret != nil:
 		if hash, err = a.cfg.Secrets.Import(*in.ClientSecret); err != nil {
 			return fmt.Errorf("hash imported client secret: %w", err)
@@ -185,7 +202,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.record(r.Context(), a.event(r, caller, "client.created", audit.Success, c.ClientID, map[string]any{
 		"name": c.Name, "client_type": c.Type, "scopes": c.ScopeNames(), "is_trusted": c.Trusted,
-		"secret": map[bool]string{true: "imported", false: "generated"}[in.ClientSecret != nil]}))
+		"secret": secretOrigin(in.ClientSecret != nil, hash != nil), "token_endpoint_auth_method": c.TokenEndpointAuthMethod}))
 	w.Header().Set("Cache-Control", "no-store")
 	web.WriteJSON(w, http.StatusCreated, apitype.ClientCreated{Client: newClientResponse(c), ClientSecret: secret,
 		WebhookSecret: webhookSecret})
@@ -279,6 +296,7 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 	in.apply(&probe, &problems)
 	checkClientRules(&probe, &problems)
 	a.checkWebhookURL(&probe, &problems)
+	a.checkCredentials(&probe, in.anyTLS(), &problems)
 	if err := problems.Err(); err != nil {
 		return err
 	}
@@ -287,14 +305,17 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 			return err
 		}
 	}
+	hadSecret := usesSecret(&current)
 	c, err := a.cfg.Store.UpdateClient(r.Context(), current.ClientID, func(old store.Client) (store.Client, error) {
 		if !sameSet(old.ScopeIDs, current.ScopeIDs) {
 			// The scopes the rule was checked against changed meanwhile.
 			return old, web.Conflict("The client changed while this request was checked; try again")
 		}
 		var p web.Fields
+		hadSecret = usesSecret(&old)
 		in.apply(&old, &p)
 		checkClientRules(&old, &p)
+		a.checkCredentials(&old, in.anyTLS(), &p)
 		if setScopes {
 			old.ScopeIDs = scopeIDs
 		}
@@ -306,12 +327,20 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 		}
 		return storeErr(err, clientNotFound, "")
 	}
+	if hadSecret && !usesSecret(&c) {
+		// A client that now authenticates with a key, a binding or a
+		// certificate never authenticates with a secret again.
+		if err := a.expireSecretsOf(r.Context(), &c); err != nil {
+			return web.Unavailable(err)
+		}
+	}
 	webhookSecret, err := a.ensureWebhookSecret(r.Context(), c)
 	if err != nil {
 		return err
 	}
 	a.record(r.Context(), a.event(r, caller, event, audit.Success, c.ClientID, map[string]any{
-		"fields": changedClientFields(in), "scopes": c.ScopeNames(), "is_active": c.Active}))
+		"fields": changedClientFields(in), "scopes": c.ScopeNames(), "is_active": c.Active,
+		"token_endpoint_auth_method": c.TokenEndpointAuthMethod}))
 	if webhookSecret != nil {
 		// The first webhook_url brings the first webhook secret, shown once.
 		w.Header().Set("Cache-Control", "no-store")
@@ -348,6 +377,11 @@ func changedClientFields(f clientFields) []string {
 	add(f.TokenEndpointAuthMethod != nil, "token_endpoint_auth_method")
 	add(f.DPoPBoundAccessTokens != nil, "dpop_bound_access_tokens")
 	add(f.TLSClientCertificateBoundAccessTokens != nil, "tls_client_certificate_bound_access_tokens")
+	add(f.JWKS.Set, "jwks")
+	add(f.JWKSURI != nil, "jwks_uri")
+	for _, field := range mtls.Fields {
+		add(f.tlsFields()[field] != nil, "tls_client_auth_"+field)
+	}
 	return out
 }
 

@@ -133,6 +133,7 @@ func (f clientFields) apply(c *store.Client, problems *web.Fields) {
 	if f.TLSClientCertificateBoundAccessTokens != nil {
 		c.TLSClientCertificateBoundAccessTokens = *f.TLSClientCertificateBoundAccessTokens
 	}
+	f.applyCredentials(c, problems)
 }
 
 // scopeRefs returns the scope references of the body (scope_ids and the
@@ -166,9 +167,8 @@ func checkClientRules(c *store.Client, problems *web.Fields) {
 	switch m := c.TokenEndpointAuthMethod; {
 	case public && m != wire.AuthNone:
 		problems.Addf("token_endpoint_auth_method must be %q for public clients", wire.AuthNone)
-	case !public && m != wire.AuthClientSecretBasic && m != wire.AuthClientSecretPost:
-		problems.Addf("token_endpoint_auth_method must be %q or %q for confidential clients",
-			wire.AuthClientSecretBasic, wire.AuthClientSecretPost)
+	case !public && !slices.Contains(confidentialMethods, m):
+		problems.Addf("token_endpoint_auth_method must be one of %s for confidential clients", strings.Join(confidentialMethods, ", "))
 	}
 }
 

@@ -48,6 +48,9 @@ func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) error {
 	if c.Type == wire.ClientTypePublic {
 		return web.BadRequest("Public clients have no secret to rotate")
 	}
+	if !usesSecret(&c) {
+		return web.BadRequest("This client authenticates with %s and has no secret; set its token_endpoint_auth_method to client_secret_basic first to give it one", c.TokenEndpointAuthMethod)
+	}
 	now := a.cfg.Now()
 	previous, err := a.cfg.Store.ListClientSecrets(r.Context(), c.ID, now)
 	if err != nil {

@@ -43,8 +43,17 @@ type Client struct {
 	GrantTypes              []string     `json:"grant_types"`
 	RedirectURIs            []string     `json:"redirect_uris"`
 	TokenEndpointAuthMethod string       `json:"token_endpoint_auth_method"`
-	CanAuthenticate         bool         `json:"can_authenticate"`
-	SupportsRefreshTokens   bool         `json:"supports_refresh_tokens"`
+	// Credentials of a client without a secret (docs/machine-identity.md);
+	// only what is registered is present.
+	JWKS                   json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                string          `json:"jwks_uri,omitempty"`
+	TLSClientAuthSubjectDN string          `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string          `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string          `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string          `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string          `json:"tls_client_auth_san_email,omitempty"`
+	CanAuthenticate        bool            `json:"can_authenticate"`
+	SupportsRefreshTokens  bool            `json:"supports_refresh_tokens"`
 	// Sender-constrained tokens (RFC 9449 §5.2, RFC 8705 §3.4).
 	DPoPBoundAccessTokens                 bool `json:"dpop_bound_access_tokens"`
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
@@ -90,6 +99,15 @@ type ClientFields struct {
 	// Sender-constrained tokens (RFC 9449 §5.2, RFC 8705 §3.4).
 	DPoPBoundAccessTokens                 *bool `json:"dpop_bound_access_tokens,omitempty"`
 	TLSClientCertificateBoundAccessTokens *bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// Credentials of a client without a secret: jwks (null removes it),
+	// jwks_uri, and exactly one tls_client_auth_* value ("" removes it).
+	JWKS         NullableJSON `json:"jwks,omitzero"`
+	JWKSURI      *string      `json:"jwks_uri,omitempty"`
+	TLSSubjectDN *string      `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSSANDNS    *string      `json:"tls_client_auth_san_dns,omitempty"`
+	TLSSANURI    *string      `json:"tls_client_auth_san_uri,omitempty"`
+	TLSSANIP     *string      `json:"tls_client_auth_san_ip,omitempty"`
+	TLSSANEmail  *string      `json:"tls_client_auth_san_email,omitempty"`
 
 	// Set on create only. They are fields here, not in a wrapper struct,
 	// so that JSON type errors name the field as the client sent it.
@@ -117,6 +135,33 @@ func (n *NullableInt) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return json.Unmarshal(b, &n.Value)
+}
+
+// NullableJSON tells an absent JSON value (Set false) from null (Set,
+// Value nil).
+type NullableJSON struct {
+	Set   bool
+	Value json.RawMessage
+}
+
+// IsZero reports an absent field, so omitzero leaves it out.
+func (n NullableJSON) IsZero() bool { return !n.Set }
+
+func (n NullableJSON) MarshalJSON() ([]byte, error) {
+	if n.Value == nil {
+		return []byte("null"), nil
+	}
+	return n.Value, nil
+}
+
+func (n *NullableJSON) UnmarshalJSON(b []byte) error {
+	n.Set = true
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		n.Value = nil
+		return nil
+	}
+	n.Value = append(json.RawMessage(nil), b...)
+	return nil
 }
 
 // IPList is allowed_ips: a JSON list, or the original's comma-separated

@@ -61,6 +61,17 @@ type Config struct {
 	StaleIfError         time.Duration
 	RevocationFeedAuth   bool
 	DPoPNonce            bool
+
+	// Machines without shared secrets (docs/machine-identity.md).
+	TLSCert              string
+	TLSKey               string
+	MTLSAddr             string
+	MTLSBaseURL          string
+	ClientCAFile         string
+	ClientCertHeader     string
+	ClientCertFormat     string
+	AssertionMaxLifetime time.Duration
+	ReplayStrict         bool
 }
 
 // Load parses args (without the program and subcommand names) with env
@@ -182,8 +193,12 @@ func known(opts []option, key string) bool {
 func (c *Config) fill() {
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Addr
+		if c.TLSCert != "" {
+			c.Issuer = "https://" + c.Addr
+		}
 	}
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	c.fillMachineIdentity()
 }
 
 // Validate reports every problem at once.
@@ -266,6 +281,7 @@ func (c *Config) Validate() error {
 	if c.StaleIfError < 0 {
 		add("stale-if-error must not be negative (0 turns serving from memory during an outage off)")
 	}
+	c.validateMachineIdentity(add)
 	return errors.Join(errs...)
 }
 

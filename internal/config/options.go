@@ -67,6 +67,15 @@ func options(c *Config) []option {
 		{"stale-if-error", "while the database is unreachable, how long known clients, scopes, roles and keys are served from memory, counted from the last successful sync", dur(&c.StaleIfError, time.Hour)},
 		{"revocation-feed-auth", "require client authentication (client_secret_basic) on the revocation feed /oauth2/revocations; it is public by default", boolean(&c.RevocationFeedAuth, false)},
 		{"dpop-nonce", "require a server-provided nonce in DPoP proofs at the token endpoint and the API (RFC 9449 §8)", boolean(&c.DPoPNonce, false)},
+		{"tls-cert", "PEM certificate (chain) to serve HTTPS with on addr and mtls-addr", str(&c.TLSCert, "")},
+		{"tls-key", "PEM private key of tls-cert", str(&c.TLSKey, "")},
+		{"mtls-addr", "separate HTTPS listener that asks clients for certificates (tls_client_auth, self_signed_tls_client_auth); needs tls-cert", str(&c.MTLSAddr, "")},
+		{"mtls-base-url", "base URL of the client-certificate endpoints, advertised as mtls_endpoint_aliases (default https://ISSUER-HOST:MTLS-PORT)", str(&c.MTLSBaseURL, "")},
+		{"client-ca-file", "PEM bundle of the CAs that issue tls_client_auth certificates", str(&c.ClientCAFile, "")},
+		{"client-cert-header", "header a trusted proxy forwards the client certificate in, e.g. X-SSL-Client-Cert (nginx) or X-Forwarded-Client-Cert (Envoy)", str(&c.ClientCertHeader, "")},
+		{"client-cert-header-format", "nginx (URL-escaped PEM) or xfcc (Envoy); default from the header name", str(&c.ClientCertFormat, "")},
+		{"assertion-max-lifetime", "how far ahead a private_key_jwt assertion's exp may be", dur(&c.AssertionMaxLifetime, 5*time.Minute)},
+		{"replay-strict", "refuse private_key_jwt assertions while neither the database nor Redis can record their jti (default: each replica keeps its own record meanwhile)", boolean(&c.ReplayStrict, false)},
 	}
 }
 

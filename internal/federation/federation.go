@@ -341,3 +341,52 @@ func (f *Federation) Trusts() int {
 // Enabled reports whether any trust is loaded (so metadata lists the
 // federated methods).
 func (f *Federation) Enabled() bool { return f.Trusts() > 0 }
+
+// KeyIDs fetches the keys of a trust now and returns their kids (a key
+// without one shows as ""), or why they cannot be had.
+func (f *Federation) KeyIDs(ctx context.Context, t store.Trust) ([]string, error) {
+	v, problem := f.verifierFor(t)
+	if v == nil {
+		return nil, errors.New(problem)
+	}
+	var keys []*jwt.Key
+	switch t.KeySource {
+	case store.KeySourceJWKS:
+		set, _ := jwt.ParseJWKS(t.JWKS)
+		keys = set.Keys()
+	case store.KeySourceSPIFFE:
+		if t.JWKSURI == "" {
+			b, _ := remotekeys.ParseBundle(t.JWKS)
+			keys = b.JWT.Keys()
+			break
+		}
+		fallthrough
+	default:
+		src, ok := f.keySource(t).(interface {
+			Keys(context.Context) ([]*jwt.Key, error)
+		})
+		if !ok {
+			return nil, errors.New("keys cannot be listed")
+		}
+		var err error
+		if keys, err = src.Keys(ctx); err != nil {
+			return nil, errors.New(remotekeys.Describe(err))
+		}
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.ID
+	}
+	return out, nil
+}
+
+// keySource returns the remote key set of a trust.
+func (f *Federation) keySource(t store.Trust) jwt.KeySet {
+	switch t.KeySource {
+	case store.KeySourceOIDC:
+		return f.cfg.Keys.OIDC(t.Issuer)
+	case store.KeySourceSPIFFE:
+		return f.cfg.Keys.SPIFFE(t.JWKSURI)
+	}
+	return f.cfg.Keys.JWKS(t.JWKSURI)
+}

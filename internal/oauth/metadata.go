@@ -90,3 +90,12 @@ func (p *Provider) ClientAuthMethods() []string {
 	}
 	return m
 }
+
+// MTLSAvailable reports whether a client certificate can reach Permiso,
+// and whether client CAs for tls_client_auth are configured.
+func (p *Provider) MTLSAvailable() (mtls, clientCAs bool) {
+	return p.cfg.MTLS, p.cfg.ClientCAs != nil
+}
+
+// Issuer returns Permiso's issuer identifier.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }

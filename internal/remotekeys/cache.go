@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,4 +289,22 @@ func Describe(err error) string {
 		return d
 	}
 	return "the keys could not be fetched or read"
+}
+
+// CheckURL says whether keys may be fetched from raw: a URL the outbound
+// client may fetch, over https; plain http only when the host is an
+// internal address the deployment allowed (a test or a private network
+// that has no TLS).
+func (c *Cache) CheckURL(raw string) error {
+	u, err := c.cfg.Client.CheckURL(raw)
+	if err != nil {
+		return errors.New(outbound.Describe(err))
+	}
+	if u.Scheme == "https" {
+		return nil
+	}
+	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && outbound.Internal(a) != "" {
+		return nil // an internal address the outbound client allows
+	}
+	return errors.New("must use https")
 }

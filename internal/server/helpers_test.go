@@ -25,6 +25,8 @@ type testServer struct {
 	AdminID string
 	Secret  string
 	t       *testing.T
+	// client, when set, sends the requests (an HTTPS client, say).
+	client *http.Client
 }
 
 func freeAddr(t *testing.T) string {
@@ -113,7 +115,11 @@ func (ts *testServer) do(method, path string, header http.Header, body io.Reader
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	res, err := http.DefaultClient.Do(req)
+	c := ts.client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	res, err := c.Do(req)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -90,6 +91,26 @@ type Config struct {
 	RedisPrefix        string
 	AuthFailuresPerMin int
 
+	// Machines without shared secrets (machine.go).
+	TLSCertFile string // PEM certificate chain: serve HTTPS on Addr and MTLSAddr
+	TLSKeyFile  string
+	// MTLSAddr is the separate listener that asks for client certificates.
+	MTLSAddr string
+	// MTLSBaseURL is advertised as mtls_endpoint_aliases.
+	MTLSBaseURL  string
+	ClientCAFile string // roots of tls_client_auth certificates
+	// ClientCertHeader and ClientCertFormat (nginx or xfcc) read a client
+	// certificate forwarded by one of TrustedProxies.
+	ClientCertHeader     string
+	ClientCertFormat     string
+	AssertionMaxLifetime time.Duration
+	// ReplayStrict refuses private_key_jwt assertions while no shared
+	// record of their jti answers.
+	ReplayStrict bool
+	// KeyRefetchInterval is the least time between two fetches of a
+	// jwks_uri (or trust keys) caused by an unknown kid; default 1m.
+	KeyRefetchInterval time.Duration
+
 	Logger *slog.Logger
 	// Out receives the bootstrap credentials, printed once on first start.
 	Out io.Writer
@@ -156,6 +177,7 @@ type Server struct {
 	usage    *oauth.Usage
 	handler  http.Handler
 	ops      *ops
+	machine  machine
 	draining atomic.Bool
 	started  time.Time
 }
@@ -260,6 +282,13 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 
+	// Clients without shared secrets: used assertion ids, remote keys,
+	// trusts, client CAs (machine.go).
+	if err := s.initMachine(ctx); err != nil {
+		return err
+	}
+	m := &s.machine
+
 	// The protocol, with every grant beyond client_credentials.
 	nonceKey, err := keys.DeriveKey(master, "dpop nonce")
 	if err != nil {
@@ -274,6 +303,8 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		RefreshTokens: userTokens,
 		// The authorize handler serves /oauth2/authorize (mounted below).
 		AuthorizationEndpoint: true,
+		Replay:                m.replay, RemoteKeys: m.remoteKeys, Federation: m.federation, ClientCAs: m.clientCAs,
+		MTLS: m.mtlsOn(cfg), MTLSBaseURL: cfg.MTLSBaseURL, MaxAssertionLifetime: cfg.AssertionMaxLifetime,
 	})
 	hooks, err := newWebhooks(master, cfg.OutboundAllow)
 	if err != nil {
@@ -283,7 +314,8 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		Revocations: s.revoked, Secrets: secrets, Audit: s.audit, Logger: s.log, Version: cfg.Version,
 		Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace,
 		People:   api.PeopleConfig{Accounts: accounts, Tokens: userTokens, Started: s.started},
-		Webhooks: hooks, RateLimits: s.ops.limit})
+		Webhooks: hooks, RateLimits: s.ops.limit,
+		RemoteKeys: m.remoteKeys, Federation: m.federation})
 
 	// Routes. The console calls the same mux in-process.
 	mux := http.NewServeMux()
@@ -304,6 +336,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	h = limitBodies(1<<20, h)
 	h = cors(cfg.CORSOrigins, h)
 	h = securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), h)
+	h = m.extractor.Wrap(h)
 	h = observe(s.log, s.ops.requestDone, h)
 	s.handler = web.IPResolver{TrustedProxies: cfg.TrustedProxies}.Edge(h)
 	return nil
@@ -315,6 +348,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close releases the database (and the metrics listener and limiter).
 func (s *Server) Close() error {
 	s.ops.close()
+	s.machine.close()
 	return s.db.Close()
 }
 
@@ -327,6 +361,15 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		s.db.Close()
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	mtlsLn, err := s.listenMTLS()
+	if err != nil {
+		ln.Close()
+		s.db.Close()
+		return err
+	}
+	if s.machine.serverTLS != nil {
+		ln = tls.NewListener(ln, s.machine.serverTLS)
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -358,8 +401,15 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 			defer stopProfiler()
 		}
 	}
-	serveErr := make(chan error, 1)
+	wg.Go(func() { s.machine.replay.Run(bg, time.Minute) })
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	var mtlsSrv *http.Server
+	if mtlsLn != nil {
+		mtlsSrv = s.mtlsServer(srv)
+		go func() { serveErr <- mtlsSrv.Serve(mtlsLn) }()
+		s.log.Info("client-certificate listener", "addr", mtlsLn.Addr().String(), "mtls_base_url", s.cfg.MTLSBaseURL)
+	}
 	s.log.Info("permiso serving", "addr", ln.Addr().String(), "issuer", s.cfg.Issuer, "database", s.db.Dialect(),
 		"startup", time.Since(s.started).Round(time.Millisecond).String())
 	if ready != nil {
@@ -375,16 +425,26 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		// this replica out before connections are refused.
 		time.Sleep(s.cfg.DrainDelay)
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		if mtlsSrv != nil {
+			go mtlsSrv.Shutdown(sctx)
+		}
 		err = srv.Shutdown(sctx)
 		cancel()
 		if err != nil {
 			srv.Close()
 		}
+		if mtlsSrv != nil {
+			mtlsSrv.Close()
+		}
 	}
 	stopBG()
 	wg.Wait()
+	if mtlsSrv != nil {
+		mtlsSrv.Close()
+	}
 	stopAudit()
 	<-auditDone
+	s.machine.close()
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
@@ -404,6 +464,8 @@ func (s *Server) follow(ctx context.Context) {
 			s.logErr(s.revoked.Sync(ctx), "sync revocations")
 		case store.ChangeKey:
 			s.logErr(s.keys.Reload(ctx), "reload keys")
+		case store.ChangeTrust:
+			s.logErr(s.machine.federation.Reload(ctx), "reload trusts")
 		case "*":
 			// Notifications were missed, perhaps by a database that failed
 			// over: reload aside; the current list answers until then.
@@ -431,6 +493,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-fast.C:
 			s.logErr(s.revoked.Sync(ctx), "sync revocations")
 			s.logErr(s.keys.Tick(ctx), "key schedule")
+			s.machine.tick(ctx, s.logErr)
 		case <-slow.C:
 			now := time.Now()
 			var auditBefore time.Time
