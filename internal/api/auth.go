@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/audit"
+	"github.com/permiso-auth/permiso/internal/mtls"
 	"github.com/permiso-auth/permiso/internal/oauth"
 	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
@@ -94,13 +95,18 @@ func (a *API) serviceToken(w http.ResponseWriter, r *http.Request) error {
 // requireClientFields answers a service-token request that names no
 // client as the original did: 422 with its validation envelope, one
 // pydantic-style entry per missing form field. A client authenticating
-// another way (HTTP Basic, a client assertion) names itself there.
+// another way (HTTP Basic, a client assertion) names itself there; one
+// with a client certificate (mutual TLS) sends client_id alone.
 func requireClientFields(r *http.Request, form url.Values) error {
 	if r.Header.Get("Authorization") != "" || form.Get("client_assertion") != "" {
 		return nil
 	}
+	fields := []string{"client_id", "client_secret"}
+	if mtls.FromContext(r.Context()) != nil {
+		fields = fields[:1]
+	}
 	var details []map[string]any
-	for _, f := range []string{"client_id", "client_secret"} {
+	for _, f := range fields {
 		if form.Get(f) == "" {
 			details = append(details, map[string]any{"type": "missing", "loc": []string{"body", f}, "msg": "Field required", "input": nil})
 		}
