@@ -136,6 +136,11 @@ func (a *API) updateTrust(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	// A trust's change acts on every client bound to it: the delegation
+	// rule asks that the caller hold what each of them holds.
+	if err := a.mayActOnBound(r, caller, current.ID); err != nil {
+		return err
+	}
 	var problems web.Fields
 	probe := current
 	applyTrust(in, &probe, &problems)
@@ -266,6 +271,10 @@ func (a *API) createBinding(w http.ResponseWriter, r *http.Request) error {
 	if t.KeySource == store.KeySourceSPIFFE {
 		want = append(want, wire.AuthSPIFFEJWT)
 	}
+	// Whoever binds an identity to a client lets it act as the client.
+	if err := a.mayActOn(r, caller, clientPrincipal(c)); err != nil {
+		return err
+	}
 	if !slices.Contains(want, c.TokenEndpointAuthMethod) {
 		return web.Invalid("The client %s authenticates with %s; set its token_endpoint_auth_method to %s first",
 			web.QuoteList([]string{c.ClientID}, 1), registeredOrDefault(c), strings.Join(want, " or "))
@@ -307,6 +316,13 @@ func (a *API) deleteBinding(w http.ResponseWriter, r *http.Request) error {
 		return web.NotFound("Binding")
 	}
 	b := bindings[i]
+	c, err := a.cfg.Store.GetClient(r.Context(), b.ClientName)
+	if err != nil {
+		return storeErr(err, clientNotFound, "")
+	}
+	if err := a.mayActOn(r, caller, clientPrincipal(c)); err != nil {
+		return err
+	}
 	if err := a.cfg.Store.DeleteTrustBinding(r.Context(), b.ID); err != nil {
 		return storeErr(err, "Binding", "")
 	}
@@ -325,4 +341,27 @@ func (a *API) reloadTrusts(r *http.Request) {
 	if err := a.cfg.Federation.Reload(r.Context()); err != nil {
 		a.cfg.Logger.WarnContext(r.Context(), "reload trusts", "err", err)
 	}
+}
+
+// mayActOnBound applies the delegation rule to every client bound to a trust.
+func (a *API) mayActOnBound(r *http.Request, caller *wire.Claims, trustID string) error {
+	bindings, err := a.cfg.Store.ListTrustBindings(r.Context(), store.TrustBindingFilter{TrustID: trustID})
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	seen := map[string]bool{}
+	for _, b := range bindings {
+		if seen[b.ClientName] {
+			continue
+		}
+		seen[b.ClientName] = true
+		c, err := a.cfg.Store.GetClient(r.Context(), b.ClientName)
+		if err != nil {
+			return storeErr(err, clientNotFound, "")
+		}
+		if err := a.mayActOn(r, caller, clientPrincipal(c)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -154,6 +154,19 @@ func TestFederationKubernetes(t *testing.T) {
 		if r.Status != 422 || !strings.Contains(r.str("error_description"), "federated_jwt") {
 			t.Fatalf("binding a secret client: %d %s", r.Status, r.Body)
 		}
+		// The delegation rule: binding an identity to a client lets it act
+		// as the client, so a partial administrator binds only clients that
+		// hold no more than it does.
+		lid, lsecret := ts.createClient(map[string]any{"name": "Partial admin", "scope_ids": []string{"admin:clients"}})
+		partial := ts.token(lid, lsecret, nil)
+		r = ts.jsonReq("POST", "/api/v1/trusts/prod-cluster/bindings", partial, map[string]any{
+			"client_id": "trading-bot", "subject": "system:serviceaccount:trading:other"})
+		if r.Status != 403 || !strings.Contains(r.str("error_description"), "trade:read") {
+			t.Fatalf("partial admin binding a client with trade:read: %d %s", r.Status, r.Body)
+		}
+		if r := ts.jsonReq("PUT", "/api/v1/trusts/prod-cluster", partial, map[string]any{"is_active": false}); r.Status != 403 {
+			t.Fatalf("partial admin changing a trust: %d %s", r.Status, r.Body)
+		}
 		ts.waitAudit(t, "trust.created", "prod-cluster")
 		ts.waitAudit(t, "trust.binding_created", "trading-bot")
 	})
