@@ -44,7 +44,7 @@ func scopeList(s []apitype.ScopeBrief) string {
 // are sent.
 type clientFlags struct {
 	name, description, scopes, audiences, grantTypes, redirectURIs, allowedIPs, webhookURL string
-	trusted                                                                                bool
+	trusted, dpopBound, certBound                                                          bool
 	lifetime                                                                               int
 }
 
@@ -59,6 +59,8 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	fs.StringVar(&f.allowedIPs, "allowed-ips", "", "addresses or CIDRs allowed to get tokens, separated by commas or spaces (empty: any)")
 	fs.StringVar(&f.webhookURL, "webhook-url", "", "URL that receives the client's signed webhook calls (the first one brings a webhook secret, shown once)")
 	fs.BoolVar(&f.trusted, "trusted", false, "mark the client trusted (is_trusted claim)")
+	fs.BoolVar(&f.dpopBound, "dpop-bound", false, "require a DPoP proof on every token request: all the client's tokens are DPoP-bound (RFC 9449)")
+	fs.BoolVar(&f.certBound, "cert-bound", false, "bind the client's tokens to the TLS client certificate it calls with (RFC 8705 §3)")
 	fs.IntVar(&f.lifetime, "lifetime", 0, "access token lifetime in seconds (300-86400; default 3600)")
 	return f
 }
@@ -79,6 +81,8 @@ func (f *clientFlags) body(fs *flag.FlagSet) *apitype.ClientFields {
 		"trusted":       func() { b.IsTrusted = &f.trusted },
 		"lifetime":      func() { b.AccessTokenLifetime = &f.lifetime },
 		"webhook-url":   func() { b.WebhookURL = &f.webhookURL },
+		"dpop-bound":    func() { b.DPoPBoundAccessTokens = &f.dpopBound },
+		"cert-bound":    func() { b.TLSClientCertificateBoundAccessTokens = &f.certBound },
 	} {
 		if isSet(fs, flagName) {
 			set()
@@ -172,9 +176,23 @@ func printClient(w io.Writer, c apitype.Client) error {
 		{"redirect_uris", list(c.RedirectURIs)}, {"auth_method", c.TokenEndpointAuthMethod},
 		{"access_token_lifetime", strconv.Itoa(c.AccessTokenLifetime) + "s"}, {"allowed_ips", list(c.AllowedIPs)},
 		{"webhook_url", orDash(c.WebhookURL)},
+		{"bound_tokens", boundTokens(c)},
 		{"total_requests", strconv.FormatInt(c.TotalRequests, 10)}, {"last_used", fmtTime(c.LastUsed)},
 		{"created_at", fmtTime(&c.CreatedAt)},
 	})
+}
+
+// boundTokens says how the client's tokens are bound (RFC 9449 §5.2,
+// RFC 8705 §3.4).
+func boundTokens(c apitype.Client) string {
+	var b []string
+	if c.DPoPBoundAccessTokens {
+		b = append(b, "dpop")
+	}
+	if c.TLSClientCertificateBoundAccessTokens {
+		b = append(b, "certificate")
+	}
+	return orDash(strings.Join(b, ","))
 }
 
 // clientCall runs one request about the client named by the single

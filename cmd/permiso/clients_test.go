@@ -65,6 +65,13 @@ func TestClientsCommands(t *testing.T) {
 		runCLI(t, runClients, "update", "pricing", "--enable").ok(t)
 		runCLI(t, runToken(nil), creds...).ok(t)
 	})
+	t.Run("DPoP-bound tokens", func(t *testing.T) {
+		runCLI(t, runClients, "update", "pricing", "--dpop-bound").ok(t, "bound_tokens", "dpop")
+		// `permiso token` holds no DPoP key: Permiso refuses the client a token.
+		runCLI(t, runToken(nil), creds...).fails(t, "invalid_dpop_proof: ")
+		runCLI(t, runClients, "update", "pricing", "--dpop-bound=false").ok(t)
+		runCLI(t, runToken(nil), creds...).ok(t)
+	})
 	t.Run("rotate-secret", func(t *testing.T) {
 		r := runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "1h").ok(t, "previous secret valid until")
 		second := field(r.Stdout, "client_secret")
