@@ -103,7 +103,9 @@ func TestHeaderKey(t *testing.T) {
 	}
 	es := testKey(t, "ES256", "a")
 	proof := map[string]any{"jti": "p1", "iat": now.Unix()}
-	hdr := func(jwk json.RawMessage) map[string]any { return map[string]any{"alg": "ES256", "typ": "dpop+jwt", "jwk": jwk} }
+	hdr := func(jwk json.RawMessage) map[string]any {
+		return map[string]any{"alg": "ES256", "typ": "dpop+jwt", "jwk": jwk}
+	}
 	if _, err := v.Verify(context.Background(), sign(t, es, "ES256", hdr(jwkJSON(t, es.Public(), nil)), proof)); err != nil || calls != 1 {
 		t.Fatalf("Verify = %v after %d calls", err, calls)
 	}
