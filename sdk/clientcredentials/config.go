@@ -3,6 +3,7 @@ package clientcredentials
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -56,8 +57,47 @@ type Config struct {
 	// oauth2.Transport cannot sign the proofs.
 	DPoPKey crypto.Signer
 	// AuthMethod is wire.AuthClientSecretBasic (the default when empty) or
-	// wire.AuthClientSecretPost.
+	// wire.AuthClientSecretPost, for a client secret.
 	AuthMethod string
+
+	// A client without a shared secret (docs/machine-identity.md) sets one
+	// of PrivateKey (or PrivateKeyFile), AssertionFile and Assertion, or
+	// TLSConfig alone, instead of ClientSecret.
+
+	// PrivateKey authenticates with private_key_jwt (RFC 7523): a fresh
+	// assertion, signed with this key, for every token request (iss and
+	// sub ClientID, aud the issuer, a random jti, one minute of life). Any
+	// crypto.Signer works (ECDSA P-256/384/521, Ed25519, RSA ≥ 2048 bits),
+	// so the key may stay in an HSM or a KMS.
+	PrivateKey crypto.Signer
+	// PrivateKeyFile names a PEM file holding the private key (PKCS #8, SEC
+	// 1 or PKCS #1), read when the Source is created.
+	PrivateKeyFile string
+	// PrivateKeyID is the kid of the assertions; empty means the RFC 7638
+	// thumbprint of the public key (see [Thumbprint]), which is the kid
+	// `permiso clients create --private-key-jwt` registers.
+	PrivateKeyID string
+	// AssertionFile names a file holding a token someone else issued for
+	// the client, sent as its client assertion and read anew for every
+	// token request: the path where Kubernetes projects a service account
+	// token, or where a SPIFFE helper writes a JWT-SVID. ClientID may be
+	// empty: the server finds the client by the token's issuer and subject.
+	AssertionFile string
+	// Assertion returns that token for every token request (from a
+	// workload API, a cloud SDK, ...), as AssertionFile does.
+	Assertion func(ctx context.Context) (string, error)
+	// AssertionType is the client_assertion_type of AssertionFile and
+	// Assertion: wire.AssertionTypeJWTBearer (the default) or, for a SPIFFE
+	// JWT-SVID, wire.AssertionTypeJWTSPIFFE.
+	AssertionType string
+	// TLSConfig, when set, is the TLS configuration of requests to the
+	// authorization server, whose Certificates (or GetClientCertificate)
+	// present the client certificate of mutual TLS (RFC 8705). With no
+	// other credential the client authenticates by the certificate alone
+	// (tls_client_auth, self_signed_tls_client_auth). Discovery then uses
+	// the metadata's mtls_endpoint_aliases token endpoint when it has one.
+	// Set TLSConfig or HTTPClient, not both.
+	TLSConfig *tls.Config
 	// HTTPClient sends requests to the authorization server; nil means a
 	// client with a 30 s timeout. It must not be a client returned by
 	// [Config.Client].
@@ -118,12 +158,16 @@ const (
 	EnvClientSecretFile = "PERMISO_CLIENT_SECRET_FILE"
 	EnvScopes           = "PERMISO_SCOPES"
 	EnvAudience         = "PERMISO_AUDIENCE"
+	EnvPrivateKeyFile   = "PERMISO_PRIVATE_KEY_FILE"
+	EnvAssertionFile    = "PERMISO_ASSERTION_FILE"
+	EnvAssertionType    = "PERMISO_ASSERTION_TYPE"
 )
 
 // FromEnv returns a Config filled from the environment: PERMISO_ISSUER,
-// PERMISO_CLIENT_ID, PERMISO_CLIENT_SECRET (or PERMISO_CLIENT_SECRET_FILE),
-// PERMISO_SCOPES (space or comma separated) and PERMISO_AUDIENCE. Fields
-// whose variable is unset stay empty.
+// PERMISO_CLIENT_ID, PERMISO_CLIENT_SECRET (or PERMISO_CLIENT_SECRET_FILE,
+// PERMISO_PRIVATE_KEY_FILE, PERMISO_ASSERTION_FILE with
+// PERMISO_ASSERTION_TYPE), PERMISO_SCOPES (space or comma separated) and
+// PERMISO_AUDIENCE. Fields whose variable is unset stay empty.
 func FromEnv() Config { return fromEnv(os.Getenv) }
 
 func fromEnv(getenv func(string) string) Config {
@@ -135,7 +179,10 @@ func fromEnv(getenv func(string) string) Config {
 		Scopes: strings.FieldsFunc(getenv(EnvScopes), func(r rune) bool {
 			return r == ' ' || r == ','
 		}),
-		Audience: getenv(EnvAudience),
+		Audience:       getenv(EnvAudience),
+		PrivateKeyFile: getenv(EnvPrivateKeyFile),
+		AssertionFile:  getenv(EnvAssertionFile),
+		AssertionType:  getenv(EnvAssertionType),
 	}
 }
 
@@ -170,12 +217,7 @@ func (c *Config) validate() error {
 	if c.IssuerURL == "" && c.TokenURL == "" {
 		problems = append(problems, "IssuerURL or TokenURL is required")
 	}
-	if c.ClientID == "" {
-		problems = append(problems, "ClientID is required")
-	}
-	if c.ClientSecret == "" && c.ClientSecretFile == "" {
-		problems = append(problems, "ClientSecret or ClientSecretFile is required")
-	}
+	problems = c.validateCredentials(problems)
 	switch c.AuthMethod {
 	case "", wire.AuthClientSecretBasic, wire.AuthClientSecretPost:
 	default:

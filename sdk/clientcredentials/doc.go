@@ -29,6 +29,18 @@
 // without the private key, which may stay in an HSM or KMS (any
 // crypto.Signer).
 //
+// The client authenticates with a secret (ClientSecret or ClientSecretFile,
+// Basic or form), or holds no shared secret at all:
+//
+//   - Config.PrivateKey or PrivateKeyFile: private_key_jwt (RFC 7523), a
+//     fresh assertion signed for every request (aud the issuer, typ
+//     client-authentication+jwt, as draft-ietf-oauth-rfc7523bis asks);
+//   - Config.AssertionFile or Assertion: a token someone else issued (a
+//     Kubernetes projected service account token, a SPIFFE JWT-SVID), read
+//     anew for every request, for workload identity federation;
+//   - Config.TLSConfig: the TLS client certificate of mutual TLS (RFC
+//     8705), alone or beside another credential.
+//
 // OAuth error responses are returned as [*wire.Error], which carries the
 // error code, description and HTTP status. Metrics are reported through
 // [Hooks] so the package depends on no metrics library.

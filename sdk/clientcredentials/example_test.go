@@ -2,6 +2,7 @@ package clientcredentials_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -106,4 +107,52 @@ func ExampleFromEnv() {
 	cfg.Audience = "https://mt5.example.com"
 	fmt.Println(cfg.Audience)
 	// Output: https://mt5.example.com
+}
+
+// This example authenticates with a key pair instead of a secret
+// (private_key_jwt, RFC 7523): every token request carries a fresh
+// assertion signed with the private key, whose public half was registered
+// with `permiso clients create --private-key-jwt`. The key may be any
+// crypto.Signer (Config.PrivateKey), such as one an HSM or a KMS holds.
+func ExampleConfig_privateKey() {
+	cfg := clientcredentials.Config{
+		IssuerURL:      "https://auth.example.com",
+		ClientID:       "trading-bot",
+		PrivateKeyFile: "/etc/trading-bot/permiso.key.pem",
+		Audience:       "https://mt5.example.com",
+	}
+	client := cfg.Client(context.Background())
+	_ = client // calls to mt5-api carry a token
+}
+
+// This example runs on Kubernetes with no Permiso credential at all: the
+// kubelet projects a service account token for the audience "permiso" into
+// the pod, and every token request sends the file's current content. The
+// client is found by the cluster's trust and its binding (permiso trusts
+// bind), so ClientID may stay empty.
+func ExampleConfig_assertionFile() {
+	cfg := clientcredentials.Config{
+		IssuerURL:     "https://auth.example.com",
+		AssertionFile: "/var/run/secrets/permiso/token",
+		Audience:      "https://mt5.example.com",
+	}
+	src := cfg.TokenSource(context.Background())
+	defer src.Close()
+}
+
+// This example authenticates by its TLS client certificate (RFC 8705
+// tls_client_auth): no secret is sent, and the token endpoint is taken from
+// the server's mtls_endpoint_aliases.
+func ExampleConfig_tlsConfig() {
+	cert, err := tls.LoadX509KeyPair("/etc/trading-bot/tls.crt", "/etc/trading-bot/tls.key")
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	cfg := clientcredentials.Config{
+		IssuerURL: "https://auth.example.com",
+		ClientID:  "trading-bot",
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+	}
+	_ = cfg.Client(context.Background())
 }

@@ -148,18 +148,6 @@ func (s *Source) request(ctx context.Context, params url.Values) (*oauth2.Token,
 	if err != nil {
 		return nil, err
 	}
-	secret, err := s.cfg.secret()
-	if err != nil {
-		return nil, err
-	}
-	form := make(url.Values, len(params)+2)
-	for k, v := range params {
-		form[k] = v
-	}
-	if s.cfg.AuthMethod == wire.AuthClientSecretPost {
-		form.Set("client_id", s.cfg.ClientID)
-		form.Set("client_secret", secret)
-	}
 	var target *url.URL
 	if s.proofs != nil {
 		if target, err = url.Parse(endpoint); err != nil {
@@ -169,15 +157,24 @@ func (s *Source) request(ctx context.Context, params url.Values) (*oauth2.Token,
 	// A server that wants a DPoP nonce answers use_dpop_nonce with one
 	// (RFC 9449 §8): the request is sent again with it, once.
 	for attempt := 0; ; attempt++ {
+		// Client authentication is built for every attempt: an assertion
+		// is used once, and an assertion file may have been replaced.
+		form := make(url.Values, len(params)+3)
+		for k, v := range params {
+			form[k] = v
+		}
+		basic, err := s.authenticate(ctx, form, endpoint)
+		if err != nil {
+			return nil, err
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 		if err != nil {
 			return nil, fmt.Errorf("clientcredentials: build token request: %w", err)
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Accept", "application/json")
-		if s.cfg.AuthMethod != wire.AuthClientSecretPost {
-			// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-			req.SetBasicAuth(url.QueryEscape(s.cfg.ClientID), url.QueryEscape(secret))
+		if basic != nil {
+			basic(req)
 		}
 		if s.proofs != nil {
 			p, err := s.proof(http.MethodPost, target, "")
@@ -301,13 +298,18 @@ func (s *Source) endpoint(ctx context.Context) (string, error) {
 			}
 			return "", &transportError{fmt.Errorf("clientcredentials: %w", err)}
 		}
-		if md.TokenEndpoint == "" {
+		u := md.TokenEndpoint
+		if a := md.MTLSEndpointAliases; a != nil && a.TokenEndpoint != "" && s.cfg.TLSConfig != nil {
+			// RFC 8705 §5: a client using mutual TLS calls the aliases.
+			u = a.TokenEndpoint
+		}
+		if u == "" {
 			return "", fmt.Errorf("clientcredentials: metadata of %s has no token_endpoint", s.cfg.IssuerURL)
 		}
 		s.mu.Lock()
-		s.tokenURL = md.TokenEndpoint
+		s.tokenURL = u
 		s.mu.Unlock()
-		return md.TokenEndpoint, nil
+		return u, nil
 	})
 	if err != nil {
 		return "", err

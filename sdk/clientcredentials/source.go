@@ -36,6 +36,7 @@ type Source struct {
 	def     *entry
 	proofs  *dpop.Signer // nil without Config.DPoPKey
 	nonces  nonceCache
+	cred    credential
 
 	// bg is cancelled by Close or by the context given to TokenSource; it
 	// bounds background refreshes.
@@ -84,6 +85,9 @@ func (c *Config) newSource(ctx context.Context, background bool) *Source {
 	if c.DPoPKey != nil && s.err == nil {
 		s.proofs, s.err = dpop.NewSigner(c.DPoPKey)
 	}
+	if s.err == nil {
+		s.cred, s.err = c.newCredential()
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -92,6 +96,11 @@ func (c *Config) newSource(ctx context.Context, background bool) *Source {
 	}
 	if s.hc == nil {
 		s.hc = &http.Client{Timeout: 30 * time.Second}
+		if c.TLSConfig != nil {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = c.TLSConfig.Clone()
+			s.hc.Transport = tr
+		}
 	}
 	s.breaker = breaker{threshold: s.set.breakerThreshold, cooldown: s.set.breakerCooldown}
 	s.bg, s.cancel = context.WithCancel(ctx)

@@ -2,19 +2,12 @@ package dpop
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
@@ -40,9 +33,8 @@ var b64 = base64.RawURLEncoding
 // Signer makes DPoP proofs with one key. It is immutable and safe for
 // concurrent use.
 type Signer struct {
-	key    crypto.Signer
+	jws    *jwt.Signer
 	alg    string
-	hash   crypto.Hash
 	header string // the encoded protected header, the same for every proof
 	jkt    string
 }
@@ -55,29 +47,11 @@ func NewSigner(key crypto.Signer) (*Signer, error) {
 	if key == nil {
 		return nil, errors.New("dpop: no key")
 	}
-	s := &Signer{key: key}
-	switch pub := key.Public().(type) {
-	case *ecdsa.PublicKey:
-		switch pub.Curve {
-		case elliptic.P256():
-			s.alg, s.hash = jwt.ES256, crypto.SHA256
-		case elliptic.P384():
-			s.alg, s.hash = jwt.ES384, crypto.SHA384
-		case elliptic.P521():
-			s.alg, s.hash = jwt.ES512, crypto.SHA512
-		default:
-			return nil, errors.New("dpop: unsupported ECDSA curve")
-		}
-	case ed25519.PublicKey:
-		s.alg = jwt.EdDSA
-	case *rsa.PublicKey:
-		if pub.N.BitLen() < jwt.MinRSABits {
-			return nil, fmt.Errorf("dpop: RSA key of %d bits; at least %d are needed", pub.N.BitLen(), jwt.MinRSABits)
-		}
-		s.alg, s.hash = jwt.PS256, crypto.SHA256
-	default:
-		return nil, fmt.Errorf("dpop: unsupported key type %T", pub)
+	jws, err := jwt.NewSigner(key)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: %w", err)
 	}
+	s := &Signer{jws: jws, alg: jws.Algorithm()}
 	jwk, err := jose.JSONWebKey{Key: key.Public()}.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("dpop: encode public key: %w", err)
@@ -160,44 +134,8 @@ type proofClaims struct {
 	Nonce string `json:"nonce,omitempty"`
 }
 
-// sign signs input as JWS asks for s.alg: ECDSA as fixed-width R||S (RFC
-// 7518 §3.4), RSA with PSS and a salt as long as the hash (§3.5).
-func (s *Signer) sign(input []byte) ([]byte, error) {
-	if s.alg == jwt.EdDSA {
-		return s.key.Sign(rand.Reader, input, crypto.Hash(0))
-	}
-	var digest []byte
-	switch s.hash {
-	case crypto.SHA256:
-		d := sha256.Sum256(input)
-		digest = d[:]
-	case crypto.SHA384:
-		d := sha512.Sum384(input)
-		digest = d[:]
-	default:
-		d := sha512.Sum512(input)
-		digest = d[:]
-	}
-	if s.alg == jwt.PS256 {
-		return s.key.Sign(rand.Reader, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: s.hash})
-	}
-	der, err := s.key.Sign(rand.Reader, digest, s.hash)
-	if err != nil {
-		return nil, err
-	}
-	var rs struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) > 0 {
-		return nil, errors.New("ECDSA signature is not ASN.1")
-	}
-	n := (s.key.Public().(*ecdsa.PublicKey).Curve.Params().BitSize + 7) / 8
-	if rs.R.Sign() <= 0 || rs.S.Sign() <= 0 || rs.R.BitLen() > 8*n || rs.S.BitLen() > 8*n {
-		return nil, errors.New("ECDSA signature out of range")
-	}
-	out := make([]byte, 2*n)
-	rs.R.FillBytes(out[:n])
-	rs.S.FillBytes(out[n:])
-	return out, nil
-}
+// sign signs input as JWS asks for s.alg (see jwt.Signer).
+func (s *Signer) sign(input []byte) ([]byte, error) { return s.jws.Sign(input) }
 
 // TokenHash returns the ath of an access token: the base64url SHA-256 of
 // its ASCII form (§4.2).
