@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/permiso-auth/permiso/sdk/clientcert"
 	"github.com/permiso-auth/permiso/sdk/forwardauth"
 	"github.com/permiso-auth/permiso/sdk/guard"
 )
@@ -25,6 +27,11 @@ type gatewayOptions struct {
 	addr, issuer, rules, logLevel string
 	revocationPoll, reload        time.Duration
 	shutdown                      time.Duration
+	// Proof of possession: where a certificate-bound token's certificate
+	// comes from, and DPoP nonces.
+	certHeader, certFormat, trustedProxies string
+	clientCert                             clientcert.Forwarded
+	dpopNonce                              bool
 }
 
 // runGateway serves forward-auth decisions beside a proxy (nginx, Caddy,
@@ -43,9 +50,11 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	svc, err := forwardauth.New(ctx, forwardauth.Config{
 		Guard: guard.Config{
-			Issuer:         o.issuer,
-			RevocationPoll: o.revocationPoll,
-			HTTPClient:     &http.Client{Timeout: 10 * time.Second},
+			Issuer:            o.issuer,
+			RevocationPoll:    o.revocationPoll,
+			HTTPClient:        &http.Client{Timeout: 10 * time.Second},
+			ClientCertificate: o.clientCert,
+			DPoP:              guard.DPoPConfig{Nonce: o.dpopNonce},
 		},
 		RulesFile:      o.rules,
 		ReloadInterval: o.reload,
@@ -120,6 +129,10 @@ func parseGatewayFlags(args, env []string, out io.Writer) (*gatewayOptions, erro
 	fs.DurationVar(&o.reload, "reload-interval", 2*time.Second, "how often the rules file is checked for changes; SIGHUP reloads at once (env PERMISO_GATEWAY_RELOAD_INTERVAL)")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 15*time.Second, "time in-flight decisions get at shutdown (env PERMISO_GATEWAY_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug logs every refusal; info, warn or error (env PERMISO_GATEWAY_LOG_LEVEL)")
+	fs.StringVar(&o.certHeader, "client-cert-header", "", "header in which the proxy that terminates mutual TLS forwards the client certificate, for certificate-bound tokens (env PERMISO_GATEWAY_CLIENT_CERT_HEADER)")
+	fs.StringVar(&o.certFormat, "client-cert-format", "nginx", "format of that header: nginx ($ssl_client_escaped_cert) or xfcc (Envoy) (env PERMISO_GATEWAY_CLIENT_CERT_FORMAT)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "addresses or CIDRs of the proxies whose certificate header is believed, separated by commas (env PERMISO_GATEWAY_TRUSTED_PROXIES)")
+	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require this gateway's nonce in DPoP proofs (RFC 9449 §9) (env PERMISO_GATEWAY_DPOP_NONCE)")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: permiso gateway --issuer URL --rules FILE [options]\n\n"+
 			"Serves forward-auth decisions for nginx auth_request, Caddy forward_auth,\n"+
@@ -168,6 +181,22 @@ func parseGatewayFlags(args, env []string, out io.Writer) (*gatewayOptions, erro
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		problems = append(problems, fmt.Errorf("addr %q: %w", o.addr, err))
+	}
+	o.clientCert = clientcert.Forwarded{Header: o.certHeader, Format: o.certFormat}
+	for _, p := range strings.FieldsFunc(o.trustedProxies, func(r rune) bool { return r == ',' || r == ' ' }) {
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				problems = append(problems, fmt.Errorf("trusted-proxies: %q is not an address or CIDR", p))
+				continue
+			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		o.clientCert.TrustedProxies = append(o.clientCert.TrustedProxies, pre)
+	}
+	if err := o.clientCert.Check(); err != nil {
+		problems = append(problems, fmt.Errorf("client-cert-header: %w", err))
 	}
 	o.issuer = strings.TrimSuffix(o.issuer, "/")
 	return o, errors.Join(problems...)

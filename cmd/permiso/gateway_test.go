@@ -20,6 +20,13 @@ func TestGatewayFlags(t *testing.T) {
 			"PERMISO_GATEWAY_REVOCATION_POLL=2s"}, poll: 2 * time.Second},
 		{name: "flag wins over env", args: []string{"--revocation-poll", "3s"}, env: []string{"PERMISO_GATEWAY_ISSUER=http://a",
 			"PERMISO_GATEWAY_RULES=r.yaml", "PERMISO_GATEWAY_REVOCATION_POLL=2s"}, poll: 3 * time.Second},
+		{name: "client certificates", args: []string{"--issuer", "https://a", "--rules", "r.yaml", "--client-cert-header", "X-SSL-Client-Cert",
+			"--trusted-proxies", "10.0.0.0/8, 192.0.2.7"}, poll: 5 * time.Second},
+		{name: "certificate header needs trusted proxies", args: []string{"--issuer", "https://a", "--rules", "r.yaml",
+			"--client-cert-header", "X-SSL-Client-Cert", "--client-cert-format", "apache"},
+			fail: []string{"client-cert-header: ", "nginx or xfcc"}},
+		{name: "bad trusted proxy", args: []string{"--issuer", "https://a", "--rules", "r.yaml", "--trusted-proxies", "nope"},
+			fail: []string{`trusted-proxies: "nope"`}},
 		{name: "every problem", args: []string{"--issuer", "ftp://x", "--revocation-poll", "0s", "--addr", "nope"},
 			env: []string{"PERMISO_GATEWAY_NOPE=1"},
 			fail: []string{"PERMISO_GATEWAY_NOPE: unknown option", `issuer "ftp://x" must be an http(s) URL`, "rules is required",
@@ -40,6 +47,9 @@ func TestGatewayFlags(t *testing.T) {
 			}
 			if o.revocationPoll != tc.poll || strings.HasSuffix(o.issuer, "/") {
 				t.Errorf("options %+v", o)
+			}
+			if o.certHeader != "" && (len(o.clientCert.TrustedProxies) != 2 || o.clientCert.TrustedProxies[1].Bits() != 32) {
+				t.Errorf("trusted proxies %v", o.clientCert.TrustedProxies)
 			}
 		})
 	}

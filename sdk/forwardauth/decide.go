@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -67,6 +68,9 @@ type Request struct {
 	// means https. With Host and the path of URI it makes the target URI
 	// a DPoP proof names (htu).
 	Scheme string
+	// Port is the port the client connected to (X-Forwarded-Port), used
+	// for the target URI when Host names none (nginx's $host never does).
+	Port string
 	// Authorization is the client's Authorization header: "Bearer <token>"
 	// or "DPoP <token>".
 	Authorization string
@@ -203,7 +207,12 @@ func targetURI(r *Request) string {
 		scheme = "https"
 	}
 	path, _, _ := strings.Cut(r.URI, "?")
-	return scheme + "://" + r.Host + path
+	host := r.Host
+	if _, _, err := net.SplitHostPort(host); err != nil && r.Port != "" {
+		// A default port is dropped again when htu is compared.
+		host = net.JoinHostPort(strings.Trim(host, "[]"), r.Port)
+	}
+	return scheme + "://" + host + path
 }
 
 // certificate returns the client certificate of r: the one the proxy

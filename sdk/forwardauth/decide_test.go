@@ -304,6 +304,12 @@ func TestBinding(t *testing.T) {
 		code   string
 	}{
 		{"DPoP token with its proof", "DPoP " + bound, []string{"DPoP", proof("GET", htu, bound)}, 200, ""},
+		{"X-Forwarded-Port names the port", "DPoP " + bound, []string{"X-Forwarded-Port", "8443",
+			"DPoP", proof("GET", "https://api.example.com:8443/api/v1/trades", bound)}, 200, ""},
+		{"X-Forwarded-Port 443 is the default", "DPoP " + bound, []string{"X-Forwarded-Port", "443",
+			"DPoP", proof("GET", htu, bound)}, 200, ""},
+		{"proof without the forwarded port", "DPoP " + bound, []string{"X-Forwarded-Port", "8443",
+			"DPoP", proof("GET", htu, bound)}, 401, "invalid_dpop_proof"},
 		{"DPoP token as bearer", "Bearer " + bound, nil, 401, "invalid_token"},
 		{"DPoP token without proof", "DPoP " + bound, nil, 401, "invalid_dpop_proof"},
 		{"proof for another URL", "DPoP " + bound, []string{"DPoP", proof("GET", "https://api.example.com/api/v1/orders", bound)}, 401, "invalid_dpop_proof"},

@@ -43,6 +43,7 @@ func (s *Service) serveForwarded(w http.ResponseWriter, r *http.Request) {
 		Host:          r.Header.Get("X-Forwarded-Host"),
 		URI:           r.Header.Get("X-Forwarded-Uri"),
 		Scheme:        forwardedProto(r.Header),
+		Port:          forwardedPort(r.Header),
 		Authorization: r.Header.Get("Authorization"),
 		Header:        r.Header,
 		RemoteAddr:    r.RemoteAddr,
@@ -76,6 +77,15 @@ func forwardedProto(h http.Header) string {
 		return v[0]
 	}
 	return ""
+}
+
+// forwardedPort returns one numeric X-Forwarded-Port, or "".
+func forwardedPort(h http.Header) string {
+	v := h.Values("X-Forwarded-Port")
+	if len(v) != 1 || v[0] == "" || len(v[0]) > 5 || strings.Trim(v[0], "0123456789") != "" {
+		return ""
+	}
+	return v[0]
 }
 
 // refusal is the JSON body of a refused request, in the original Permiso's
