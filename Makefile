@@ -32,6 +32,7 @@ unit:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
+	$(GO) test -run '^$$' -fuzz '^FuzzClientAssertion$$' -fuzztime $(FUZZTIME) ./internal/oauth
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/outbound
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseXFCC$$' -fuzztime $(FUZZTIME) ./clientcert
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseEscapedPEM$$' -fuzztime $(FUZZTIME) ./clientcert

@@ -1,12 +1,16 @@
 package oauth
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 func FuzzParseTokenRequest(f *testing.F) {
@@ -47,4 +51,38 @@ func assertClientError(t *testing.T, err error) {
 	if !ok || e.Status < 400 || e.Status >= 500 || e.Code == "" {
 		t.Fatalf("want a 4xx *web.Error, got %#v", err)
 	}
+}
+
+// FuzzClientAssertion feeds arbitrary client assertions to the part of
+// client authentication that reads them before any key is looked up: it
+// must never panic, and whatever it lets through names a client and obeys
+// the assertion rules.
+func FuzzClientAssertion(f *testing.F) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	good := enc(`{"alg":"ES256","kid":"k","typ":"client-authentication+jwt"}`) + "." +
+		enc(`{"iss":"bot","sub":"bot","aud":"https://auth.example.com","jti":"j","exp":2000000030}`) + "." + enc("sig")
+	f.Add(wire.AssertionTypeJWTBearer, good, "")
+	f.Add(wire.AssertionTypeJWTBearer, good, "bot")
+	f.Add(wire.AssertionTypeJWTSPIFFE, good, "spiffe://example.org/bot")
+	f.Add(wire.AssertionTypeJWTBearer, enc(`{"alg":"none"}`)+"."+enc(`{}`)+".", "")
+	f.Add(wire.AssertionTypeJWTBearer, "a.b.c.d.e", "x")
+	now := time.Unix(2_000_000_000, 0)
+	p := New(Config{Issuer: "https://auth.example.com", Now: func() time.Time { return now }})
+	f.Fuzz(func(t *testing.T, typ, assertion, clientID string) {
+		in, fail := p.identify(ClientCredentials{ID: clientID, AssertionType: typ, Assertion: assertion, Method: wire.AuthPrivateKeyJWT})
+		if fail != nil {
+			if fail.reason == "" {
+				t.Fatal("a failure without a reason")
+			}
+			return
+		}
+		if in.kind != kindAssertion || in.clientID == "" || in.token == nil {
+			t.Fatalf("accepted without a client: %+v", in)
+		}
+		c := in.token.Claims
+		if c.Issuer != c.Subject || c.Subject != in.clientID || c.ID == "" || len(c.Audience) != 1 ||
+			!slices.Contains(AssertionAlgorithms, in.token.Header.Algorithm) || !c.Expiry.Time().After(now.Add(-time.Minute)) {
+			t.Fatalf("accepted an assertion against the rules: %+v %+v", in.token.Header, c)
+		}
+	})
 }
