@@ -19,6 +19,9 @@
 // (tls.RequestClientCert): self_signed_tls_client_auth clients present
 // certificates no CA issued, so each authentication method decides.
 //
+// The forwarded-header parsers and the thumbprint live in sdk/clientcert,
+// which sdk/guard shares for certificate-bound tokens.
+//
 // What a client may authenticate with is the oauth package's decision;
 // this package parses and matches, and never logs or echoes a certificate.
 package mtls
