@@ -202,6 +202,11 @@ type limited struct {
 }
 
 func (l *limited) RoundTrip(req *http.Request) (*http.Response, error) {
+	// Every request, also one sent through HTTPClient and each redirect,
+	// passes the URL rules (scheme, host, no userinfo).
+	if _, err := checkURL(req.URL); err != nil {
+		return nil, err
+	}
 	if req.Header.Get("User-Agent") == "" {
 		req = req.Clone(req.Context())
 		req.Header.Set("User-Agent", l.cfg.UserAgent)

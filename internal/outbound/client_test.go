@@ -159,6 +159,26 @@ func TestHTTPSDowngradeRefused(t *testing.T) {
 	}
 }
 
+// TestHTTPClientHasTheSameRules: code that takes HTTPClient() (a JWKS
+// fetcher, an OAuth library) gets every rule Do applies.
+func TestHTTPClientHasTheSameRules(t *testing.T) {
+	target := serve(t, "127.0.0.1:0", ok("hello"))
+	hc := New(Config{}).HTTPClient()
+	if _, err := hc.Get(target.URL); !errors.Is(err, ErrBlocked) {
+		t.Errorf("loopback through HTTPClient: %v", err)
+	}
+	hc = New(Config{Allow: Loopback}).HTTPClient()
+	withUser := strings.Replace(target.URL, "http://", "http://user:pw@", 1)
+	if _, err := hc.Get(withUser); !errors.Is(err, ErrURLNotUsable) {
+		t.Errorf("userinfo through HTTPClient: %v", err)
+	}
+	res, err := hc.Get(target.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+}
+
 func TestNoRedirectsFollowed(t *testing.T) {
 	target := serve(t, "127.0.0.1:0", ok("moved"))
 	from := serve(t, "127.0.0.1:0", redirectTo(target.URL))

@@ -29,7 +29,8 @@
 //	res, err := c.Do(req)                                 // or c.HTTPClient() for libraries
 //	if errors.Is(err, outbound.ErrBlocked) { ... }
 //
-// [Client.HTTPClient] returns a plain *http.Client with the same checks,
+// [Client.HTTPClient] returns a plain *http.Client with the same checks
+// (URL rules on every request, addresses on every dial, the caps),
 // for code that wants one (a JWKS fetcher, an OAuth library). Errors say
 // what was refused and why (see [BlockedError]) but they are for logs:
 // show a caller only [Describe]'s short text, which never carries the
