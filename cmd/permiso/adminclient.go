@@ -113,14 +113,27 @@ type adminClient struct {
 
 func newHTTPClient() *http.Client { return &http.Client{Timeout: 30 * time.Second} }
 
-// connect resolves credentials and gets an access token for them.
+// connect resolves credentials and gets an access token for them. The
+// token is asked for Permiso's own API (resource = the issuer, read from
+// the server's metadata): the API accepts no token issued for another
+// service, and an admin client with audiences of its own would otherwise
+// get its default one.
 func (c *connFlags) connect(ctx context.Context, stderr io.Writer) (*adminClient, error) {
 	id, secret, err := c.credentials()
 	if err != nil {
 		return nil, err
 	}
 	hc := newHTTPClient()
-	tok, err := requestToken(ctx, hc, c.serverURL(), id, secret, nil, stderr)
+	var md struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := getJSON(ctx, hc, c.serverURL()+"/.well-known/oauth-authorization-server", &md); err != nil {
+		return nil, fmt.Errorf("read the server's metadata: %w", err)
+	}
+	if md.Issuer == "" {
+		return nil, fmt.Errorf("the server at %s names no issuer in its metadata", c.serverURL())
+	}
+	tok, err := requestToken(ctx, hc, c.serverURL(), id, secret, url.Values{"resource": {md.Issuer}}, stderr)
 	if err != nil {
 		return nil, err
 	}

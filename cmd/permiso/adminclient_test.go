@@ -148,7 +148,7 @@ func TestAdminCredentials(t *testing.T) {
 		{name: "missing file", args: []string{"--credentials-file", "/nonexistent/creds.json"}, want: []string{"read credentials"}},
 		{name: "bad file", args: []string{"--credentials-file", badFile}, want: []string{"must hold"}},
 		{name: "nothing configured", env: map[string]string{"PERMISO_CREDENTIALS_FILE": ""}, want: []string{"no admin credentials"}},
-		{name: "server down", args: []string{"--server", "http://127.0.0.1:1"}, want: []string{"POST /oauth2/token"}},
+		{name: "server down", args: []string{"--server", "http://127.0.0.1:1"}, want: []string{"read the server's metadata", "connection refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,3 +28,25 @@ func TestCLIPartialAdministrator(t *testing.T) {
 		t.Fatalf("no secret: %s", r.Stdout)
 	}
 }
+
+// TestCLIAsksForPermisosOwnAudience: an admin client with audiences of its
+// own (its default token is for another service, which Permiso's API
+// refuses) still administers through the CLI, which asks for a token with
+// resource = the issuer.
+func TestCLIAsksForPermisosOwnAudience(t *testing.T) {
+	newCLIServer(t)
+	created := runCLI(t, runClients, "create", "--name", "Ops", "--id", "ops", "--scopes", "admin:clients,admin:users",
+		"--audiences", "https://mt5-api.example").ok(t)
+	t.Setenv("PERMISO_CREDENTIALS_FILE", "")
+	t.Setenv("PERMISO_CLIENT_ID", "ops")
+	t.Setenv("PERMISO_CLIENT_SECRET", field(created.Stdout, "client_secret"))
+
+	// Its default token is mt5-api's...
+	tok := runCLI(t, runToken(nil)).ok(t)
+	if aud := jwtClaims(t, strings.TrimSpace(tok.Stdout))["aud"]; aud != "https://mt5-api.example" {
+		t.Fatalf("default aud %v", aud)
+	}
+	// ... yet the admin commands work, with a token naming the issuer.
+	runCLI(t, runClients, "list").ok(t, "ops", "permiso-admin")
+	runCLI(t, runClients, "get", "ops").ok(t, "https://mt5-api.example")
+}

@@ -59,7 +59,7 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		outboundAllow = append(outboundAllow, pre)
 	}
 	return server.Config{
-		DataDir: c.DataDir, Addr: c.Addr, Issuer: c.Issuer, DatabaseURL: c.DatabaseURL, MasterKey: c.MasterKey,
+		DataDir: c.DataDir, Addr: c.Addr, Issuer: c.Issuer, APIAudience: c.APIAudience, DatabaseURL: c.DatabaseURL, MasterKey: c.MasterKey,
 		Environment: c.Environment, Version: readBuildInfo().Version,
 		SigningAlg: c.SigningAlg, KeyPublishDelay: c.KeyPublishDelay, KeyRetention: c.KeyRetention,
 		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, OutboundAllow: outboundAllow, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +24,9 @@ import (
 
 // Config configures the API: everything it needs is given here.
 type Config struct {
+	// Audiences are what a token's aud must contain for the API to accept
+	// it (RFC 9068 §4): Permiso's issuer, and its --api-audience. Required.
+	Audiences   []string
 	Store       store.Store
 	OAuth       *oauth.Provider
 	Tokens      *tokens.Service // the provider's: checks who owns a token a user revokes
@@ -62,6 +67,9 @@ type API struct {
 
 // New returns the API.
 func New(cfg Config) *API {
+	if len(cfg.Audiences) == 0 {
+		panic("api: Config.Audiences is required") // a wiring bug: the server always sets the issuer
+	}
 	if cfg.Audit == nil {
 		cfg.Audit = audit.Discard{}
 	}
@@ -118,8 +126,26 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 // authenticate verifies the caller's access token, and the proof of
-// possession of a bound token (DPoP, a client certificate).
+// possession of a bound token (DPoP, a client certificate). The token must
+// have been issued for this API: Permiso's API is a resource server like
+// any other, and a token some service received (aud that service) must not
+// work here (RFC 9068 §4).
 func (a *API) authenticate(r *http.Request) (*wire.Claims, error) {
+	c, err := a.verifyCaller(r)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(a.cfg.Audiences, c.Audience.Contains) {
+		a.record(r.Context(), a.event(r, c, "authz.wrong_audience", audit.Denied, "",
+			map[string]any{"aud": []string(c.Audience), "path": r.URL.Path}))
+		return nil, web.Unauthorized(realm, true, fmt.Sprintf("The access token was not issued for this API: its aud must contain %s "+
+			"(ask the token endpoint with resource=%s)", web.QuoteList(a.cfg.Audiences, 3), a.cfg.Audiences[0]))
+	}
+	return c, nil
+}
+
+// verifyCaller is authenticate without the audience check.
+func (a *API) verifyCaller(r *http.Request) (*wire.Claims, error) {
 	if _, ok := bearer(r); !ok && !dpopAuthorization(r) {
 		return nil, web.Unauthorized(realm, r.Header.Get("Authorization") != "", "Authentication required: send an access token as a Bearer credential")
 	}
@@ -134,6 +160,20 @@ func (a *API) authenticate(r *http.Request) (*wire.Claims, error) {
 		return nil, web.Unavailable(err)
 	}
 	return c, nil
+}
+
+// presentedToken returns the access token of the Authorization header,
+// Bearer or DPoP.
+func presentedToken(r *http.Request) (string, bool) {
+	if tok, ok := bearer(r); ok {
+		return tok, true
+	}
+	if !dpopAuthorization(r) {
+		return "", false
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	return tok, len(tok) <= tokens.MaxTokenBytes
 }
 
 // dpopAuthorization reports an "Authorization: DPoP" header (RFC 9449 §7.1).

@@ -30,6 +30,8 @@ type adminFixture struct {
 	URL   string
 	Store store.Store
 	Audit *auditLog
+	// Tokens mints with the server's key, for tokens no grant would issue.
+	Tokens *tokens.Service
 	// Admin holds every scope, as the bootstrap client does; Other holds
 	// only admin:users.
 	Admin, Other credentials
@@ -85,7 +87,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	tok := tokens.New(tokens.Config{Keys: km, Issuer: issuer})
 	provider := oauth.New(oauth.Config{Issuer: issuer, Store: cache, Tokens: tok,
 		Revocations: revoked, Keys: km, Secrets: secrets, Audit: log})
-	a := api.New(api.Config{Store: cache, OAuth: provider, Tokens: tok, Keys: km, Revocations: revoked, Secrets: secrets, Audit: log})
+	a := api.New(api.Config{Audiences: []string{issuer}, Store: cache, OAuth: provider, Tokens: tok, Keys: km, Revocations: revoked, Secrets: secrets, Audit: log})
 	mux := http.NewServeMux()
 	provider.Mount(mux)
 	a.Mount(mux)
@@ -93,7 +95,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	srv := httptest.NewServer(web.RequestIDs(web.IPResolver{}.ClientIPs(mux)))
 	t.Cleanup(srv.Close)
 
-	f := &adminFixture{t: t, URL: srv.URL, Store: cache, Audit: log}
+	f := &adminFixture{t: t, URL: srv.URL, Store: cache, Audit: log, Tokens: tok}
 	all, _, err := cache.ListScopes(ctx, store.ScopeFilter{Page: store.Page{Limit: 1000}})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ type Config struct {
 	DataDir     string
 	Addr        string
 	Issuer      string
+	APIAudience string
 	DatabaseURL string
 	MasterKey   string
 	Environment string
@@ -220,6 +221,11 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		add("issuer %q must be an http(s) URL without query or fragment", c.Issuer)
+	}
+	if c.APIAudience != "" {
+		if u, err := url.Parse(c.APIAudience); err != nil || !u.IsAbs() || u.Fragment != "" {
+			add("api-audience %q must be an absolute URI without a fragment", c.APIAudience)
+		}
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		add("database-url must be a postgres:// URL (leave it empty for the embedded SQLite)")

@@ -31,6 +31,7 @@ func options(c *Config) []option {
 		{"data-dir", "directory for the SQLite database, the development master key and the bootstrap credentials", str(&c.DataDir, "./permiso-data")},
 		{"addr", "listen address", str(&c.Addr, "127.0.0.1:8000")},
 		{"issuer", "issuer URL (default http://ADDR); set it when Permiso sits behind a proxy or TLS terminator", str(&c.Issuer, "")},
+		{"api-audience", "an audience Permiso's own /api/v1 accepts besides the issuer; every client may ask for it with resource=", str(&c.APIAudience, "")},
 		{"database-url", "postgres://... to use PostgreSQL instead of the embedded SQLite", str(&c.DatabaseURL, "")},
 		{"master-key", "secret (>= 32 chars) that encrypts signing keys and peppers client secrets; default: generated into DATA_DIR/master.key", str(&c.MasterKey, "")},
 		{"environment", "environment name reported by /health", str(&c.Environment, "development")},

@@ -47,6 +47,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		"response_type": {"code"}, "client_id": {ClientID}, "redirect_uri": {c.redirectURI()},
 		"state": {state}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
+		// The tokens are for Permiso's own API, which accepts no other
+		// audience, whatever audiences the console's client may be given.
+		"resource": {c.cfg.Issuer},
 	}
 	http.Redirect(w, r, c.cfg.Issuer+oauth.PathAuthorize+"?"+q.Encode(), http.StatusSeeOther)
 }

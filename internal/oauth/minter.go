@@ -18,7 +18,10 @@ import (
 // authorize handler each take the same value at construction.
 type Minter struct {
 	Issuer string
-	Tokens *tokens.Service
+	// APIAudiences are the audiences of Permiso's own API besides the
+	// issuer (the --api-audience option).
+	APIAudiences []string
+	Tokens       *tokens.Service
 }
 
 // Issue mints an access token for claims and wraps it in a token response.
@@ -42,8 +45,10 @@ func (m Minter) Issue(claims wire.Claims, ttl time.Duration) (*TokenResult, erro
 }
 
 // Audience resolves RFC 8707 resources to the token's aud: each must be an
-// allowed audience of the client; none means the client's default (the
-// first), or the issuer when the client has none.
+// allowed audience of the client, or Permiso's own (the issuer and the
+// APIAudiences: every client may call Permiso's API, which accepts only
+// tokens naming it); none means the client's default (the first), or the
+// issuer when the client has none.
 func (m Minter) Audience(c *store.Client, resources []string) (wire.Audience, error) {
 	if len(resources) == 0 {
 		if len(c.Audiences) > 0 {
@@ -57,7 +62,7 @@ func (m Minter) Audience(c *store.Client, resources []string) (wire.Audience, er
 		if err != nil || !u.IsAbs() || u.Fragment != "" {
 			return nil, web.Errorf(http.StatusBadRequest, wire.ErrInvalidTarget, "Resource must be an absolute URI without a fragment")
 		}
-		allowed := slices.Contains(c.Audiences, r) || (len(c.Audiences) == 0 && r == m.Issuer)
+		allowed := slices.Contains(c.Audiences, r) || r == m.Issuer || slices.Contains(m.APIAudiences, r)
 		if !allowed {
 			return nil, web.Errorf(http.StatusBadRequest, wire.ErrInvalidTarget, "Resource %s is not allowed for this client", web.QuoteList([]string{r}, 1))
 		}

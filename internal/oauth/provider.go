@@ -53,12 +53,15 @@ type Observer struct {
 // and client authentication method, is given here at construction. Store,
 // Tokens, Revocations, Keys and Secrets are required.
 type Config struct {
-	Issuer      string
-	Store       Store
-	Tokens      *tokens.Service
-	Revocations *tokens.RevocationList
-	Keys        *keys.Manager
-	Secrets     *Secrets
+	Issuer string
+	// APIAudiences are the audiences of Permiso's own API besides the
+	// issuer; like the issuer, every client may ask for them (see Minter).
+	APIAudiences []string
+	Store        Store
+	Tokens       *tokens.Service
+	Revocations  *tokens.RevocationList
+	Keys         *keys.Manager
+	Secrets      *Secrets
 	// Grants are the token endpoint's grant types besides the built-in
 	// client_credentials: password and refresh_token ([UserTokens.Grants]),
 	// authorization_code (the authorize handler), and any later one. A
@@ -163,7 +166,7 @@ func New(cfg Config) *Provider {
 		cfg.Now = time.Now
 	}
 	p := &Provider{cfg: cfg, grants: map[string]GrantType{}}
-	builtIn := GrantType{Name: wire.GrantClientCredentials, Grant: clientCredentials{Minter{Issuer: cfg.Issuer, Tokens: cfg.Tokens}}}
+	builtIn := GrantType{Name: wire.GrantClientCredentials, Grant: clientCredentials{Minter{Issuer: cfg.Issuer, APIAudiences: cfg.APIAudiences, Tokens: cfg.Tokens}}}
 	for _, g := range append([]GrantType{builtIn}, cfg.Grants...) {
 		if g.Name == "" || g.Grant == nil {
 			panic("oauth: a grant type needs a name and a grant")

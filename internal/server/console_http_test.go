@@ -39,7 +39,8 @@ func TestConsoleWithoutSession(t *testing.T) {
 			t.Errorf("authorize URL %s", u)
 		}
 		for k, want := range map[string]string{"response_type": "code", "client_id": "permiso-console",
-			"redirect_uri": ts.URL + "/admin/callback", "code_challenge_method": "S256"} {
+			"redirect_uri": ts.URL + "/admin/callback", "code_challenge_method": "S256",
+			"resource": ts.URL} { // a token for Permiso's own API, whatever the client's audiences
 			if q.Get(k) != want {
 				t.Errorf("%s = %q, want %q", k, q.Get(k), want)
 			}

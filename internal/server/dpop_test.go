@@ -255,8 +255,10 @@ func TestDPoPRefreshStaysBound(t *testing.T) {
 	id, secret := ts.dpopClient(map[string]any{"grant_types": []string{"password", "refresh_token"}})
 	key, other := newDPoPKey(t), newDPoPKey(t)
 	htu := ts.URL + "/oauth2/token"
-	r := ts.tokenWithProofs(url.Values{"grant_type": {"password"}, "username": {"rita"}, "password": {userPassword}}, id, secret,
-		key.proof(t, "POST", htu, dpop.ProofOptions{}))
+	// The token is asked for Permiso's own API too, which accepts only
+	// tokens naming it (the client's own audience is the trading service's).
+	r := ts.tokenWithProofs(url.Values{"grant_type": {"password"}, "username": {"rita"}, "password": {userPassword},
+		"resource": {serviceAudience, ts.URL}}, id, secret, key.proof(t, "POST", htu, dpop.ProofOptions{}))
 	if r.Status != 200 || r.str("token_type") != "DPoP" || r.str("refresh_token") == "" {
 		t.Fatalf("password grant: %d %s", r.Status, r.Body)
 	}

@@ -31,9 +31,12 @@ import (
 // Config is everything the server needs, translated from internal/config
 // by cmd/permiso.
 type Config struct {
-	DataDir     string
-	Addr        string
-	Issuer      string
+	DataDir string
+	Addr    string
+	Issuer  string
+	// APIAudience is an audience Permiso's own API accepts besides the
+	// issuer (empty: the issuer only); every client may ask for it.
+	APIAudience string
 	DatabaseURL string // empty: SQLite in DataDir
 	MasterKey   string // empty: the development key in DataDir
 	Environment string
@@ -263,7 +266,8 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 
 	// Access tokens, and the people behind user tokens.
 	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer})
-	minter := oauth.Minter{Issuer: cfg.Issuer, Tokens: tok}
+	own := apiAudiences(cfg)
+	minter := oauth.Minter{Issuer: cfg.Issuer, APIAudiences: own, Tokens: tok}
 	accounts, err := s.newAccounts()
 	if err != nil {
 		return err
@@ -294,7 +298,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
-	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, Store: s.store, Tokens: tok, Revocations: s.revoked,
+	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, APIAudiences: own, Store: s.store, Tokens: tok, Revocations: s.revoked,
 		DPoP: oauth.DPoPConfig{Nonce: cfg.DPoPNonce, NonceSecret: nonceKey},
 		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log,
 		Limiter: limiter, Observer: observer, FeedRequiresAuth: cfg.RevocationFeedAuth,
@@ -310,7 +314,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
-	a := api.New(api.Config{Store: s.store, OAuth: s.provider, Tokens: tok, Limiter: limiter, Keys: s.keys,
+	a := api.New(api.Config{Audiences: append([]string{cfg.Issuer}, own...), Store: s.store, OAuth: s.provider, Tokens: tok, Limiter: limiter, Keys: s.keys,
 		Revocations: s.revoked, Secrets: secrets, Audit: s.audit, Logger: s.log, Version: cfg.Version,
 		Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace,
 		People:   api.PeopleConfig{Accounts: accounts, Tokens: userTokens, Started: s.started},
@@ -527,4 +531,12 @@ func Migrate(ctx context.Context, cfg Config) error {
 	}
 	defer db.Close()
 	return db.Migrate(ctx)
+}
+
+// apiAudiences are the audiences of Permiso's own API besides the issuer.
+func apiAudiences(cfg Config) []string {
+	if cfg.APIAudience == "" || cfg.APIAudience == cfg.Issuer {
+		return nil
+	}
+	return []string{cfg.APIAudience}
 }

@@ -68,7 +68,8 @@ func jsonError(err error) *Error {
 const wire413 = "request_too_large"
 
 // ParseForm parses an application/x-www-form-urlencoded body bounded by
-// MaxFormBytes, refusing repeated parameters (RFC 6749 §3.1). Query
+// MaxFormBytes, refusing repeated parameters (RFC 6749 §3.1) except
+// resource, which RFC 8707 §2 repeats to name several resources. Query
 // parameters are not merged in: credentials belong in the body.
 func ParseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
@@ -91,7 +92,7 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		return nil, BadRequest("Request body is not valid form encoding")
 	}
 	for k, v := range form {
-		if len(v) > 1 {
+		if len(v) > 1 && k != "resource" {
 			return nil, BadRequest("Parameter %q is repeated", k)
 		}
 	}

@@ -101,6 +101,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"wrong audience", iss.Mint(with(func(c *wire.Claims) { c.Audience = wire.Audience{"https://other.example.com"} }))},
 		{"no exp", iss.Mint(with(func(c *wire.Claims) { c.Expiry = 0 }))},
 		{"no jti", iss.Mint(with(func(c *wire.Claims) { c.ID = "" }))},
+		{"no sub", iss.Mint(with(func(c *wire.Claims) { c.Subject = "" }))},
 		{"wrong typ", iss.MintWith(key, "JWT", valid())},
 		{"id token typ", iss.MintWith(key, "id_token+jwt", valid())},
 		{"alg none", algNone},
