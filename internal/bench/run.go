@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -131,9 +132,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	base, adminID, adminSecret := cfg.Target, cfg.AdminClientID, cfg.AdminClientSecret
 	var srv *serverProcess
+	var mb *mtlsBench
 	if cfg.Target == "" {
+		args := cfg.ServerArgs
+		if slices.Contains(names, ScenarioTLSClientAuth) {
+			dir, err := os.MkdirTemp("", "permiso-bench-certs-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			if mb, err = newMTLSBench(dir); err != nil {
+				return nil, err
+			}
+			args = append(slices.Clone(args), mb.serverArgs()...)
+		}
 		var err error
-		srv, err = startServer(ctx, startConfig{binary: cfg.ServerBinary, args: cfg.ServerArgs, logger: log})
+		srv, err = startServer(ctx, startConfig{binary: cfg.ServerBinary, args: args, logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -172,6 +186,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	st := newSetup(base, adminID, adminSecret, cfg.Connections, cfg.AllowRemote)
+	st.mtls = mb
 	defer st.client.CloseIdleConnections()
 	var failed []string
 	for _, name := range names {

@@ -43,6 +43,10 @@ func scenarios() []scenario {
 			return ccOp(s.base, id, secret, true), err
 		}},
 		{ScenarioDPoP, "client_credentials with a fresh DPoP proof per request (RFC 9449)", true, prepareDPoP},
+		{ScenarioPrivateKeyJWT, "client_credentials, private_key_jwt: a fresh ES256 assertion per request, jti recorded", true, preparePrivateKeyJWT},
+		{ScenarioFederated, "client_credentials, federated_jwt: a Kubernetes service account token, reused", true, prepareFederated},
+		{ScenarioSPIFFE, "client_credentials, spiffe_jwt: a JWT-SVID, reused", true, prepareSPIFFE},
+		{ScenarioTLSClientAuth, "client_credentials, tls_client_auth: a certificate forwarded by a trusted proxy", true, prepareTLSClientAuth},
 		{ScenarioIntrospect, "POST /oauth2/introspect of a live token", false, prepareIntrospect},
 		{ScenarioJWKS, "GET /.well-known/jwks.json", false, func(_ context.Context, s *setup) (func(int) Op, error) {
 			return getOp(s.base, "/.well-known/jwks.json", "keys"), nil

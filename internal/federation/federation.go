@@ -33,8 +33,9 @@ type Config struct {
 // Federation holds the trusts and bindings and authenticates tokens of
 // trusts. It is safe for concurrent use.
 type Federation struct {
-	cfg  Config
-	snap atomic.Pointer[snapshot]
+	cfg      Config
+	snap     atomic.Pointer[snapshot]
+	verified verifiedCache
 }
 
 type snapshot struct {
@@ -174,6 +175,7 @@ func fail(reason, desc string, err error) *Failure {
 // Match is the trust and binding a token names, found from its unverified
 // claims.
 type Match struct {
+	snap    *snapshot
 	trust   *trust
 	binding *store.TrustBinding
 	// Trust is the trust's name; ClientID the bound client's public client_id.
@@ -208,7 +210,7 @@ func (f *Federation) Find(assertionType string, tok *jwt.Token) (m *Match, ok bo
 			return nil, false, nil
 		}
 	}
-	m = &Match{trust: t, Trust: t.Name, Issuer: tok.Claims.Issuer, Subject: sub, Method: method}
+	m = &Match{snap: s, trust: t, Trust: t.Name, Issuer: tok.Claims.Issuer, Subject: sub, Method: method}
 	if sub == "" {
 		return m, true, fail("assertion_claims", "The token has no sub", nil)
 	}
@@ -227,58 +229,107 @@ func (f *Federation) Find(assertionType string, tok *jwt.Token) (m *Match, ok bo
 	return m, true, nil
 }
 
+// Remembered returns the match of a token verified before against the
+// trusts and bindings as they are now, sent with the same assertion type,
+// so a reused token is not even parsed again. Verify still checks it.
+func (f *Federation) Remembered(assertionType, raw string) (*Match, bool) {
+	v, ok := f.verified.lookup(raw)
+	if !ok || v.snap != f.snap.Load() {
+		return nil, false
+	}
+	method := wire.AuthFederatedJWT
+	if assertionType == wire.AssertionTypeJWTSPIFFE {
+		method = wire.AuthSPIFFEJWT
+	}
+	if v.match.Method != method {
+		return nil, false
+	}
+	m := v.match
+	return &m, true
+}
+
 // Verify checks the assertion of a match: the trust is active, the
 // signature holds with the trust's keys, iss, sub, aud, exp, nbf, iat,
-// the trust's maximum age, and the binding's claim conditions.
-func (f *Federation) Verify(ctx context.Context, m *Match, raw string) *Failure {
+// the trust's maximum age, and the binding's claim conditions. A token
+// seen before against the same trusts and bindings is not verified again:
+// only its times and age are checked (first reports whether it was new).
+func (f *Federation) Verify(ctx context.Context, m *Match, raw string) (first bool, failure *Failure) {
 	t := m.trust
 	if !t.Active {
-		return fail("trust_disabled", "", fmt.Errorf("trust %q is disabled", t.Name))
+		return false, fail("trust_disabled", "", fmt.Errorf("trust %q is disabled", t.Name))
 	}
+	now := f.cfg.Now()
+	if claims, ok := f.verified.get(raw, m.snap, m.binding); ok && t.verifier != nil {
+		if err := t.verifier.CheckTimes(&claims); err != nil {
+			return false, timeFailure(err)
+		}
+		if desc := checkAge(t, &claims, now, f.cfg.Leeway); desc != "" {
+			return false, fail("token_too_old", desc, nil)
+		}
+		return false, nil
+	}
+	claims, failure := f.verify(ctx, m, raw, now)
+	if failure != nil {
+		return false, failure
+	}
+	f.verified.put(raw, m.snap, m.binding, claims, *m, now)
+	return true, nil
+}
+
+func timeFailure(err error) *Failure {
+	if errors.Is(err, jwt.ErrExpired) {
+		return fail("assertion_expired", "The token has expired", err)
+	}
+	return fail("assertion_not_yet_valid", "The token is not valid yet (nbf or iat is in the future)", err)
+}
+
+// verify is the full check of Verify.
+func (f *Federation) verify(ctx context.Context, m *Match, raw string, now time.Time) (jwt.Claims, *Failure) {
+	t := m.trust
+	var none jwt.Claims
 	if t.verifier == nil {
-		return &Failure{Reason: "trust_keys", Unavailable: true, Err: fmt.Errorf("trust %q: %s", t.Name, t.problem)}
+		return none, &Failure{Reason: "trust_keys", Unavailable: true, Err: fmt.Errorf("trust %q: %s", t.Name, t.problem)}
 	}
 	tok, err := t.verifier.Verify(ctx, raw)
 	switch {
 	case err == nil:
 	case !errors.Is(err, jwt.ErrInvalid):
-		return &Failure{Reason: "trust_keys", Unavailable: true, Description: "The trust's keys could not be fetched; try again later", Err: err}
+		return none, &Failure{Reason: "trust_keys", Unavailable: true, Description: "The trust's keys could not be fetched; try again later", Err: err}
 	case errors.Is(err, jwt.ErrAlgorithm):
-		return fail("assertion_alg", "The token's alg must be an asymmetric algorithm ("+strings.Join(jwt.Algorithms(), ", ")+")", err)
+		return none, fail("assertion_alg", "The token's alg must be an asymmetric algorithm ("+strings.Join(jwt.Algorithms(), ", ")+")", err)
 	case errors.Is(err, jwt.ErrType):
-		return fail("assertion_typ", `The token's typ must be absent or "JWT"`, err)
+		return none, fail("assertion_typ", `The token's typ must be absent or "JWT"`, err)
 	case errors.Is(err, jwt.ErrMalformed):
-		return fail("assertion_malformed", "The client assertion is not a signed JWT", err)
+		return none, fail("assertion_malformed", "The client assertion is not a signed JWT", err)
 	case errors.Is(err, jwt.ErrUnknownKey), errors.Is(err, jwt.ErrKeyMismatch), errors.Is(err, jwt.ErrSignature):
-		return fail("assertion_signature", "", err)
+		return none, fail("assertion_signature", "", err)
 	case errors.Is(err, jwt.ErrExpired):
-		return fail("assertion_expired", "The token has expired", err)
+		return none, fail("assertion_expired", "The token has expired", err)
 	case errors.Is(err, jwt.ErrNotYetValid):
-		return fail("assertion_not_yet_valid", "The token is not valid yet (nbf or iat is in the future)", err)
+		return none, fail("assertion_not_yet_valid", "The token is not valid yet (nbf or iat is in the future)", err)
 	default:
-		return fail("assertion_claims", "The token lacks sub, aud or exp", err)
+		return none, fail("assertion_claims", "The token lacks sub, aud or exp", err)
 	}
-	now := f.cfg.Now()
 	if t.KeySource == store.KeySourceSPIFFE {
 		if td, _, err := ParseSPIFFEID(tok.Claims.Subject); err != nil || td != t.TrustDomain {
-			return fail("assertion_claims", "A JWT-SVID's sub must be a SPIFFE ID of the trust domain", err)
+			return none, fail("assertion_claims", "A JWT-SVID's sub must be a SPIFFE ID of the trust domain", err)
 		}
 	}
 	if desc := f.checkAudience(t, m.Method, tok.Claims.Audience); desc != "" {
-		return fail("assertion_aud", desc, fmt.Errorf("aud %q", []string(tok.Claims.Audience)))
+		return none, fail("assertion_aud", desc, fmt.Errorf("aud %q", []string(tok.Claims.Audience)))
 	}
 	if desc := checkAge(t, &tok.Claims, now, f.cfg.Leeway); desc != "" {
-		return fail("token_too_old", desc, nil)
+		return none, fail("token_too_old", desc, nil)
 	}
 	path, err := meets(tok.Payload, m.binding.Conditions)
 	if err != nil {
-		return fail("assertion_malformed", "The token's claims are not a JSON object", err)
+		return none, fail("assertion_malformed", "The token's claims are not a JSON object", err)
 	}
 	if path != "" {
-		return fail("binding_conditions", "The token's claims do not meet the conditions of the client's binding ("+path+")",
+		return none, fail("binding_conditions", "The token's claims do not meet the conditions of the client's binding ("+path+")",
 			fmt.Errorf("condition %q not met", path))
 	}
-	return nil
+	return tok.Claims, nil
 }
 
 // audience returns the aud a trust expects.

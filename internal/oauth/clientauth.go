@@ -28,6 +28,7 @@ type ClientAuth struct {
 	// Trust, Issuer and Subject name the external identity of a client
 	// that authenticated with a federated token.
 	Trust, Issuer, Subject string
+	firstUse               bool // the federated token was verified now, not before
 }
 
 // credential kinds: what a request presents to authenticate.
@@ -90,6 +91,14 @@ func (p *Provider) identify(creds ClientCredentials) (*presented, *authFailure) 
 }
 
 func (p *Provider) identifyAssertion(in *presented) (*presented, *authFailure) {
+	if fed := p.cfg.Federation; fed != nil {
+		// A federated token is presented again and again: one verified
+		// before is not parsed again (Verify still checks its times).
+		if m, ok := fed.Remembered(in.creds.AssertionType, in.creds.Assertion); ok {
+			in.kind, in.match, in.clientID = kindFederated, m, m.ClientID
+			return in, p.checkFederatedClientID(in)
+		}
+	}
 	tok, err := jwt.ParseUnverified(in.creds.Assertion)
 	if err != nil {
 		if errors.Is(err, jwt.ErrAlgorithm) {
@@ -117,12 +126,7 @@ func (p *Provider) identifyAssertion(in *presented) (*presented, *authFailure) {
 			if fail != nil {
 				return in, fromFederation(fail)
 			}
-			// client_id may name the bound client or, as
-			// draft-ietf-oauth-spiffe-client-auth has it, be the SPIFFE ID.
-			if id := in.creds.ID; id != "" && id != m.ClientID && id != m.Subject {
-				return in, failedBecause("client_id_mismatch", "client_id does not name the client of this assertion")
-			}
-			return in, nil
+			return in, p.checkFederatedClientID(in)
 		}
 	}
 	in.kind = kindAssertion
@@ -131,6 +135,16 @@ func (p *Provider) identifyAssertion(in *presented) (*presented, *authFailure) {
 	}
 	in.clientID = tok.Claims.Subject
 	return in, nil
+}
+
+// checkFederatedClientID: client_id may name the bound client or, as
+// draft-ietf-oauth-spiffe-client-auth has it, be the SPIFFE ID.
+func (p *Provider) checkFederatedClientID(in *presented) *authFailure {
+	m := in.match
+	if id := in.creds.ID; id != "" && id != m.ClientID && id != m.Subject {
+		return failedBecause("client_id_mismatch", "client_id does not name the client of this assertion")
+	}
+	return nil
 }
 
 // Authenticate checks a request's client authentication and returns the
@@ -170,7 +184,11 @@ func (p *Provider) Authenticate(ctx context.Context, creds ClientCredentials, ip
 	if creds.Cert != nil {
 		auth.CertThumbprint = creds.Cert.Thumbprint()
 	}
-	if auth.Trust != "" {
+	// A federated token is audited with its issuer and subject when it is
+	// first verified; its reuse (a projected token is presented until the
+	// kubelet replaces it) is counted in the client's aggregated
+	// token.issued events like any token.
+	if auth.Trust != "" && auth.firstUse {
 		p.cfg.Audit.Record(ctx, store.AuditEvent{Type: "client.federated_auth", Outcome: audit.Success, ActorType: "client",
 			ActorID: auth.Client.ClientID, Target: auth.Client.ClientID, IP: ip, RequestID: web.RequestID(ctx),
 			Details: map[string]any{"trust": auth.Trust, "issuer": auth.Issuer, "subject": auth.Subject, "method": auth.Method}})
@@ -288,9 +306,11 @@ func (p *Provider) verifyClient(ctx context.Context, in *presented, allowPublic 
 		if in.match.Method != method {
 			return nil, p.wrongMethod(c, method, in)
 		}
-		if f := p.cfg.Federation.Verify(ctx, in.match, in.creds.Assertion); f != nil {
+		first, f := p.cfg.Federation.Verify(ctx, in.match, in.creds.Assertion)
+		if f != nil {
 			fail = fromFederation(f)
 		}
+		auth.firstUse = first
 		auth.Trust, auth.Issuer, auth.Subject = in.match.Trust, in.match.Issuer, in.match.Subject
 	default:
 		fail = failed("unknown_method")
