@@ -122,19 +122,29 @@ func (e Extractor) extract(r *http.Request, log *slog.Logger) *Presented {
 // Verify checks that chain leads to one of roots at now and that the leaf
 // may authenticate a TLS client. The leaf's own validity period counts.
 func Verify(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+	_, err := verifyChains(chain, roots, now)
+	return err
+}
+
+// verifyChains is Verify returning the certificates of the first chain
+// built.
+func verifyChains(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) ([]*x509.Certificate, error) {
 	if len(chain) == 0 {
-		return errors.New("no certificate")
+		return nil, errors.New("no certificate")
 	}
 	if roots == nil {
-		return errors.New("no client CA configured")
+		return nil, errors.New("no client CA configured")
 	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
-	_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+	chains, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return chains[0], nil
 }
 
 // LoadPool reads PEM certificates (a CA bundle) into a pool.

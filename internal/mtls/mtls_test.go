@@ -281,3 +281,29 @@ func TestThumbprint(t *testing.T) {
 		t.Fatalf("thumbprint %q is not base64url SHA-256", tp)
 	}
 }
+
+// TestChainVerifierRemembers: a chain that verified is not built again
+// while every certificate of it is valid; time still counts.
+func TestChainVerifierRemembers(t *testing.T) {
+	ca, other := mtlstest.NewCA(t, "clients"), mtlstest.NewCA(t, "elsewhere")
+	leaf := ca.Issue(t, mtlstest.Options{})
+	v := mtls.NewChainVerifier(ca.Pool())
+	now := time.Now()
+	for range 3 {
+		if err := v.Verify(leaf.Chain, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.Verify(leaf.Chain, leaf.Cert.NotAfter.Add(time.Second)); err == nil {
+		t.Fatal("a remembered chain verified after its leaf expired")
+	}
+	if err := v.Verify(leaf.Chain, leaf.Cert.NotBefore.Add(-time.Second)); err == nil {
+		t.Fatal("a remembered chain verified before its leaf was valid")
+	}
+	if err := v.Verify(other.Issue(t, mtlstest.Options{}).Chain, now); err == nil {
+		t.Fatal("a chain of another CA verified")
+	}
+	if err := mtls.NewChainVerifier(nil).Verify(leaf.Chain, now); err == nil {
+		t.Fatal("no roots verified")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/federation"
 	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/mtls"
 	"github.com/permiso-auth/permiso/internal/remotekeys"
 	"github.com/permiso-auth/permiso/internal/replay"
 	"github.com/permiso-auth/permiso/internal/store"
@@ -150,6 +151,8 @@ type Provider struct {
 	assertionVerifier *jwt.Verifier
 	localReplayOnce   sync.Once
 	localReplay       *replay.Records
+	chainsOnce        sync.Once
+	chains            *mtls.ChainVerifier
 	proofs            *dpop.Verifier
 }
 
