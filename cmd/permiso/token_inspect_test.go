@@ -98,6 +98,18 @@ func TestTokenInspectAndRevoke(t *testing.T) {
 		runCLI(t, runToken(strings.NewReader(victim)), "revoke").ok(t, "revoked") // from stdin; RFC 7009: again is fine
 		runCLI(t, runToken(nil), "revoke", victim, "--client-id", "nobody", "--client-secret", "pms_x").fails(t, "invalid_client")
 	})
+	t.Run("without credentials the token asks about itself", func(t *testing.T) {
+		own := token(t, "--scope", "admin:roles")
+		t.Setenv("PERMISO_CREDENTIALS_FILE", "/nonexistent")
+		t.Chdir(t.TempDir()) // no ./permiso-data here either
+		inspect("", own).ok(t, "signature:  valid", "active:     yes (asked the token itself at /api/v1/auth/introspect)")
+		runCLI(t, runToken(nil), "revoke", own, "--credentials-file", s.CredsFile).ok(t, "revoked")
+		r := inspect("", own)
+		r.fails(t, "not valid")
+		if !strings.Contains(r.Stdout, "active:     NO (asked the token itself") {
+			t.Errorf("revoked token asking about itself:\n%s", r.Stdout)
+		}
+	})
 	t.Run("a token of another issuer", func(t *testing.T) {
 		other := otherIssuerToken(t)
 		r := inspect("", other)
