@@ -155,19 +155,22 @@ func (p *Provider) checkFederatedClientID(in *presented) *authFailure {
 // client_id alone.
 func (p *Provider) Authenticate(ctx context.Context, creds ClientCredentials, ip string, allowPublic bool) (*ClientAuth, error) {
 	in, fail := p.identify(creds)
-	if p.cfg.Limiter != nil {
-		for _, k := range [...][2]string{{"ip", ip}, {"client", in.clientID}} {
-			if k[1] == "" {
-				continue
-			}
-			if ok, wait := p.cfg.Limiter.AllowAuthAttempt(ctx, k[0], k[1]); !ok {
-				p.observeLimited("auth_" + k[0])
-				return nil, web.TooManyRequests(int((wait + time.Second - 1) / time.Second))
-			}
-		}
-	}
 	var auth *ClientAuth
-	if fail == nil {
+	if kind, wait := p.overBudget(ctx, in, ip); wait > 0 {
+		// Past the failure budget of its address or client id, only a
+		// server-generated secret gets through: guessing 256 bits is no
+		// threat, and a noisy neighbour behind the same proxy (or someone
+		// guessing at this client id) must not lock a service out. The
+		// budget stays in force for what can be guessed: imported secrets,
+		// assertions, unknown client ids, and public clients' ids.
+		if fail == nil {
+			auth = p.generatedSecretOnly(ctx, in)
+		}
+		if auth == nil {
+			p.observeLimited("auth_" + kind)
+			return nil, web.TooManyRequests(int((wait + time.Second - 1) / time.Second))
+		}
+	} else if fail == nil {
 		auth, fail = p.verifyClient(ctx, in, allowPublic)
 	}
 	if fail != nil {
@@ -194,6 +197,55 @@ func (p *Provider) Authenticate(ctx context.Context, creds ClientCredentials, ip
 			Details: map[string]any{"trust": auth.Trust, "issuer": auth.Issuer, "subject": auth.Subject, "method": auth.Method}})
 	}
 	return auth, nil
+}
+
+// overBudget reports which failure budget (of the address or of the client
+// id) is spent, and how long until it has room again; wait is 0 when both
+// have room.
+func (p *Provider) overBudget(ctx context.Context, in *presented, ip string) (kind string, wait time.Duration) {
+	if p.cfg.Limiter == nil {
+		return "", 0
+	}
+	for _, k := range [...][2]string{{"ip", ip}, {"client", in.clientID}} {
+		if k[1] == "" {
+			continue
+		}
+		if ok, w := p.cfg.Limiter.AllowAuthAttempt(ctx, k[0], k[1]); !ok && w > wait {
+			kind, wait = k[0], w
+		}
+	}
+	return kind, wait
+}
+
+// generatedSecretOnly authenticates a client by a server-generated secret
+// and nothing else (no Argon2id, no assertion, no public client): the one
+// check made past the failure budget. nil means not authenticated.
+func (p *Provider) generatedSecretOnly(ctx context.Context, in *presented) *ClientAuth {
+	if in.kind != kindSecret || in.creds.Secret == "" {
+		return nil
+	}
+	c, err := p.cfg.Store.GetClient(ctx, in.clientID)
+	if err != nil || !c.Active {
+		return nil
+	}
+	method := registeredMethod(&c)
+	if method != wire.AuthClientSecretBasic && method != wire.AuthClientSecretPost {
+		return nil
+	}
+	secrets, err := p.cfg.Store.ListClientSecrets(ctx, c.ID, p.cfg.Now())
+	if err != nil {
+		return nil
+	}
+	ok := false
+	for _, s := range secrets {
+		if p.cfg.Secrets.MatchGenerated(in.creds.Secret, s.Hash) {
+			ok = true
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return &ClientAuth{Client: &c, Method: method}
 }
 
 // AuthenticateClient is Authenticate for callers that need only the client.

@@ -57,6 +57,14 @@ func (s *Secrets) hmac(secret string) []byte {
 	return m.Sum(nil)
 }
 
+// MatchGenerated reports whether secret is the server-generated secret of
+// the stored hash: an imported (Argon2id) hash never matches, and no
+// Argon2id work is done. It is the only check made past the failed
+// authentication budget.
+func (s *Secrets) MatchGenerated(secret string, stored []byte) bool {
+	return !account.IsPHC(string(stored)) && hmac.Equal(s.hmac(secret), stored)
+}
+
 // Match reports whether secret matches the stored hash, in constant time
 // for server-generated secrets.
 func (s *Secrets) Match(secret string, stored []byte) bool {

@@ -109,22 +109,31 @@ func TestTokenRateLimit(t *testing.T) {
 }
 
 // TestAuthFailureLimit: after N failed authentications per IP or per
-// client id within a minute, the next attempt is refused before its
-// secret is checked (a correct secret gets 429 too).
+// client id within a minute, the next attempt is refused before anything
+// guessable is checked (429, even with the right imported secret), while a
+// client presenting its correct server-generated secret still gets its
+// token: one noisy neighbour behind a proxy, or someone guessing at a
+// client id, does not lock services out. In memory and through Redis.
 func TestAuthFailureLimit(t *testing.T) {
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	const imported = "an-imported-secret-of-enough-length"
 	tests := []struct {
 		name    string
 		proxies []netip.Prefix
-		fail    [3][2]string // {client_id, X-Forwarded-For} of the failures
-		tryXFF  string       // X-Forwarded-For of the correct attempt by the admin client
-		kind    string       // the limit that refuses it
+		fail    [3][2]string // {client_id, X-Forwarded-For} of the failures; "target" is the client tried next
+		tryXFF  string       // X-Forwarded-For of the attempts with the right secret
+		kind    string       // the limit that refuses the imported secret
 		freeXFF string       // an attempt from here by another client passes ("" to skip)
+		redis   bool
 	}{
 		{name: "per IP across client ids", fail: [3][2]string{{"u1", ""}, {"u2", ""}, {"u3", ""}}, kind: "auth_ip"},
+		{name: "per IP across client ids, through Redis", fail: [3][2]string{{"u1", ""}, {"u2", ""}, {"u3", ""}}, kind: "auth_ip", redis: true},
 		{name: "per client id across IPs", proxies: loopback,
-			fail:   [3][2]string{{"permiso-admin", "198.51.100.1"}, {"permiso-admin", "198.51.100.2"}, {"permiso-admin", "2001:db8::1"}},
+			fail:   [3][2]string{{"target", "198.51.100.1"}, {"target", "198.51.100.2"}, {"target", "2001:db8::1"}},
 			tryXFF: "198.51.100.4", kind: "auth_client", freeXFF: "198.51.100.4"},
+		{name: "per client id across IPs, through Redis", proxies: loopback,
+			fail:   [3][2]string{{"target", "198.51.100.1"}, {"target", "198.51.100.2"}, {"target", "2001:db8::1"}},
+			tryXFF: "198.51.100.4", kind: "auth_client", freeXFF: "198.51.100.4", redis: true},
 		{name: "X-Forwarded-For of an untrusted peer is ignored",
 			fail:   [3][2]string{{"x1", "198.51.100.1"}, {"x2", "198.51.100.2"}, {"x3", "198.51.100.3"}},
 			tryXFF: "198.51.100.9", kind: "auth_ip"},
@@ -133,24 +142,79 @@ func TestAuthFailureLimit(t *testing.T) {
 			tryXFF: "2001:db8:0:1::99", kind: "auth_ip", freeXFF: "2001:db8:0:2::1"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ts := newTestServer(t, func(c serverConfig) { c.AuthFailuresPerMin = 3; c.TrustedProxies = tt.proxies })
-			freeID, freeSecret := ts.createClient(map[string]any{"name": "Bystander", "scope_ids": []string{"trade:read"}})
-			for _, f := range tt.fail {
-				if r := ts.tokenFrom(f[0], "pms_wrong", f[1]); r.Status != 401 {
-					t.Fatalf("failure for %s from %q: %d %s", f[0], f[1], r.Status, r.Body)
+		for _, secretKind := range []string{"generated", "imported"} {
+			t.Run(tt.name+"/"+secretKind, func(t *testing.T) {
+				redisURL, prefix := "", uniquePrefix()
+				if tt.redis {
+					redisURL = testRedis(t)
 				}
-			}
-			expect429(t, ts.tokenFrom(ts.AdminID, ts.Secret, tt.tryXFF), 20)
-			if tt.freeXFF != "" {
-				if r := ts.tokenFrom(freeID, freeSecret, tt.freeXFF); r.Status != 200 {
-					t.Fatalf("another client from %s: %d %s", tt.freeXFF, r.Status, r.Body)
+				ts := newTestServer(t, func(c serverConfig) {
+					c.AuthFailuresPerMin = 3
+					c.TrustedProxies = tt.proxies
+					c.RedisURL, c.RedisPrefix = redisURL, prefix
+				})
+				body := map[string]any{"name": "Target", "client_id": "target", "scope_ids": []string{"trade:read"}}
+				if secretKind == "imported" {
+					body["client_secret"] = imported
 				}
-			}
-			m := scrape(t, ts.URL+"/metrics")
-			if got := m[`permiso_rate_limited_requests_total{kind="`+tt.kind+`"}`]; got != 1 {
-				t.Errorf("%s refusals = %v, want 1", tt.kind, got)
-			}
-		})
+				id, secret := ts.createClient(body)
+				freeID, freeSecret := ts.createClient(map[string]any{"name": "Bystander", "scope_ids": []string{"trade:read"}})
+				for _, f := range tt.fail {
+					if r := ts.tokenFrom(f[0], "pms_wrong", f[1]); r.Status != 401 {
+						t.Fatalf("failure for %s from %q: %d %s", f[0], f[1], r.Status, r.Body)
+					}
+				}
+				// A wrong secret is refused unchecked, whatever it is.
+				expect429(t, ts.tokenFrom(id, "pms_still_wrong", tt.tryXFF), 70)
+				r := ts.tokenFrom(id, secret, tt.tryXFF)
+				if secretKind == "generated" {
+					if r.Status != 200 {
+						t.Fatalf("the right generated secret past the budget: %d %s", r.Status, r.Body)
+					}
+				} else {
+					expect429(t, r, 70)
+				}
+				if tt.freeXFF != "" {
+					if r := ts.tokenFrom(freeID, freeSecret, tt.freeXFF); r.Status != 200 {
+						t.Fatalf("another client from %s: %d %s", tt.freeXFF, r.Status, r.Body)
+					}
+				}
+				want := 1.0
+				if secretKind == "imported" {
+					want = 2
+				}
+				m := scrape(t, ts.URL+"/metrics")
+				if got := m[`permiso_rate_limited_requests_total{kind="`+tt.kind+`"}`]; got != want {
+					t.Errorf("%s refusals = %v, want %v", tt.kind, got, want)
+				}
+			})
+		}
+	}
+}
+
+// TestUnknownClientIDAnsweredAsWrongSecret: client ids are not secrets
+// (RFC 6749 §2.2), so an unknown one gets exactly the answer of a wrong
+// secret for a known one, and spends the same failure budget: neither
+// tells the caller whether the client exists.
+func TestUnknownClientIDAnsweredAsWrongSecret(t *testing.T) {
+	ts := newTestServer(t, func(c serverConfig) { c.AuthFailuresPerMin = 3 })
+	id, _ := ts.createClient(map[string]any{"name": "Known", "scope_ids": []string{"trade:read"}})
+	wrong := ts.tokenFrom(id, "pms_wrong", "")
+	unknown := ts.tokenFrom("no-such-client", "pms_wrong", "")
+	if wrong.Status != http.StatusUnauthorized || unknown.Status != wrong.Status || string(unknown.Body) != string(wrong.Body) ||
+		unknown.Header.Get("WWW-Authenticate") != wrong.Header.Get("WWW-Authenticate") {
+		t.Fatalf("wrong secret: %d %s %q; unknown client: %d %s %q", wrong.Status, wrong.Body, wrong.Header.Get("WWW-Authenticate"),
+			unknown.Status, unknown.Body, unknown.Header.Get("WWW-Authenticate"))
+	}
+	// Two failures spent from this address's budget of three: one more of
+	// either kind spends the rest, and then both are refused alike.
+	if r := ts.tokenFrom("another-unknown", "pms_wrong", ""); r.Status != http.StatusUnauthorized {
+		t.Fatalf("third failure: %d %s", r.Status, r.Body)
+	}
+	a, b := ts.tokenFrom(id, "pms_wrong", ""), ts.tokenFrom("no-such-client", "pms_wrong", "")
+	expect429(t, a, 70)
+	expect429(t, b, 70)
+	if string(a.Body) != string(b.Body) {
+		t.Fatalf("refusals differ: %s / %s", a.Body, b.Body)
 	}
 }
