@@ -49,8 +49,8 @@ class PermisoAuth:
         self._keys = {}
         self._keys_fetched = 0.0
         self._lock = threading.Lock()
-        self._revoked = {}  # jti -> exp
-        self._cursor = 0
+        self._revoked = {}  # (kind, value) -> exp
+        self._cursor = ""
         self._synced = threading.Event()
         md = self.http.get(self.issuer + "/.well-known/oauth-authorization-server")
         md.raise_for_status()
@@ -87,17 +87,45 @@ class PermisoAuth:
         return key
 
     # --- revocation list ------------------------------------------------
+    # The feed's format is docs/revocation-feed.md (version 1): a snapshot
+    # is applied only once every page of it has arrived; a delta adds.
+    KNOWN_KINDS = ("jti", "sid", "root_jti")
+
+    def _fetch_answer(self, params):
+        """Every page of one answer: (type, cursor, entries)."""
+        resp = self.http.get(self._revocations_uri, params=params)
+        entries, kind, cursor = [], None, None
+        while True:
+            resp.raise_for_status()
+            page = resp.json()
+            kind, cursor = page.get("type"), page.get("cursor")
+            entries.extend(page.get("entries") or [])
+            nxt = page.get("next")
+            if not nxt:
+                return kind, cursor, entries
+            if httpx.URL(nxt).host != httpx.URL(self._revocations_uri).host:
+                raise ValueError("revocation feed page on another host")
+            resp = self.http.get(nxt)
+
     def _poll_revocations(self):
-        resp = self.http.get(self._revocations_uri, params={"since": self._cursor})
-        resp.raise_for_status()
-        page = resp.json()
-        revoked = {} if page.get("full") else dict(self._revoked)
-        for t in page.get("revoked") or []:
-            revoked[t["jti"]] = t.get("exp", 0)
+        params = {"since": self._cursor} if self._cursor else {}
+        kind, cursor, entries = self._fetch_answer(params)
+        if kind not in ("snapshot", "delta") or not isinstance(cursor, str):
+            raise ValueError("not a revocation feed answer")
+        revoked = {} if kind == "snapshot" else dict(self._revoked)
+        for e in entries:
+            if e.get("kind") not in self.KNOWN_KINDS:
+                continue  # a kind this verifier cannot match: keep it out of decisions
+            revoked[(e["kind"], e["value"])] = e.get("exp", 0)
         cutoff = self.now() - self.leeway
-        self._revoked = {j: e for j, e in revoked.items() if not e or e >= cutoff}
-        self._cursor = page.get("cursor", self._cursor)
+        self._revoked = {k: x for k, x in revoked.items() if not x or x >= cutoff}
+        self._cursor = cursor
         self._synced.set()
+
+    def _is_revoked(self, claims):
+        held = self._revoked
+        return any((kind, claims[kind]) in held for kind in self.KNOWN_KINDS
+                   if isinstance(claims.get(kind), str))
 
     def _follow(self, every):
         while not self._stop.wait(every):
@@ -128,7 +156,7 @@ class PermisoAuth:
             raise jwt.ImmatureSignatureError("not yet valid")
         if not self._synced.is_set():
             raise jwt.InvalidTokenError("revocation list not loaded")
-        if claims["jti"] in self._revoked:
+        if self._is_revoked(claims):
             raise jwt.InvalidTokenError("revoked")
         if "scopes" not in claims:
             claims["scopes"] = (claims.get("scope") or "").split()
