@@ -39,6 +39,13 @@ func newSigner(kid, alg string, key crypto.Signer, typ string) (*Signer, error) 
 	return &Signer{KID: kid, Alg: alg, key: key, header: base64.RawURLEncoding.EncodeToString(h) + ".", sigLen: sigLen}, nil
 }
 
+// WithType returns a signer with the same key whose header carries typ
+// instead, for tokens of another kind (transaction tokens are
+// txntoken+jwt); the access-token signer keeps its pre-encoded header.
+func (s *Signer) WithType(typ string) (*Signer, error) {
+	return newSigner(s.KID, s.Alg, s.key, typ)
+}
+
 // Sign returns header.payload.signature for the JSON payload.
 func (s *Signer) Sign(payload []byte) (string, error) {
 	enc := base64.RawURLEncoding

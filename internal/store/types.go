@@ -65,12 +65,76 @@ type Client struct {
 	// tokens to the certificate it authenticated with over mutual TLS
 	// (cnf.x5t#S256, RFC 8705 §3.4).
 	TLSClientCertificateBoundAccessTokens bool
-	ContactEmail                          string
-	WebsiteURL                            string
-	LastUsed                              *time.Time
-	TotalRequests                         int64
-	CreatedAt                             time.Time
-	UpdatedAt                             time.Time
+	// TokenExchange is what the client may do at token exchange (RFC 8693)
+	// and who may exchange its tokens; the zero value allows nothing.
+	TokenExchange ExchangePolicy
+	ContactEmail  string
+	WebsiteURL    string
+	LastUsed      *time.Time
+	TotalRequests int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// DefaultExchangeDepth is the longest actor chain a token obtained by
+// exchange may carry when a policy sets no MaxDepth.
+const DefaultExchangeDepth = 3
+
+// ExchangePolicy is a client's token-exchange policy (docs/delegation.md).
+type ExchangePolicy struct {
+	// Resources are the identifiers (aud values) of the service this
+	// client is. A subject token whose aud names one of them was meant for
+	// this client, which may therefore exchange it; any other subject
+	// token it may exchange only when the token's may_act names it.
+	Resources []string `json:"resources,omitempty"`
+	// Targets are the audiences the client may exchange tokens for, each
+	// with the scopes a token may carry there (the trust domain of
+	// transaction tokens is one of them). None: the client exchanges
+	// nothing.
+	Targets []ExchangeTarget `json:"targets,omitempty"`
+	// Delegate lets the client act for a token's subject with itself named
+	// as the actor (the act claim).
+	Delegate bool `json:"delegate,omitempty"`
+	// Impersonate lets the client obtain tokens indistinguishable from the
+	// subject's own (no act claim). Only when explicitly set.
+	Impersonate bool `json:"impersonate,omitempty"`
+	// MaxDepth bounds the actor chain of the tokens the client obtains; 0
+	// means DefaultExchangeDepth.
+	MaxDepth int `json:"max_depth,omitempty"`
+	// Actors are the client ids that may exchange this client's tokens and
+	// act for their subjects: Permiso names them in the may_act claim of
+	// every access token it issues to this client (RFC 8693 §4.4).
+	Actors []string `json:"actors,omitempty"`
+}
+
+// ExchangeTarget is one audience a client may exchange tokens for.
+type ExchangeTarget struct {
+	Audience string   `json:"audience"`
+	Scopes   []string `json:"scopes"`
+}
+
+// Depth returns the policy's maximum chain depth.
+func (p *ExchangePolicy) Depth() int {
+	if p.MaxDepth > 0 {
+		return p.MaxDepth
+	}
+	return DefaultExchangeDepth
+}
+
+// Target returns the target for audience, if the policy has one.
+func (p *ExchangePolicy) Target(audience string) (ExchangeTarget, bool) {
+	for _, t := range p.Targets {
+		if t.Audience == audience {
+			return t, true
+		}
+	}
+	return ExchangeTarget{}, false
+}
+
+// IsZero reports whether the policy allows nothing and names no actor.
+func (p *ExchangePolicy) IsZero() bool {
+	return len(p.Resources) == 0 && len(p.Targets) == 0 && !p.Delegate && !p.Impersonate &&
+		p.MaxDepth == 0 && len(p.Actors) == 0
 }
 
 // TLSClientAuth fields (RFC 8705 §2.1.2): which certificate value a

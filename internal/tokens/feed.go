@@ -302,8 +302,11 @@ func render(typ string, cursor int64, entries []seqEntry, next string) *FeedPage
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"kind":"jti","value":`...)
-		b = appendJSONString(b, e.jti)
+		kind, value := splitKey(e.jti)
+		b = append(b, `{"kind":"`...)
+		b = append(b, kind...)
+		b = append(b, `","value":`...)
+		b = appendJSONString(b, value)
 		b = append(b, `,"exp":`...)
 		b = strconv.AppendInt(b, e.exp, 10)
 		b = append(b, '}')

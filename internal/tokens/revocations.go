@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // RevocationConfig configures a RevocationList.
@@ -87,10 +89,72 @@ func (l *RevocationList) IsRevoked(jti string) bool {
 	return ok
 }
 
+// Entries of kinds other than jti (docs/revocation-feed.md) are kept in
+// the same store table and maps as jtis, under the key "kind:value". A jti
+// is base64url and never holds a ':', so the two cannot collide, and the
+// store, its sequence numbers and the feed's paging serve every kind alike.
+const kindSep = ':'
+
+// entryKey returns the key of an entry of kind for value.
+func entryKey(kind, value string) string {
+	if kind == wire.RevokeJTI {
+		return value
+	}
+	return kind + string(kindSep) + value
+}
+
+// splitKey returns the kind and value of a stored key.
+func splitKey(key string) (kind, value string) {
+	if i := strings.IndexByte(key, kindSep); i > 0 {
+		return key[:i], key[i+1:]
+	}
+	return wire.RevokeJTI, key
+}
+
+// Covers reports whether any entry covers the token with claims c: its jti,
+// its session (sid) or the token it was derived from (root_jti).
+func (l *RevocationList) Covers(c *wire.Claims) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if _, ok := l.byJTI[c.ID]; ok {
+		return true
+	}
+	var buf [160]byte
+	for _, e := range [...][2]string{{wire.RevokeSession, c.SessionID}, {wire.RevokeRoot, c.RootID}} {
+		if e[1] == "" {
+			continue
+		}
+		k := append(append(append(buf[:0], e[0]...), kindSep), e[1]...)
+		if _, ok := l.byJTI[string(k)]; ok { // no allocation: the compiler looks up the bytes
+			return true
+		}
+	}
+	return false
+}
+
+// RevokeSession revokes every token of session sid until exp, the latest
+// expiry of any token issued in it.
+func (l *RevocationList) RevokeSession(ctx context.Context, sid string, exp time.Time) error {
+	return l.revoke(ctx, entryKey(wire.RevokeSession, sid), exp)
+}
+
+// RevokeDerived revokes every token derived by token exchange from the
+// token whose jti is root, until exp (derived tokens never outlive it).
+func (l *RevocationList) RevokeDerived(ctx context.Context, root string, exp time.Time) error {
+	return l.revoke(ctx, entryKey(wire.RevokeRoot, root), exp)
+}
+
 // Revoke puts jti on the list until exp, in the store and in memory. The
 // entry is known here at once; other replicas learn it from the store's
 // change notification.
 func (l *RevocationList) Revoke(ctx context.Context, jti string, exp time.Time) error {
+	if strings.IndexByte(jti, kindSep) >= 0 {
+		return fmt.Errorf("revoke: %q is not a jti", jti)
+	}
+	return l.revoke(ctx, jti, exp)
+}
+
+func (l *RevocationList) revoke(ctx context.Context, jti string, exp time.Time) error {
 	if !exp.After(l.cfg.Now()) {
 		return nil // already expired: nothing to remember
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -13,7 +14,7 @@ const clientCols = `id, client_id, name, description, client_type, is_active, is
 	token_endpoint_auth_method, audiences, redirect_uris, access_token_lifetime, refresh_token_lifetime,
 	rate_limit_per_minute, rate_limit_per_hour, allowed_ips, webhook_url, contact_email, website_url,
 	jwks, jwks_uri, tls_client_auth_field, tls_client_auth_value,
-	dpop_bound_access_tokens, tls_client_certificate_bound_access_tokens,
+	dpop_bound_access_tokens, tls_client_certificate_bound_access_tokens, token_exchange,
 	last_used, total_requests, created_at, updated_at`
 
 func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
@@ -24,7 +25,7 @@ func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
 		&c.AccessTokenLifetime, &refresh, &c.RateLimitPerMinute, &c.RateLimitPerHour, jsonList{&c.AllowedIPs},
 		&c.WebhookURL, &c.ContactEmail, &c.WebsiteURL, rawJSON{&c.JWKS}, &c.JWKSURI, &c.TLSClientAuth.Field,
 		&c.TLSClientAuth.Value, &c.DPoPBoundAccessTokens, &c.TLSClientCertificateBoundAccessTokens,
-		ntscan{&c.LastUsed}, &c.TotalRequests,
+		jsonValue{&c.TokenExchange}, ntscan{&c.LastUsed}, &c.TotalRequests,
 		tscan{&c.CreatedAt}, tscan{&c.UpdatedAt})
 	if refresh.Valid {
 		v := int(refresh.Int64)
@@ -43,7 +44,18 @@ func (st *Tenant) clientArgs(c store.Client) []any {
 		c.TokenEndpointAuthMethod, listArg(c.Audiences), listArg(c.RedirectURIs), c.AccessTokenLifetime, refresh,
 		c.RateLimitPerMinute, c.RateLimitPerHour, listArg(c.AllowedIPs), c.WebhookURL, c.ContactEmail, c.WebsiteURL,
 		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.Field, c.TLSClientAuth.Value,
-		c.DPoPBoundAccessTokens, c.TLSClientCertificateBoundAccessTokens, st.tsp(c.LastUsed), c.TotalRequests}
+		c.DPoPBoundAccessTokens, c.TLSClientCertificateBoundAccessTokens, exchangeArg(c.TokenExchange),
+		st.tsp(c.LastUsed), c.TotalRequests}
+}
+
+// exchangeArg stores a token-exchange policy as JSON, or '' when it allows
+// nothing.
+func exchangeArg(p store.ExchangePolicy) string {
+	if p.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(p) // plain strings, ints and bools always marshal
+	return string(b)
 }
 
 // CreateClient inserts a client with its allowed scopes; ErrConflict on a
@@ -59,7 +71,7 @@ func (st *Tenant) CreateClient(ctx context.Context, c store.Client) (store.Clien
 	err := st.inTx(ctx, func(t *tx) error {
 		args := append([]any{st.id, c.ID}, st.clientArgs(c)...)
 		args = append(args, st.ts(c.CreatedAt), st.ts(c.CreatedAt))
-		if _, err := t.exec(ctx, "INSERT INTO clients (tenant_id, "+clientCols+") VALUES ("+placeholders(30)+")", args...); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO clients (tenant_id, "+clientCols+") VALUES ("+placeholders(31)+")", args...); err != nil {
 			return mapErr(err)
 		}
 		if err := setScopes(ctx, t, "client_scopes", "client_id", c.ID, c.ScopeIDs); err != nil {
@@ -179,7 +191,7 @@ func (st *Tenant) UpdateClient(ctx context.Context, clientID string, fn func(sto
 			redirect_uris = ?, access_token_lifetime = ?, refresh_token_lifetime = ?, rate_limit_per_minute = ?,
 			rate_limit_per_hour = ?, allowed_ips = ?, webhook_url = ?, contact_email = ?, website_url = ?,
 			jwks = ?, jwks_uri = ?, tls_client_auth_field = ?, tls_client_auth_value = ?,
-			dpop_bound_access_tokens = ?, tls_client_certificate_bound_access_tokens = ?,
+			dpop_bound_access_tokens = ?, tls_client_certificate_bound_access_tokens = ?, token_exchange = ?,
 			last_used = ?, total_requests = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`, args...); err != nil {
 			return mapErr(err)
 		}

@@ -340,3 +340,27 @@ func (s rawJSON) Scan(src any) error {
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+// jsonValue scans a JSON text column into the value p points to; ” and
+// NULL leave it zero.
+type jsonValue struct{ p any }
+
+func (s jsonValue) Scan(src any) error {
+	var raw []byte
+	switch v := src.(type) {
+	case nil:
+	case string:
+		raw = []byte(v)
+	case []byte:
+		raw = v
+	default:
+		return fmt.Errorf("scan JSON value: unexpected %T", src)
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, s.p); err != nil {
+		return fmt.Errorf("scan JSON value: %w", err)
+	}
+	return nil
+}

@@ -28,7 +28,12 @@ func fullClient(scopes ...store.Scope) store.Client {
 		ContactEmail:            "ops@example.com",
 		WebsiteURL:              "https://example.com",
 		DPoPBoundAccessTokens:   true,
-		CreatedAt:               t0,
+		TokenExchange: store.ExchangePolicy{
+			Resources: []string{"https://api.example.com"},
+			Targets:   []store.ExchangeTarget{{Audience: "https://risk.example.com", Scopes: []string{"b:read"}}},
+			Delegate:  true, MaxDepth: 2, Actors: []string{"gateway"},
+		},
+		CreatedAt: t0,
 	}
 	for _, s := range scopes {
 		c.ScopeIDs = append(c.ScopeIDs, s.ID)
@@ -57,6 +62,7 @@ func testClients(t *testing.T, s store.Store) {
 	eq(t, "nil refresh lifetime", pub.RefreshTokenLifetime, (*int)(nil))
 	eq(t, "nil last used", pub.LastUsed, (*time.Time)(nil))
 	eq(t, "empty lists", len(pub.GrantTypes)+len(pub.Audiences)+len(pub.RedirectURIs)+len(pub.AllowedIPs)+len(pub.ScopeIDs), 0)
+	eq(t, "no exchange policy", pub.TokenExchange.IsZero(), true)
 
 	_, err := s.CreateClient(ctx, store.Client{ClientID: "svc-trading"})
 	wantErr(t, "duplicate client_id", err, store.ErrConflict)
@@ -76,8 +82,11 @@ func testClients(t *testing.T, s store.Store) {
 		old.AllowedIPs = nil
 		old.ScopeIDs = []string{b.ID}
 		old.DPoPBoundAccessTokens, old.TLSClientCertificateBoundAccessTokens = false, true
+		old.TokenExchange.Impersonate, old.TokenExchange.Delegate = true, false
 		return old, nil
 	}))(t)
+	eq(t, "updated exchange policy", up.TokenExchange.Impersonate && !up.TokenExchange.Delegate &&
+		up.TokenExchange.Targets[0].Scopes[0] == "b:read", true)
 	eq(t, "updated name", up.Name, "Trading bot v2")
 	eq(t, "updated binding", [2]bool{up.DPoPBoundAccessTokens, up.TLSClientCertificateBoundAccessTokens}, [2]bool{false, true})
 	eq(t, "updated active", up.Active, false)
