@@ -66,6 +66,7 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
 		SecretGrace: c.SecretGrace, CacheTTL: c.CacheTTL, StaleIfError: c.StaleIfError, AuditRetention: c.AuditRetention,
 		RevocationFeedAuth: c.RevocationFeedAuth, DPoPNonce: c.DPoPNonce,
+		TxnTrustDomain: c.TxnTrustDomain, TxnTokenLifetime: c.TxnTokenLifetime,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
 		MaxLoginAttempts: c.MaxLoginAttempts, LockoutDuration: c.LockoutDuration, DefaultUserRole: c.DefaultUserRole,
 		PasswordMinLength: c.PasswordMinLength, SMTPURL: c.SMTPURL, MailFrom: c.MailFrom,

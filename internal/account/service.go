@@ -68,6 +68,21 @@ type Config struct {
 	VerifyTokenLifetime time.Duration
 	// BaseURL is the public URL of Permiso, used in mailed instructions.
 	BaseURL string
+	// Sessions publishes ended sessions on the revocation list (its sid
+	// entries), so every token issued in one, and every token derived from
+	// those, is refused at guards that follow the list too; nil: ended
+	// sessions are known to introspection only.
+	Sessions SessionRevoker
+	// TokenLifetime is the longest life of a token issued in a session
+	// (user access tokens; tokens derived from them never outlive them),
+	// how long a published session entry is kept; default 30 minutes.
+	TokenLifetime time.Duration
+}
+
+// SessionRevoker publishes the end of a session until exp (the revocation
+// list implements it).
+type SessionRevoker interface {
+	RevokeSession(ctx context.Context, sessionID string, exp time.Time) error
 }
 
 // Service owns users' credentials and sessions: registration, password
@@ -115,6 +130,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.SessionLifetime <= 0 {
 		cfg.SessionLifetime = 7 * 24 * time.Hour
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = 30 * time.Minute
 	}
 	if cfg.ResetTokenLifetime <= 0 {
 		cfg.ResetTokenLifetime = 24 * time.Hour

@@ -87,9 +87,26 @@ func (s *Service) EndSession(ctx context.Context, id string, m Meta, reason stri
 	if err != nil {
 		return false, unavailable("revoke session refresh tokens", err)
 	}
+	if err := s.publishEnded(ctx, sess.ID); err != nil {
+		return false, err
+	}
 	s.record(ctx, m, "session.ended", outcomeSuccess, sess.UserID, map[string]any{"session_id": sess.ID,
 		"reason": reason, "refresh_tokens_revoked": n})
 	return live, nil
+}
+
+// publishEnded puts an ended session on the revocation list for as long
+// as a token issued in it may live, plus a minute for one issued while it
+// ended.
+func (s *Service) publishEnded(ctx context.Context, sessionID string) error {
+	if s.cfg.Sessions == nil {
+		return nil
+	}
+	exp := s.cfg.Now().Add(s.cfg.TokenLifetime + time.Minute)
+	if err := s.cfg.Sessions.RevokeSession(ctx, sessionID, exp); err != nil {
+		return unavailable("publish ended session", err)
+	}
+	return nil
 }
 
 // EndAllSessions ends every live session of a user except keep (may be
@@ -107,6 +124,10 @@ func (s *Service) EndAllSessions(ctx context.Context, userID, keep string, m Met
 
 func (s *Service) endAllSessions(ctx context.Context, userID, keep string) (int, error) {
 	now := s.cfg.Now()
+	list, err := s.cfg.Store.ListSessions(ctx, userID, now)
+	if err != nil {
+		return 0, unavailable("list sessions", err)
+	}
 	if keep == "" {
 		n, err := s.cfg.Store.RevokeUserSessions(ctx, userID, now)
 		if err != nil {
@@ -115,11 +136,12 @@ func (s *Service) endAllSessions(ctx context.Context, userID, keep string) (int,
 		if _, err := s.cfg.Store.RevokeUserRefreshTokens(ctx, userID, now); err != nil {
 			return 0, unavailable("revoke refresh tokens", err)
 		}
+		for _, sess := range list {
+			if err := s.publishEnded(ctx, sess.ID); err != nil {
+				return n, err
+			}
+		}
 		return n, nil
-	}
-	list, err := s.cfg.Store.ListSessions(ctx, userID, now)
-	if err != nil {
-		return 0, unavailable("list sessions", err)
 	}
 	n := 0
 	for _, sess := range list {
@@ -136,6 +158,9 @@ func (s *Service) endAllSessions(ctx context.Context, userID, keep string) (int,
 		}
 		if _, err := s.cfg.Store.RevokeSessionRefreshTokens(ctx, sess.ID, now); err != nil {
 			return n, unavailable("revoke refresh tokens", err)
+		}
+		if err := s.publishEnded(ctx, sess.ID); err != nil {
+			return n, err
 		}
 		n++
 	}

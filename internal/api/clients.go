@@ -67,6 +67,7 @@ func clientResponseBase(c store.Client) apitype.Client {
 		CanAuthenticate:       c.Active,
 		SupportsRefreshTokens: slices.Contains(c.GrantTypes, wire.GrantRefreshToken),
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, TLSClientCertificateBoundAccessTokens: c.TLSClientCertificateBoundAccessTokens,
+		TokenExchange: newExchangePolicy(c.TokenExchange),
 	}
 }
 
@@ -155,6 +156,9 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		if c.ScopeIDs, err = a.resolveScopeRefs(r.Context(), "scope_ids", refs, &problems); err != nil {
 			return err
 		}
+	}
+	if c.TokenExchange, err = a.exchangePolicy(r, caller, in.TokenExchange, c.TokenExchange, &problems); err != nil {
+		return err
 	}
 	checkClientRules(&c, &problems)
 	a.checkWebhookURL(&c, &problems)
@@ -293,6 +297,10 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 	// without a transaction; the same change is reapplied inside it.
 	probe := current
 	probe.ScopeIDs = slices.Clone(current.ScopeIDs)
+	exchange, err := a.exchangePolicy(r, caller, in.TokenExchange, current.TokenExchange, &problems)
+	if err != nil {
+		return err
+	}
 	in.apply(&probe, &problems)
 	checkClientRules(&probe, &problems)
 	a.checkWebhookURL(&probe, &problems)
@@ -318,6 +326,9 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 		a.checkCredentials(&old, in.anyTLS(), &p)
 		if setScopes {
 			old.ScopeIDs = scopeIDs
+		}
+		if in.TokenExchange != nil {
+			old.TokenExchange = exchange
 		}
 		return old, p.Err()
 	})
@@ -382,6 +393,7 @@ func changedClientFields(f clientFields) []string {
 	for _, field := range mtls.Fields {
 		add(f.tlsFields()[field] != nil, "tls_client_auth_"+field)
 	}
+	add(f.TokenExchange != nil, "token_exchange")
 	return out
 }
 

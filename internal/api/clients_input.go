@@ -35,7 +35,8 @@ func (u clientFields) fixedFieldProblems(problems *web.Fields) {
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-var knownGrants = []string{wire.GrantClientCredentials, wire.GrantPassword, wire.GrantRefreshToken, wire.GrantAuthorizationCode}
+var knownGrants = []string{wire.GrantClientCredentials, wire.GrantPassword, wire.GrantRefreshToken, wire.GrantAuthorizationCode,
+	wire.GrantTokenExchange}
 
 // newClientDefaults is a client before the create body is applied.
 func newClientDefaults(clientType string) store.Client {
@@ -160,6 +161,9 @@ func checkClientRules(c *store.Client, problems *web.Fields) {
 	}
 	if public && slices.Contains(c.GrantTypes, wire.GrantClientCredentials) {
 		problems.Addf("grant_types: public clients have no secret and may not use client_credentials")
+	}
+	if public && slices.Contains(c.GrantTypes, wire.GrantTokenExchange) {
+		problems.Addf("grant_types: public clients cannot authenticate, so they may not exchange tokens")
 	}
 	if slices.Contains(c.GrantTypes, wire.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		problems.Addf("redirect_uris is required for the authorization_code grant")

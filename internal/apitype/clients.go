@@ -57,6 +57,28 @@ type Client struct {
 	// Sender-constrained tokens (RFC 9449 §5.2, RFC 8705 §3.4).
 	DPoPBoundAccessTokens                 bool `json:"dpop_bound_access_tokens"`
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
+	// TokenExchange is the client's token-exchange policy (docs/delegation.md).
+	TokenExchange ExchangePolicy `json:"token_exchange"`
+}
+
+// ExchangePolicy is a client's token-exchange policy (RFC 8693,
+// docs/delegation.md): the resources it serves, the audiences and scopes it
+// may exchange tokens for, delegation, impersonation, the longest actor
+// chain, and the clients named in its tokens' may_act.
+type ExchangePolicy struct {
+	Resources   []string         `json:"resources"`
+	Targets     []ExchangeTarget `json:"targets"`
+	Delegate    bool             `json:"delegate"`
+	Impersonate bool             `json:"impersonate"`
+	MaxDepth    int              `json:"max_depth"`
+	Actors      []string         `json:"actors"`
+}
+
+// ExchangeTarget is an audience a client may exchange tokens for and the
+// scopes (names, or ids when writing) a token may carry there.
+type ExchangeTarget struct {
+	Audience string   `json:"audience"`
+	Scopes   []string `json:"scopes"`
 }
 
 // ScopeNames lists the client's scopes by name.
@@ -108,6 +130,8 @@ type ClientFields struct {
 	TLSSANURI    *string      `json:"tls_client_auth_san_uri,omitempty"`
 	TLSSANIP     *string      `json:"tls_client_auth_san_ip,omitempty"`
 	TLSSANEmail  *string      `json:"tls_client_auth_san_email,omitempty"`
+	// TokenExchange replaces the token-exchange policy.
+	TokenExchange *ExchangePolicy `json:"token_exchange,omitempty"`
 
 	// Set on create only. They are fields here, not in a wrapper struct,
 	// so that JSON type errors name the field as the client sent it.

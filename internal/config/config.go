@@ -73,6 +73,8 @@ type Config struct {
 	ClientCertFormat     string
 	AssertionMaxLifetime time.Duration
 	ReplayStrict         bool
+	TxnTrustDomain       string
+	TxnTokenLifetime     time.Duration
 }
 
 // Load parses args (without the program and subcommand names) with env
@@ -283,6 +285,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainDelay < 0 || c.DrainDelay > 5*time.Minute {
 		add("drain-delay must be between 0s and 5m")
+	}
+	if c.TxnTokenLifetime < time.Second || c.TxnTokenLifetime > 10*time.Minute {
+		add("txn-token-lifetime must be between 1s and 10m: transaction tokens are short-lived")
+	}
+	if strings.TrimSpace(c.TxnTrustDomain) != c.TxnTrustDomain || strings.ContainsAny(c.TxnTrustDomain, " \t\r\n") {
+		add("txn-token-trust-domain must not contain white space")
 	}
 	if c.StaleIfError < 0 {
 		add("stale-if-error must not be negative (0 turns serving from memory during an outage off)")

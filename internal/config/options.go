@@ -66,6 +66,8 @@ func options(c *Config) []option {
 		{"auth-failures-per-minute", "failed authentications allowed per client id and per IP each minute", num(&c.AuthFailuresPerMin, 30)},
 		{"cache-ttl", "backstop lifetime of cached clients, scopes and roles", dur(&c.CacheTTL, 30*time.Second)},
 		{"stale-if-error", "while the database is unreachable, how long known clients, scopes, roles and keys are served from memory, counted from the last successful sync", dur(&c.StaleIfError, time.Hour)},
+		{"txn-token-trust-domain", "enable transaction tokens (experimental, draft-ietf-oauth-transaction-tokens-11) for this trust domain: their aud, the one audience a transaction-token request may name", str(&c.TxnTrustDomain, "")},
+		{"txn-token-lifetime", "lifetime of transaction tokens (never beyond the subject token)", dur(&c.TxnTokenLifetime, time.Minute)},
 		{"revocation-feed-auth", "require client authentication (client_secret_basic) on the revocation feed /oauth2/revocations; it is public by default", boolean(&c.RevocationFeedAuth, false)},
 		{"dpop-nonce", "require a server-provided nonce in DPoP proofs at the token endpoint and the API (RFC 9449 §8)", boolean(&c.DPoPNonce, false)},
 		{"tls-cert", "PEM certificate (chain) to serve HTTPS with on addr and mtls-addr", str(&c.TLSCert, "")},

@@ -35,6 +35,7 @@ func (g clientCredentials) Token(ctx context.Context, req *TokenRequest, c *stor
 		Type:      wire.ClaimTypeService,
 		IsTrusted: &trusted,
 		Cnf:       req.Bind,
+		MayAct:    MayActOf(c),
 	}
 	return g.m.Issue(claims, time.Duration(c.AccessTokenLifetime)*time.Second)
 }

@@ -86,3 +86,42 @@ func FuzzClientAssertion(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExchangeRequest feeds token-exchange forms to the parser and the
+// grant's checks of untrusted parameters: the RFC 8693 parameter rules and
+// the JSON objects of a transaction-token request.
+func FuzzExchangeRequest(f *testing.F) {
+	f.Add("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=a.b.c&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&audience=x&audience=y")
+	f.Add("grant_type=g&subject_token=t&subject_token_type=s&actor_token=a")
+	f.Add("grant_type=g&subject_token=t&subject_token_type=s&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Atxn_token&scope=p&request_context=%7B%22a%22%3A1%7D&request_details=%5B%5D")
+	f.Add("grant_type=g&request_context=%7B%22a%22%3A%7B%22b%22%3Anull%7D%7D&request_details=%7B")
+	x := &Exchange{cfg: ExchangeConfig{TrustDomain: "trading.example"}}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		form, err := web.ParseForm(httptest.NewRecorder(), r)
+		if err != nil {
+			assertClientError(t, err)
+			return
+		}
+		req, err := ParseTokenRequest(r, form)
+		if err != nil {
+			assertClientError(t, err)
+			return
+		}
+		if _, err := x.checkRequest(req); err != nil {
+			assertClientError(t, err)
+		}
+		for name, v := range map[string]string{"request_context": req.RequestContext, "request_details": req.RequestDetails} {
+			obj, err := jsonObject(name, v)
+			if err != nil {
+				assertClientError(t, err)
+				continue
+			}
+			if v != "" && (len(obj) == 0 || obj[0] != '{') {
+				t.Fatalf("%s %q accepted as %q", name, v, obj)
+			}
+		}
+	})
+}
+

@@ -138,6 +138,9 @@ type TokenResult struct {
 	wire.TokenResponse
 	Claims    wire.Claims
 	SessionID string
+	// Audited says the grant recorded the issue in the audit log itself,
+	// with more than the dispatcher knows.
+	Audited bool
 }
 
 // Provider is the OAuth protocol engine: the token endpoint's dispatcher,
@@ -234,6 +237,9 @@ func (p *Provider) Token(ctx context.Context, req *TokenRequest) (*TokenResult, 
 		if res.Claims.Type == wire.ClaimTypeService {
 			return res, nil
 		}
+	}
+	if res.Audited {
+		return res, nil
 	}
 	p.audit(ctx, req, "token.issued", audit.Success, c.ClientID, map[string]any{
 		"grant": req.GrantType, "jti": res.Claims.ID, "scope": res.Claims.Scope, "sub": res.Claims.Subject})

@@ -112,7 +112,7 @@ func (ut *UserTokens) Refresh(ctx context.Context, req *TokenRequest, c *store.C
 	}
 	// Never wider than at login; narrower if the user or client lost scopes.
 	scopes := intersect(strings.Fields(t.Scope), UserScopes(&u, c, nil))
-	res, err := ut.mint(&u, t.SessionID, t.ClientID, scopes, wire.Audience(t.Audience), cnf)
+	res, err := ut.mint(&u, t.SessionID, t.ClientID, scopes, wire.Audience(t.Audience), cnf, MayActOf(c))
 	if err != nil {
 		return nil, err
 	}
@@ -164,13 +164,7 @@ func (ut *UserTokens) reused(ctx context.Context, req *TokenRequest, t store.Ref
 	}
 	details := map[string]any{"reason": "reuse", "family_id": t.FamilyID, "client_id": t.ClientID, "family_revoked": n}
 	if t.SessionID != "" {
-		_, err := ut.cfg.Store.UpdateSession(ctx, t.SessionID, func(s store.Session) (store.Session, error) {
-			if s.RevokedAt == nil {
-				s.RevokedAt = &now
-			}
-			return s, nil
-		})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := ut.endSession(ctx, t.SessionID); err != nil {
 			ut.cfg.Logger.ErrorContext(ctx, "end session of reused refresh token", "session_id", t.SessionID, "err", err)
 		}
 		details["session_id"] = t.SessionID
@@ -256,6 +250,14 @@ func (ut *UserTokens) RevokeRefresh(ctx context.Context, raw, callerClientID str
 	}
 	if _, err := ut.cfg.Store.RevokeRefreshFamily(ctx, t.FamilyID, ut.cfg.Now()); err != nil {
 		return fmt.Errorf("revoke refresh family: %w", err)
+	}
+	// The family is the grant of one login (its session): RFC 7009 §2.1
+	// asks that the access tokens of the same grant go with it, and so do
+	// the tokens derived from them.
+	if t.SessionID != "" {
+		if err := ut.endSession(ctx, t.SessionID); err != nil {
+			return err
+		}
 	}
 	if f := ut.cfg.Observer.Revocation; f != nil {
 		f()

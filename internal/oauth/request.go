@@ -15,8 +15,9 @@ import (
 // Limits on what a client may send.
 const (
 	maxParamLen = 2048
-	// maxAssertionLen bounds client_assertion: a Kubernetes service
-	// account token with its pod claims is about 1.5 KiB.
+	// maxAssertionLen bounds client_assertion, subject_token and
+	// actor_token: a Kubernetes service account token with its pod claims
+	// is about 1.5 KiB, and no verifier accepts more than 8 KiB.
 	maxAssertionLen = 8 << 10
 	maxScopes       = 64
 	maxResources    = 8
@@ -51,6 +52,15 @@ type TokenRequest struct {
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
+	// Token exchange (RFC 8693 §2.1) and transaction tokens
+	// (draft-ietf-oauth-transaction-tokens-11 §11.1).
+	SubjectToken       string
+	SubjectTokenType   string
+	ActorToken         string
+	ActorTokenType     string
+	RequestedTokenType string
+	RequestContext     string // a JSON object, unparsed
+	RequestDetails     string // a JSON object, unparsed
 	// Auth is the client's authentication, set by the dispatcher before a
 	// grant runs (its CertThumbprint is what certificate-bound tokens carry).
 	Auth *ClientAuth
@@ -74,7 +84,8 @@ type TokenRequest struct {
 func ParseTokenRequest(r *http.Request, form url.Values) (*TokenRequest, error) {
 	for k, v := range form {
 		limit := maxParamLen
-		if k == "client_assertion" {
+		switch k {
+		case "client_assertion", "subject_token", "actor_token":
 			limit = maxAssertionLen
 		}
 		for _, s := range v {
@@ -91,11 +102,20 @@ func ParseTokenRequest(r *http.Request, form url.Values) (*TokenRequest, error) 
 		Code:         form.Get("code"),
 		RedirectURI:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
-		IP:           web.ClientIP(r.Context()),
-		UserAgent:    truncate(r.UserAgent(), 256),
-		RequestID:    web.RequestID(r.Context()),
-		DPoP:         r.Header.Values(dpop.HeaderProof),
-		Path:         r.URL.EscapedPath(),
+
+		SubjectToken:       form.Get("subject_token"),
+		SubjectTokenType:   form.Get("subject_token_type"),
+		ActorToken:         form.Get("actor_token"),
+		ActorTokenType:     form.Get("actor_token_type"),
+		RequestedTokenType: form.Get("requested_token_type"),
+		RequestContext:     form.Get("request_context"),
+		RequestDetails:     form.Get("request_details"),
+
+		IP:        web.ClientIP(r.Context()),
+		UserAgent: truncate(r.UserAgent(), 256),
+		RequestID: web.RequestID(r.Context()),
+		DPoP:      r.Header.Values(dpop.HeaderProof),
+		Path:      r.URL.EscapedPath(),
 	}
 	if req.GrantType == "" {
 		return nil, web.BadRequest("The grant_type parameter is required")

@@ -64,6 +64,41 @@ type UserTokensConfig struct {
 	// family (rotation never extends it); default 7 days. A client's own
 	// refresh_token_lifetime, when shorter, wins.
 	RefreshTokenLifetime time.Duration
+	// Sessions publishes the sessions this package ends (a reused refresh
+	// token, a revoked refresh-token family) on the revocation list; nil:
+	// introspection alone knows them.
+	Sessions SessionRevoker
+}
+
+// SessionRevoker publishes the end of a session until exp, so that every
+// token issued in it, and every token derived from those, is refused
+// wherever the revocation list is followed.
+type SessionRevoker interface {
+	RevokeSession(ctx context.Context, sessionID string, exp time.Time) error
+}
+
+// endSession ends session id (if it is live) and publishes its end; it
+// reports whether it was live.
+func (ut *UserTokens) endSession(ctx context.Context, id string) error {
+	now := ut.cfg.Now()
+	_, err := ut.cfg.Store.UpdateSession(ctx, id, func(s store.Session) (store.Session, error) {
+		if s.RevokedAt == nil {
+			s.RevokedAt = &now
+		}
+		return s, nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("end session: %w", err)
+	}
+	if ut.cfg.Sessions == nil {
+		return nil
+	}
+	// A minute more than any token of the session lives, for one issued
+	// while it ended.
+	if err := ut.cfg.Sessions.RevokeSession(ctx, id, now.Add(ut.cfg.AccessTokenLifetime+time.Minute)); err != nil {
+		return fmt.Errorf("publish ended session: %w", err)
+	}
+	return nil
 }
 
 // UserTokens issues tokens to people: the password grant, the
@@ -141,7 +176,7 @@ func (ut *UserTokens) IssueUserTokens(ctx context.Context, u *store.User, sessio
 	if len(aud) == 0 {
 		aud = wire.Audience{ut.cfg.Minter.Issuer}
 	}
-	res, err := ut.mint(u, sessionID, clientID, scopes, aud, cnf)
+	res, err := ut.mint(u, sessionID, clientID, scopes, aud, cnf, MayActOf(client))
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +191,8 @@ func (ut *UserTokens) IssueUserTokens(ctx context.Context, u *store.User, sessio
 	return res, nil
 }
 
-func (ut *UserTokens) mint(u *store.User, sessionID, clientID string, scopes []string, aud wire.Audience, cnf *wire.Confirmation) (*TokenResult, error) {
+func (ut *UserTokens) mint(u *store.User, sessionID, clientID string, scopes []string, aud wire.Audience,
+	cnf *wire.Confirmation, mayAct wire.MayAct) (*TokenResult, error) {
 	if scopes == nil {
 		scopes = []string{}
 	}
@@ -165,7 +201,8 @@ func (ut *UserTokens) mint(u *store.User, sessionID, clientID string, scopes []s
 		roles = append(roles, r.Name)
 	}
 	res, err := ut.cfg.Minter.Issue(wire.Claims{Subject: u.ID, Audience: aud, ClientID: clientID, Scope: strings.Join(scopes, " "),
-		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, Roles: roles, SessionID: sessionID, Cnf: cnf},
+		Scopes: scopes, Type: wire.ClaimTypeAccess, Username: u.Username, Roles: roles, SessionID: sessionID, Cnf: cnf,
+		MayAct: mayAct},
 		ut.cfg.AccessTokenLifetime)
 	if err != nil {
 		return nil, fmt.Errorf("mint user token: %w", err)

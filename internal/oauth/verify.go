@@ -35,22 +35,51 @@ type RefreshTokens interface {
 }
 
 // VerifyAccess is the one verification path for access tokens presented to
-// Permiso: signature, issuer, times, revocation list, and the current state
-// of the client (and user) behind it. Refresh tokens are never bearer
-// credentials.
+// Permiso (see [AccessVerifier]).
 func (p *Provider) VerifyAccess(ctx context.Context, raw string) (*wire.Claims, error) {
+	return p.accessVerifier().Verify(ctx, raw)
+}
+
+func (p *Provider) accessVerifier() AccessVerifier {
+	return AccessVerifier{Tokens: p.cfg.Tokens, Revocations: p.cfg.Revocations, Clients: p.cfg.Store, Subjects: p.cfg.Subjects}
+}
+
+// ClientGetter reads a client by client_id (the store's cache serves it
+// from memory).
+type ClientGetter interface {
+	GetClient(ctx context.Context, clientID string) (store.Client, error)
+}
+
+// AccessVerifier is the one verification path for access tokens presented
+// to Permiso: signature, issuer, times, the revocation list (the token, its
+// session and the token it was derived from), and the current state of the
+// client (and user) behind it. Refresh tokens are never bearer credentials.
+// It holds no state: the provider and the token-exchange grant each take
+// the same parts at construction. Tokens, Revocations and Clients are
+// required; without Subjects user tokens are judged by signature, time,
+// revocation and client only.
+type AccessVerifier struct {
+	Tokens      *tokens.Service
+	Revocations *tokens.RevocationList
+	Clients     ClientGetter
+	Subjects    SubjectChecker
+}
+
+// Verify checks raw and returns its claims. Every reason a token is not
+// valid now is ErrInactive; other errors mean the store could not answer.
+func (v AccessVerifier) Verify(ctx context.Context, raw string) (*wire.Claims, error) {
 	if strings.HasPrefix(raw, tokens.RefreshPrefix) {
 		return nil, ErrInactive
 	}
-	c, err := p.cfg.Tokens.Verify(raw)
+	c, err := v.Tokens.Verify(raw)
 	if err != nil {
 		return nil, errors.Join(ErrInactive, err)
 	}
-	if p.cfg.Revocations.IsRevoked(c.ID) {
+	if v.Revocations.Covers(c) {
 		return nil, ErrInactive
 	}
 	if c.ClientID != "" {
-		cl, err := p.cfg.Store.GetClient(ctx, c.ClientID)
+		cl, err := v.Clients.GetClient(ctx, c.ClientID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !cl.Active) {
 			return nil, ErrInactive
 		}
@@ -60,8 +89,8 @@ func (p *Provider) VerifyAccess(ctx context.Context, raw string) (*wire.Claims, 
 	} else if c.Type == wire.ClaimTypeService {
 		return nil, ErrInactive
 	}
-	if c.Type == wire.ClaimTypeAccess && p.cfg.Subjects != nil {
-		ok, err := p.cfg.Subjects.SubjectActive(ctx, c)
+	if c.Type == wire.ClaimTypeAccess && v.Subjects != nil {
+		ok, err := v.Subjects.SubjectActive(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +137,7 @@ func IntrospectionOf(c *wire.Claims) wire.IntrospectionResponse {
 		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username,
 		TokenType: typ, Exp: c.Expiry, Iat: c.IssuedAt, Nbf: c.NotBefore,
 		Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
-		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted, Roles: c.Roles, Cnf: c.Cnf,
+		Scopes: c.Scopes, Type: c.Type, IsTrusted: c.IsTrusted, Roles: c.Roles, Cnf: c.Cnf, Act: c.Act,
 	}
 }
 
@@ -129,8 +158,16 @@ func (p *Provider) Revoke(ctx context.Context, raw, callerClientID string, admin
 	if !admin && (c.ClientID == "" || c.ClientID != callerClientID) {
 		return ErrNotOwner
 	}
-	if err := p.cfg.Revocations.Revoke(ctx, c.ID, time.Unix(c.Expiry, 0)); err != nil {
+	exp := time.Unix(c.Expiry, 0)
+	if err := p.cfg.Revocations.Revoke(ctx, c.ID, exp); err != nil {
 		return err
+	}
+	// Revocation follows derivation: the tokens obtained by exchanging this
+	// one (they carry its jti as root_jti and never outlive it) go with it.
+	if c.RootID == "" && exchangedRoot(ctx, p.replays(), c.ID, exp) {
+		if err := p.cfg.Revocations.RevokeDerived(ctx, c.ID, exp); err != nil {
+			return err
+		}
 	}
 	if f := p.cfg.Observer.Revocation; f != nil {
 		f()

@@ -24,6 +24,7 @@ func (s *Server) newAuthorize(master []byte, minter oauth.Minter, limiter oauth.
 	return authorize.New(authorize.Config{
 		Minter: minter, Limiter: limiter, Store: s.store, Accounts: accounts, Tokens: issuer, Key: key,
 		SecureCookies: strings.HasPrefix(s.cfg.Issuer, "https://"),
-		Audit:         s.audit, Logger: s.log.With("component", "authorize"),
+		Sessions:      s.revoked, TokenLifetime: s.cfg.AccessTokenLifetime,
+		Audit: s.audit, Logger: s.log.With("component", "authorize"),
 	})
 }

@@ -50,8 +50,15 @@ func TestOriginalBugs(t *testing.T) {
 		tok := ts.loginOK("amy")
 		status(t, ts.jsonReq("POST", "/api/v1/auth/revoke", tok.Access, map[string]any{"token": tok.Refresh}), 200)
 		status(t, ts.refreshOriginal(tok.Refresh), 401)
-		status(t, ts.jsonReq("POST", "/api/v1/auth/revoke", tok.Access, map[string]any{"token": tok.Access}), 200)
+		// Revoking the refresh token ends its grant, the session, and so
+		// the access tokens issued with it (RFC 7009 §2.1).
 		r := ts.form("/oauth2/introspect", url.Values{"token": {tok.Access}}, ts.AdminID, ts.Secret)
+		if r.JSON["active"] != false {
+			t.Fatalf("the access token of a revoked refresh token introspects active: %s", r.Body)
+		}
+		tok = ts.loginOK("amy")
+		status(t, ts.jsonReq("POST", "/api/v1/auth/revoke", tok.Access, map[string]any{"token": tok.Access}), 200)
+		r = ts.form("/oauth2/introspect", url.Values{"token": {tok.Access}}, ts.AdminID, ts.Secret)
 		if r.JSON["active"] != false {
 			t.Fatalf("revoked token introspects active: %s", r.Body)
 		}

@@ -26,6 +26,9 @@ func (s *Server) newAccounts() (*account.Service, error) {
 		MaxLoginAttempts: cfg.MaxLoginAttempts, LockoutDuration: cfg.LockoutDuration,
 		DefaultUserRole: cfg.DefaultUserRole, Policy: &policy, Mailer: mailer,
 		SessionLifetime: cfg.RefreshTokenLifetime, BaseURL: cfg.Issuer,
+		// Ended sessions go on the revocation feed, so guards refuse their
+		// tokens (and the tokens derived from them) too.
+		Sessions: s.revoked, TokenLifetime: cfg.AccessTokenLifetime,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)

@@ -76,6 +76,10 @@ type Config struct {
 	// server-provided nonce in DPoP proofs (RFC 9449 §8); replicas share
 	// nonces through a key derived from the master key.
 	DPoPNonce bool
+	// TxnTrustDomain turns transaction tokens on for that trust domain
+	// (their aud); TxnTokenLifetime bounds them (default 60 s).
+	TxnTrustDomain   string
+	TxnTokenLifetime time.Duration
 
 	// People (users, logins, sessions).
 	AccessTokenLifetime  time.Duration
@@ -274,7 +278,8 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	}
 	userTokens, err := oauth.NewUserTokens(oauth.UserTokensConfig{Minter: minter, Store: s.store, Accounts: accounts,
 		Audit: s.audit, Limiter: limiter, Observer: observer, Logger: s.log,
-		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenLifetime: cfg.RefreshTokenLifetime})
+		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenLifetime: cfg.RefreshTokenLifetime,
+		Sessions: s.revoked})
 	if err != nil {
 		return err
 	}
@@ -292,6 +297,16 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 	m := &s.machine
+	// Token exchange (RFC 8693) and transaction tokens verify subject
+	// tokens with the same path as the provider (and external ones with
+	// the trusts), and remember exchanged tokens in the replay records.
+	exchange, err := oauth.NewExchange(oauth.ExchangeConfig{Minter: minter, Roots: m.replay, Federation: m.federation,
+		Verifier: oauth.AccessVerifier{Tokens: tok, Revocations: s.revoked, Clients: s.store, Subjects: accounts},
+		Users:    s.store, TrustDomain: cfg.TxnTrustDomain, TxnLifetime: cfg.TxnTokenLifetime,
+		Audit: s.audit, Logger: s.log})
+	if err != nil {
+		return err
+	}
 
 	// The protocol, with every grant beyond client_credentials.
 	nonceKey, err := keys.DeriveKey(master, "dpop nonce")
@@ -302,7 +317,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		DPoP: oauth.DPoPConfig{Nonce: cfg.DPoPNonce, NonceSecret: nonceKey},
 		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log,
 		Limiter: limiter, Observer: observer, FeedRequiresAuth: cfg.RevocationFeedAuth,
-		Grants:        append(userTokens.Grants(), authz.Grant()),
+		Grants:        append(userTokens.Grants(), authz.Grant(), exchange.Grant()),
 		Subjects:      accounts,
 		RefreshTokens: userTokens,
 		// The authorize handler serves /oauth2/authorize (mounted below).

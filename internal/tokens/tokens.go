@@ -80,11 +80,17 @@ func New(cfg Config) *Service {
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
 // Mint signs c as an access token valid for ttl. It fills iss, iat, nbf,
-// exp and jti, and returns the token with the claims as signed.
+// exp and jti, and returns the token with the claims as signed. An exp
+// already set in c is a limit: the token never lives beyond it (a token
+// obtained by exchange ends with its subject token).
 func (s *Service) Mint(c wire.Claims, ttl time.Duration) (string, wire.Claims, error) {
 	now := s.cfg.Now().Unix()
 	c.Issuer = s.cfg.Issuer
-	c.IssuedAt, c.NotBefore, c.Expiry = now, now, now+int64(ttl/time.Second)
+	exp := now + int64(ttl/time.Second)
+	if c.Expiry > 0 {
+		exp = min(exp, c.Expiry)
+	}
+	c.IssuedAt, c.NotBefore, c.Expiry = now, now, exp
 	c.ID = NewID()
 	if c.Scopes == nil {
 		c.Scopes = []string{}
@@ -98,12 +104,17 @@ func (s *Service) Mint(c wire.Claims, ttl time.Duration) (string, wire.Claims, e
 }
 
 // MintTxn signs c as a transaction token (typ txntoken+jwt,
-// draft-ietf-oauth-transaction-tokens-11 §9) valid for ttl. It fills iss,
-// iat, exp, jti and txn, and returns the token with the claims as signed.
+// draft-ietf-oauth-transaction-tokens-11 §9) valid for ttl, and never
+// beyond an exp already set in c. It fills iss, iat, exp, jti and txn,
+// and returns the token with the claims as signed.
 func (s *Service) MintTxn(c wire.TxnClaims, ttl time.Duration) (string, wire.TxnClaims, error) {
 	now := s.cfg.Now().Unix()
 	c.Issuer = s.cfg.Issuer
-	c.IssuedAt, c.Expiry = now, now+int64(ttl/time.Second)
+	exp := now + int64(ttl/time.Second)
+	if c.Expiry > 0 {
+		exp = min(exp, c.Expiry)
+	}
+	c.IssuedAt, c.Expiry = now, exp
 	c.ID, c.Txn = NewID(), NewTxnID()
 	payload, err := json.Marshal(&c)
 	if err != nil {

@@ -68,8 +68,8 @@ func jsonError(err error) *Error {
 const wire413 = "request_too_large"
 
 // ParseForm parses an application/x-www-form-urlencoded body bounded by
-// MaxFormBytes, refusing repeated parameters (RFC 6749 §3.1) except
-// resource, which RFC 8707 §2 repeats to name several resources. Query
+// MaxFormBytes, refusing repeated parameters (RFC 6749 §3.1) other than
+// resource and audience. Query
 // parameters are not merged in: credentials belong in the body.
 func ParseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
@@ -92,12 +92,17 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		return nil, BadRequest("Request body is not valid form encoding")
 	}
 	for k, v := range form {
-		if len(v) > 1 && k != "resource" {
+		if len(v) > 1 && !repeatable[k] {
 			return nil, BadRequest("Parameter %q is repeated", k)
 		}
 	}
 	return form, nil
 }
+
+// repeatable are the parameters a token request may send several times:
+// resource (RFC 8707 §2) and audience (RFC 8693 §2.1). Their limits are
+// the token endpoint's.
+var repeatable = map[string]bool{"resource": true, "audience": true}
 
 // Fields describes validation problems collected before answering 422.
 type Fields []string

@@ -72,6 +72,11 @@ type Config struct {
 	// SecureCookies marks cookies Secure and gives them the __Host- prefix;
 	// set it when the issuer is https.
 	SecureCookies bool
+	// Sessions publishes the session a reused code ends on the revocation
+	// list, for TokenLifetime (the longest life of a token issued in it)
+	// plus a minute; nil: introspection alone knows it.
+	Sessions      oauth.SessionRevoker
+	TokenLifetime time.Duration
 	Audit         audit.Recorder // nil: audit.Discard
 	Logger        *slog.Logger   // nil: discard
 	Now           func() time.Time

@@ -168,6 +168,11 @@ func (h *Handler) codeReused(ctx context.Context, req *oauth.TokenRequest, code 
 			h.cfg.Logger.WarnContext(ctx, "revoke refresh tokens of reused code", "session_id", code.SessionID, "err", err)
 		}
 		details["refresh_tokens_revoked"] = n
+		if h.cfg.Sessions != nil {
+			if err := h.cfg.Sessions.RevokeSession(ctx, code.SessionID, now.Add(h.cfg.TokenLifetime+time.Minute)); err != nil {
+				h.cfg.Logger.WarnContext(ctx, "publish session of reused code", "session_id", code.SessionID, "err", err)
+			}
+		}
 	}
 	h.cfg.Audit.Record(ctx, store.AuditEvent{Type: "authorize.code_reused", Outcome: audit.Denied, ActorType: "client",
 		ActorID: req.Client.ID, Target: code.UserID, IP: req.IP, UserAgent: req.UserAgent, RequestID: req.RequestID,

@@ -1,0 +1,146 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/permiso-auth/permiso/sdk/guard"
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// chain is a trader's token and what was derived from it: mt5-api's token
+// for risk, risk's for the ledger, and a transaction token.
+type chain struct {
+	login            map[string]any
+	root, hop1, hop2 string
+	txn              string
+}
+
+func (w *world) chain(t *testing.T, username string) chain {
+	t.Helper()
+	login := w.userToken("dashboard", username)
+	root := login["access_token"].(string)
+	hop1, _ := w.exchangeOK("mt5-api", root, url.Values{"audience": {riskAud}})
+	hop2, _ := w.exchangeOK("risk", hop1, url.Values{"audience": {ledgerAud}})
+	r := w.exchange("mt5-api", url.Values{"subject_token": {root}, "requested_token_type": {wire.TokenTypeTxnToken},
+		"scope": {"trade:open"}})
+	status(t, r, http.StatusOK)
+	return chain{login: login, root: root, hop1: hop1, hop2: hop2, txn: r.str("access_token")}
+}
+
+// guards follow the revocation feed as risk and the ledger do.
+type guards struct{ risk, ledger *guard.Guard }
+
+func (w *world) guards(t *testing.T) guards {
+	t.Helper()
+	mk := func(aud string) *guard.Guard {
+		g, err := guard.New(context.Background(), guard.Config{Issuer: w.ts.URL, Audience: aud,
+			TrustDomain: trustDomain, RevocationPoll: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(g.Close)
+		waitUntil(t, 10*time.Second, "guard ready", g.Ready)
+		return g
+	}
+	return guards{risk: mk(riskAud), ledger: mk(ledgerAud)}
+}
+
+// refusedEverywhere waits until introspection and both guards refuse every
+// token derived in c (the feed's delay), and checks they did accept them
+// before.
+func (gs guards) refusedEverywhere(t *testing.T, w *world, c chain) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tok := range []string{c.hop1, c.hop2} {
+		if w.active(tok) {
+			t.Fatal("a derived token is still active at introspection")
+		}
+	}
+	waitUntil(t, 15*time.Second, "guards refuse the derived tokens", func() bool {
+		_, e1 := gs.risk.Verify(ctx, c.hop1)
+		_, e2 := gs.ledger.Verify(ctx, c.hop2)
+		_, e3 := gs.risk.VerifyTxnToken(ctx, c.txn)
+		return errors.Is(e1, guard.ErrInvalidToken) && errors.Is(e2, guard.ErrInvalidToken) && errors.Is(e3, guard.ErrInvalidToken)
+	})
+}
+
+// acceptedEverywhere checks that introspection and the guards accept c.
+func (gs guards) acceptedEverywhere(t *testing.T, w *world, c chain) {
+	t.Helper()
+	ctx := context.Background()
+	if !w.active(c.hop1) || !w.active(c.hop2) {
+		t.Fatal("derived tokens inactive before any revocation")
+	}
+	if _, err := gs.risk.Verify(ctx, c.hop1); err != nil {
+		t.Fatalf("risk refuses hop 1: %v", err)
+	}
+	if _, err := gs.ledger.Verify(ctx, c.hop2); err != nil {
+		t.Fatalf("ledger refuses hop 2: %v", err)
+	}
+	if _, err := gs.risk.VerifyTxnToken(ctx, c.txn); err != nil {
+		t.Fatalf("risk refuses the transaction token: %v", err)
+	}
+}
+
+// TestExchangeRevocationFollowsDerivation: revoking the root token, its
+// refresh-token family or the user's session ends every token derived from
+// it, at introspection and at guards that follow the revocation feed.
+func TestExchangeRevocationFollowsDerivation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ts.createUser("dora", "trader")
+	gs := w.guards(t)
+
+	t.Run("revoking the root token", func(t *testing.T) {
+		c := w.chain(t, "dora")
+		gs.acceptedEverywhere(t, w, c)
+		r := w.ts.form("/oauth2/revoke", url.Values{"token": {c.root}}, "dashboard", w.secrets["dashboard"])
+		status(t, r, http.StatusOK)
+		gs.refusedEverywhere(t, w, c)
+		feed := w.ts.do("GET", "/oauth2/revocations", nil, nil)
+		var f wire.RevocationFeed
+		if err := json.Unmarshal(feed.Body, &f); err != nil {
+			t.Fatal(err)
+		}
+		root := claimsOf(t, c.root).ID
+		if !slices.ContainsFunc(f.Entries, func(e wire.RevocationEntry) bool { return e.Kind == wire.RevokeRoot && e.Value == root }) {
+			t.Fatalf("feed lacks the root_jti entry: %s", feed.Body)
+		}
+	})
+
+	t.Run("ending the session", func(t *testing.T) {
+		c := w.chain(t, "dora")
+		gs.acceptedEverywhere(t, w, c)
+		r := w.ts.jsonReq("POST", "/api/v1/auth/logout", c.root, nil)
+		status(t, r, http.StatusOK)
+		gs.refusedEverywhere(t, w, c)
+	})
+
+	t.Run("revoking the refresh-token family", func(t *testing.T) {
+		c := w.chain(t, "dora")
+		gs.acceptedEverywhere(t, w, c)
+		r := w.ts.form("/oauth2/revoke", url.Values{"token": {c.login["refresh_token"].(string)}}, "dashboard", w.secrets["dashboard"])
+		status(t, r, http.StatusOK)
+		gs.refusedEverywhere(t, w, c)
+		if w.active(c.root) {
+			t.Fatal("the access token of the revoked family's grant is still active (RFC 7009 §2.1)")
+		}
+	})
+
+	t.Run("revoking a derived token revokes it alone", func(t *testing.T) {
+		c := w.chain(t, "dora")
+		sibling, _ := w.exchangeOK("mt5-api", c.root, url.Values{"audience": {riskAud}, "scope": {"trade:read"}})
+		r := w.ts.form("/oauth2/revoke", url.Values{"token": {c.hop1}}, "mt5-api", w.secrets["mt5-api"])
+		status(t, r, http.StatusOK)
+		if w.active(c.hop1) || !w.active(sibling) || !w.active(c.root) {
+			t.Fatal("revoking one derived token must not revoke its root or siblings")
+		}
+	})
+}

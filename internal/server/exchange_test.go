@@ -1,0 +1,256 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/permiso-auth/permiso/sdk/wire"
+)
+
+// TestTokenExchange runs RFC 8693 token exchange end to end through the
+// token endpoint: narrowing, every policy refusal, the confused deputy,
+// may_act, chains and their depth, and lifetime capping.
+func TestTokenExchange(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ts := w.ts
+	alice := ts.createUser("alice", "trader")
+	ts.createUser("bob", "user")
+	sub := w.userToken("dashboard", "alice")
+	subject := sub["access_token"].(string)
+	subClaims := claimsOf(t, subject)
+
+	t.Run("delegation narrows to the subject's scopes and the policy", func(t *testing.T) {
+		r := w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {riskAud}})
+		status(t, r, http.StatusOK)
+		if r.str("issued_token_type") != wire.TokenTypeAccessToken || r.str("token_type") != "Bearer" ||
+			r.JSON["refresh_token"] != nil || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("response %s, Cache-Control %q", r.Body, r.Header.Get("Cache-Control"))
+		}
+		c := claimsOf(t, r.str("access_token"))
+		if c.Subject != alice || c.ClientID != "mt5-api" || !slices.Equal([]string(c.Audience), []string{riskAud}) ||
+			c.Type != wire.ClaimTypeAccess || c.Username != "alice" {
+			t.Fatalf("claims %+v", c)
+		}
+		if !sameSet(c.Scopes, []string{"trade:read", "trade:open"}) || !sameSet(strings.Fields(r.str("scope")), c.Scopes) {
+			t.Fatalf("scopes %v (response %q), want the trader's ∩ the policy's", c.Scopes, r.str("scope"))
+		}
+		if c.Act == nil || c.Act.Subject != "mt5-api" || c.Act.ClientID != "mt5-api" || c.Act.Act != nil {
+			t.Fatalf("act %+v", c.Act)
+		}
+		if c.RootID != subClaims.ID || c.SessionID != subClaims.SessionID || c.SessionID == "" {
+			t.Fatalf("root_jti %q sid %q, want the subject's jti %q and sid %q", c.RootID, c.SessionID, subClaims.ID, subClaims.SessionID)
+		}
+		if !w.active(r.str("access_token")) {
+			t.Fatal("exchanged token inactive at introspection")
+		}
+		intro := ts.form("/oauth2/introspect", url.Values{"token": {r.str("access_token")}}, ts.AdminID, ts.Secret)
+		if act, _ := intro.JSON["act"].(map[string]any); act["sub"] != "mt5-api" {
+			t.Fatalf("introspection act = %v", intro.JSON["act"])
+		}
+	})
+
+	t.Run("requested scopes narrow further; resource works as audience; jwt type", func(t *testing.T) {
+		r := w.exchange("mt5-api", url.Values{"subject_token": {subject}, "resource": {riskAud},
+			"scope": {"trade:read"}, "requested_token_type": {wire.TokenTypeJWT}})
+		status(t, r, http.StatusOK)
+		if c := claimsOf(t, r.str("access_token")); !slices.Equal(c.Scopes, []string{"trade:read"}) {
+			t.Fatalf("scopes %v", c.Scopes)
+		}
+		if r.str("issued_token_type") != wire.TokenTypeJWT {
+			t.Fatalf("issued_token_type %q", r.str("issued_token_type"))
+		}
+	})
+
+	t.Run("several audiences take the scopes allowed at all of them", func(t *testing.T) {
+		r := w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {riskAud, ledgerAud}})
+		status(t, r, http.StatusOK)
+		c := claimsOf(t, r.str("access_token"))
+		if !slices.Equal([]string(c.Audience), []string{riskAud, ledgerAud}) || !slices.Equal(c.Scopes, []string{"trade:read"}) {
+			t.Fatalf("aud %v scopes %v", c.Audience, c.Scopes)
+		}
+	})
+
+	t.Run("invalid_scope", func(t *testing.T) {
+		// account:read: the trader holds it, the policy does not carry it.
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {riskAud},
+			"scope": {"trade:read account:read"}}), wire.ErrInvalidScope)
+		// bob is no trader: his token never had trade:open.
+		bobTok := w.userToken("dashboard", "bob")["access_token"].(string)
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {bobTok}, "audience": {riskAud},
+			"scope": {"trade:open"}}), wire.ErrInvalidScope)
+		r := w.exchange("mt5-api", url.Values{"subject_token": {bobTok}, "audience": {riskAud}})
+		status(t, r, http.StatusOK)
+		if c := claimsOf(t, r.str("access_token")); len(c.Scopes) != 0 {
+			t.Fatalf("bob's exchanged token holds %v", c.Scopes)
+		}
+	})
+
+	t.Run("a user's scopes are re-resolved from their roles now", func(t *testing.T) {
+		carol := ts.createUser("carol", "trader")
+		carolTok := w.userToken("dashboard", "carol")["access_token"].(string)
+		r := ts.jsonReq("PUT", "/api/v1/users/"+carol+"/roles", ts.adminToken(), map[string]any{"role_ids": []string{"user"}})
+		status(t, r, http.StatusOK)
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {carolTok}, "audience": {riskAud},
+			"scope": {"trade:open"}}), wire.ErrInvalidScope)
+		_, c := w.exchangeOK("mt5-api", carolTok, url.Values{"audience": {riskAud}})
+		if len(c.Scopes) != 0 {
+			t.Fatalf("carol lost the trader role, but the exchanged token holds %v", c.Scopes)
+		}
+	})
+
+	t.Run("invalid_target", func(t *testing.T) {
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {"https://elsewhere.test"}}), wire.ErrInvalidTarget)
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {riskAud, "https://elsewhere.test"}}), wire.ErrInvalidTarget)
+		// The trust domain is for transaction tokens only.
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {trustDomain}}), wire.ErrInvalidTarget)
+	})
+
+	t.Run("invalid_request", func(t *testing.T) {
+		refresh := sub["refresh_token"].(string)
+		cases := map[string]url.Values{
+			"no subject_token":                          {},
+			"no subject_token_type":                     {"subject_token": {subject}, "subject_token_type": {""}},
+			"actor_token without its type":              {"subject_token": {subject}, "actor_token": {subject}},
+			"actor_token_type alone":                    {"subject_token": {subject}, "actor_token_type": {wire.TokenTypeAccessToken}},
+			"unknown requested type":                    {"subject_token": {subject}, "requested_token_type": {"urn:example:saml"}},
+			"unknown subject type":                      {"subject_token": {subject}, "subject_token_type": {"urn:example:saml"}},
+			"refresh token as subject":                  {"subject_token": {refresh}, "subject_token_type": {wire.TokenTypeRefreshToken}},
+			"refresh token typed access":                {"subject_token": {refresh}},
+			"garbage subject":                           {"subject_token": {"not.a.token"}},
+			"tampered subject":                          {"subject_token": {subject[:len(subject)-4] + "AAAA"}},
+			"txn parameters on an access token request": {"subject_token": {subject}, "request_details": {`{"a":1}`}},
+		}
+		for name, form := range cases {
+			t.Run(name, func(t *testing.T) { oauthError(t, w.exchange("mt5-api", form), wire.ErrInvalidRequest) })
+		}
+	})
+
+	t.Run("unauthorized_client", func(t *testing.T) {
+		for _, client := range []string{"nogrant", "nopolicy", "passive"} {
+			oauthError(t, w.exchange(client, url.Values{"subject_token": {subject}, "audience": {riskAud}}), wire.ErrUnauthorizedClient)
+		}
+		// Impersonation is the policy of imp; delegating for an actor is not.
+		actor := ts.token(w.ts.AdminID, w.ts.Secret, nil)
+		oauthError(t, w.exchange("imp", url.Values{"subject_token": {subject}, "audience": {riskAud},
+			"actor_token": {actor}, "actor_token_type": {wire.TokenTypeAccessToken}}), wire.ErrUnauthorizedClient)
+	})
+
+	t.Run("a captured token is refused to a client it was not meant for", func(t *testing.T) {
+		// eve holds the trader's token (aud mt5-api) and a policy of her own.
+		r := w.exchange("eve", url.Values{"subject_token": {subject}, "audience": {riskAud}})
+		oauthError(t, r, wire.ErrInvalidRequest)
+		if !strings.Contains(r.str("error_description"), "not issued for this client") {
+			t.Fatalf("description %q", r.str("error_description"))
+		}
+		// risk is a legitimate service, but the trader's token was for mt5-api.
+		oauthError(t, w.exchange("risk", url.Values{"subject_token": {subject}, "audience": {ledgerAud}}), wire.ErrInvalidRequest)
+	})
+
+	t.Run("may_act names who may act for a token meant elsewhere", func(t *testing.T) {
+		ptok := w.userToken("portal", "alice")["access_token"].(string)
+		pc := claimsOf(t, ptok)
+		if len(pc.MayAct) != 1 || pc.MayAct[0].ClientID != "helper" {
+			t.Fatalf("portal token may_act = %+v", pc.MayAct)
+		}
+		_, c := w.exchangeOK("helper", ptok, url.Values{"audience": {riskAud}})
+		if c.Act == nil || c.Act.ClientID != "helper" || c.Subject != alice {
+			t.Fatalf("claims %+v", c)
+		}
+		oauthError(t, w.exchange("eve", url.Values{"subject_token": {ptok}, "audience": {riskAud}}), wire.ErrInvalidRequest)
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {ptok}, "audience": {riskAud}}), wire.ErrInvalidRequest)
+	})
+
+	t.Run("an actor token names the acting party, which must be the client", func(t *testing.T) {
+		mt5Self := ts.token("mt5-api", w.secrets["mt5-api"], url.Values{"resource": {riskAud}})
+		_, c := w.exchangeOK("mt5-api", subject, url.Values{"audience": {riskAud},
+			"actor_token": {mt5Self}, "actor_token_type": {wire.TokenTypeAccessToken}})
+		if c.Act == nil || c.Act.Subject != "mt5-api" {
+			t.Fatalf("act %+v", c.Act)
+		}
+		// Another client's token as actor: mt5-api cannot claim to be the admin.
+		oauthError(t, w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {riskAud},
+			"actor_token": {ts.adminToken()}, "actor_token_type": {wire.TokenTypeAccessToken}}), wire.ErrInvalidRequest)
+	})
+
+	t.Run("chains nest act and stop at the policy's depth", func(t *testing.T) {
+		hop1, c1 := w.exchangeOK("mt5-api", subject, url.Values{"audience": {riskAud}})
+		hop2, c2 := w.exchangeOK("risk", hop1, url.Values{"audience": {ledgerAud}})
+		if c2.Subject != alice || c2.Act == nil || c2.Act.ClientID != "risk" || c2.Act.Act == nil ||
+			c2.Act.Act.ClientID != "mt5-api" || c2.Act.Act.Act != nil {
+			t.Fatalf("hop 2 act %+v (RFC 8693 §4.1: the current actor outermost)", c2.Act)
+		}
+		if c2.RootID != subClaims.ID || c1.RootID != subClaims.ID {
+			t.Fatalf("root_jti %q %q, want the original %q", c1.RootID, c2.RootID, subClaims.ID)
+		}
+		if !sameSet(c2.Scopes, []string{"trade:read", "trade:open"}) {
+			t.Fatalf("hop 2 scopes %v", c2.Scopes)
+		}
+		// ledger allows chains of 2: a third actor is one too many.
+		r := w.exchange("ledger", url.Values{"subject_token": {hop2}, "audience": {riskAud}})
+		oauthError(t, r, wire.ErrInvalidRequest)
+		if !strings.Contains(r.str("error_description"), "chain") {
+			t.Fatalf("description %q", r.str("error_description"))
+		}
+	})
+
+	t.Run("impersonation carries no act but remembers its root", func(t *testing.T) {
+		_, c := w.exchangeOK("imp", subject, url.Values{"audience": {riskAud}})
+		if c.Act != nil || c.Subject != alice || c.ClientID != "imp" || c.RootID != subClaims.ID {
+			t.Fatalf("impersonation claims %+v", c)
+		}
+	})
+
+	t.Run("the result never outlives the subject token", func(t *testing.T) {
+		// batch's token lives five minutes; mt5-api's own tokens an hour.
+		short := ts.token("batch", w.secrets["batch"], url.Values{"resource": {mt5Aud}})
+		sc := claimsOf(t, short)
+		r := w.exchange("mt5-api", url.Values{"subject_token": {short}, "audience": {riskAud}})
+		status(t, r, http.StatusOK)
+		c := claimsOf(t, r.str("access_token"))
+		if c.Expiry != sc.Expiry || c.Subject != "batch" || c.Type != wire.ClaimTypeService {
+			t.Fatalf("exp %d sub %q, want the subject's exp %d", c.Expiry, c.Subject, sc.Expiry)
+		}
+		if n, _ := r.JSON["expires_in"].(float64); int64(n) != c.Expiry-c.IssuedAt || n > 300 {
+			t.Fatalf("expires_in %v, exp-iat %d", r.JSON["expires_in"], c.Expiry-c.IssuedAt)
+		}
+		if c.IsTrusted == nil || *c.IsTrusted {
+			t.Fatal("a derived service token is trusted only when subject and actor both are")
+		}
+		hop2, _ := w.exchangeOK("risk", r.str("access_token"), url.Values{"audience": {ledgerAud}})
+		if claimsOf(t, hop2).Expiry > sc.Expiry {
+			t.Fatal("a second hop outlives the root")
+		}
+	})
+
+	t.Run("every exchange is audited", func(t *testing.T) {
+		ev := ts.waitEvent("token.exchanged", alice)
+		d, _ := ev["details"].(map[string]any)
+		if d["sub"] != alice || d["aud"] == nil || d["scope"] == nil || d["actor_chain"] == nil || d["root_jti"] != subClaims.ID {
+			t.Fatalf("audit details %v", d)
+		}
+		denied := ts.waitEvent("token.exchange_denied", "")
+		if dd, _ := denied["details"].(map[string]any); dd["error"] == nil || dd["reason"] == nil {
+			t.Fatalf("denial details %v", dd)
+		}
+	})
+
+	t.Run("metadata lists the grant", func(t *testing.T) {
+		md := ts.do("GET", "/.well-known/oauth-authorization-server", nil, nil)
+		grants, _ := md.JSON["grant_types_supported"].([]any)
+		if !slices.Contains(grants, any(wire.GrantTokenExchange)) {
+			t.Fatalf("grant_types_supported %v", grants)
+		}
+	})
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
