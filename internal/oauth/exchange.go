@@ -117,6 +117,7 @@ type exchange struct {
 	external string // the trust, for a subject token of another issuer
 	act      *wire.Actor
 	mode     string // delegation, impersonation or transaction
+	cnf      *wire.Confirmation
 	aud      wire.Audience
 	scopes   []string
 }
@@ -151,7 +152,9 @@ func (x *Exchange) token(ctx context.Context, req *TokenRequest, c *store.Client
 		return nil, exchangeError(wire.ErrInvalidRequest, "subject_not_for_client",
 			"The subject token was not issued for this client, and its may_act does not name it")
 	}
-	if err := checkBinding(req, sub.Cnf, "subject"); err != nil {
+	// A subject token bound to a key is exchanged only with proof of that
+	// key, and what is derived from it stays bound.
+	if ex.cnf, err = RequirePossession(req, sub.Cnf); err != nil {
 		return nil, err
 	}
 	if ex.aud, err = x.audience(pol, req, txn); err != nil {

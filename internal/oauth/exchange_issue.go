@@ -49,7 +49,7 @@ func (x *Exchange) issue(req *TokenRequest, c *store.Client, ex *exchange) (*Tok
 	claims := wire.Claims{Subject: sub.Subject, Audience: ex.aud, ClientID: c.ClientID,
 		Scope: strings.Join(ex.scopes, " "), Scopes: ex.scopes, Type: sub.Type, Username: sub.Username,
 		SessionID: sub.SessionID, AuthTime: sub.AuthTime, Act: ex.act, MayAct: MayActOf(c),
-		RootID: rootOf(sub), Expiry: sub.Expiry}
+		RootID: rootOf(sub), Expiry: sub.Expiry, Cnf: ex.cnf}
 	if sub.Type == wire.ClaimTypeService {
 		trusted := sub.Trusted() && c.Trusted
 		claims.IsTrusted = &trusted

@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -127,28 +126,8 @@ func (x *Exchange) actorToken(ctx context.Context, req *TokenRequest, c *store.C
 		return nil, exchangeError(wire.ErrInvalidRequest, "actor_not_client",
 			"The actor token must be one issued to the client making this request")
 	}
-	if err := checkBinding(req, a.Cnf, "actor"); err != nil {
+	if _, err := RequirePossession(req, a.Cnf); err != nil {
 		return nil, err
 	}
 	return a, nil
-}
-
-// checkBinding asks for proof of possession of the key a token is bound
-// to: the client certificate of this request for a certificate-bound token
-// (RFC 8705 §3). A DPoP-bound token (RFC 9449) cannot be exchanged until
-// the token endpoint takes DPoP proofs.
-func checkBinding(req *TokenRequest, cnf *wire.Confirmation, which string) error {
-	if cnf == nil || (cnf.JKT == "" && cnf.X5TS256 == "") {
-		return nil
-	}
-	if cnf.JKT != "" {
-		return exchangeError(wire.ErrInvalidRequest, which+"_dpop_bound",
-			"The %s token is bound to a DPoP key, and this server cannot check a proof of it at the token endpoint", which)
-	}
-	if req.Auth != nil && req.Auth.CertThumbprint != "" &&
-		subtle.ConstantTimeCompare([]byte(req.Auth.CertThumbprint), []byte(cnf.X5TS256)) == 1 {
-		return nil
-	}
-	return exchangeError(wire.ErrInvalidRequest, which+"_certificate_bound",
-		"The %s token is bound to a client certificate: exchange it over mutual TLS with that certificate", which)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -223,6 +224,46 @@ func TestTokenExchange(t *testing.T) {
 		hop2, _ := w.exchangeOK("risk", r.str("access_token"), url.Values{"audience": {ledgerAud}})
 		if claimsOf(t, hop2).Expiry > sc.Expiry {
 			t.Fatal("a second hop outlives the root")
+		}
+	})
+
+	t.Run("a bound subject token needs proof of its key, and what derives from it stays bound", func(t *testing.T) {
+		key, other := newDPoPKey(t), newDPoPKey(t)
+		tokenURL := ts.URL + "/oauth2/token"
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			"DPoP": {key.proof(t, "POST", tokenURL, dpop.ProofOptions{})}}
+		req, _ := http.NewRequest("POST", "/", nil)
+		req.SetBasicAuth("batch", w.secrets["batch"])
+		h.Set("Authorization", req.Header.Get("Authorization"))
+		r := ts.do("POST", "/oauth2/token", h, strings.NewReader(url.Values{"grant_type": {"client_credentials"},
+			"resource": {mt5Aud}}.Encode()))
+		status(t, r, http.StatusOK)
+		bound := r.str("access_token")
+		if c := claimsOf(t, bound); c.Cnf == nil || c.Cnf.JKT != key.Thumbprint() {
+			t.Fatalf("subject cnf %+v", c.Cnf)
+		}
+		form := url.Values{"grant_type": {wire.GrantTokenExchange}, "subject_token": {bound},
+			"subject_token_type": {wire.TokenTypeAccessToken}, "audience": {riskAud}}
+		exchangeWith := func(proof string) *response {
+			h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+			if proof != "" {
+				h.Set("DPoP", proof)
+			}
+			req, _ := http.NewRequest("POST", "/", nil)
+			req.SetBasicAuth("mt5-api", w.secrets["mt5-api"])
+			h.Set("Authorization", req.Header.Get("Authorization"))
+			return ts.do("POST", "/oauth2/token", h, strings.NewReader(form.Encode()))
+		}
+		for name, proof := range map[string]string{"no proof": "", "another key's proof": other.proof(t, "POST", tokenURL, dpop.ProofOptions{})} {
+			r := exchangeWith(proof)
+			if r.Status != http.StatusBadRequest || r.str("error") != wire.ErrInvalidDPoPProof {
+				t.Fatalf("%s: %d %s", name, r.Status, r.Body)
+			}
+		}
+		r = exchangeWith(key.proof(t, "POST", tokenURL, dpop.ProofOptions{}))
+		status(t, r, http.StatusOK)
+		if c := claimsOf(t, r.str("access_token")); c.Cnf == nil || c.Cnf.JKT != key.Thumbprint() {
+			t.Fatalf("derived cnf %+v: the binding was dropped", c.Cnf)
 		}
 	})
 
