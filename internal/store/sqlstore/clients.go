@@ -48,7 +48,7 @@ func (st *Tenant) clientArgs(c store.Client) []any {
 		st.tsp(c.LastUsed), c.TotalRequests}
 }
 
-// exchangeArg stores a token-exchange policy as JSON, or '' when it allows
+// exchangeArg stores a token-exchange policy as JSON, or ” when it allows
 // nothing.
 func exchangeArg(p store.ExchangePolicy) string {
 	if p.IsZero() {
