@@ -157,7 +157,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if c.TokenExchange, err = a.exchangePolicy(r, caller, in.TokenExchange, c.TokenExchange, &problems); err != nil {
+	if c.TokenExchange, err = a.exchangePolicy(r, caller, c.ClientID, in.TokenExchange, c.TokenExchange, &problems); err != nil {
 		return err
 	}
 	checkClientRules(&c, &problems)
@@ -297,7 +297,7 @@ func (a *API) changeClient(w http.ResponseWriter, r *http.Request, event string,
 	// without a transaction; the same change is reapplied inside it.
 	probe := current
 	probe.ScopeIDs = slices.Clone(current.ScopeIDs)
-	exchange, err := a.exchangePolicy(r, caller, in.TokenExchange, current.TokenExchange, &problems)
+	exchange, err := a.exchangePolicy(r, caller, current.ClientID, in.TokenExchange, current.TokenExchange, &problems)
 	if err != nil {
 		return err
 	}

@@ -75,10 +75,10 @@ func (a *API) resolveExchange(ctx context.Context, in *apitype.ExchangePolicy, p
 
 // exchangePolicy returns the policy a body's token_exchange sets, or
 // current when it sets none. The scopes a policy lets the client carry to
-// other services are a grant like its own scopes: the caller must hold
-// each of them (403 naming those it lacks).
-func (a *API) exchangePolicy(r *http.Request, caller *wire.Claims, in *apitype.ExchangePolicy, current store.ExchangePolicy,
-	problems *web.Fields) (store.ExchangePolicy, error) {
+// other services are a grant like its own scopes: the delegation rule
+// applies (the caller must hold each of them).
+func (a *API) exchangePolicy(r *http.Request, caller *wire.Claims, clientID string, in *apitype.ExchangePolicy,
+	current store.ExchangePolicy, problems *web.Fields) (store.ExchangePolicy, error) {
 	if in == nil {
 		return current, nil
 	}
@@ -86,9 +86,8 @@ func (a *API) exchangePolicy(r *http.Request, caller *wire.Claims, in *apitype.E
 	if err != nil {
 		return current, err
 	}
-	if missing := wire.MissingScopes(caller.Scopes, exchangeScopes(p)); len(missing) > 0 {
-		return current, web.Forbidden(wire.ErrForbidden, "You cannot let a client carry scopes you do not hold: %s", web.QuoteList(missing, 10)).
-			With("missing_scopes", missing)
+	if err := a.mayGrant(r, caller, "client "+clientID+" (token exchange)", exchangeScopes(p)); err != nil {
+		return current, err
 	}
 	return p, nil
 }

@@ -38,7 +38,7 @@ func newWorld(t *testing.T) *world {
 	// Nobody lets a client carry scopes they do not hold: the operator
 	// who sets these policies holds the trading scopes.
 	opID, opSecret := ts.createClient(map[string]any{"client_id": "operator", "name": "Operator",
-		"scope_ids": append([]string{"admin:clients"}, trader...)})
+		"scope_ids": append([]string{"admin:clients", "service:mt5"}, trader...)})
 	w.operator = ts.token(opID, opSecret, nil)
 	w.client("dashboard", map[string]any{"grant_types": []string{"password", "refresh_token"},
 		"audiences": []string{mt5Aud}, "scope_ids": trader})

@@ -279,6 +279,44 @@ func TestTokenExchange(t *testing.T) {
 		}
 	})
 
+	t.Run("policy administration", func(t *testing.T) {
+		r := ts.jsonReq("GET", "/api/v1/service-clients/mt5-api", w.operator, nil)
+		status(t, r, http.StatusOK)
+		pol, _ := r.JSON["token_exchange"].(map[string]any)
+		if pol["delegate"] != true || pol["max_depth"] != float64(3) || len(pol["targets"].([]any)) != 3 ||
+			pol["resources"].([]any)[0] != mt5Aud {
+			t.Fatalf("token_exchange %v", r.JSON["token_exchange"])
+		}
+		bad := map[string]any{"name": "Bad", "grant_types": []string{wire.GrantTokenExchange}, "token_exchange": map[string]any{
+			"resources": []string{"not a uri"}, "max_depth": 11, "actors": []string{"no spaces allowed"},
+			"targets": []map[string]any{{"audience": riskAud, "scopes": []string{"no:such-scope"}}, {"audience": riskAud, "scopes": []string{}}}}}
+		r = ts.jsonReq("POST", "/api/v1/service-clients", w.operator, bad)
+		status(t, r, http.StatusUnprocessableEntity)
+		for _, want := range []string{"resources", "max_depth", "actors", "unknown scopes", "listed twice"} {
+			if !strings.Contains(string(r.Body), want) {
+				t.Errorf("422 does not name %q: %s", want, r.Body)
+			}
+		}
+		pub := map[string]any{"name": "SPA", "client_type": "public", "redirect_uris": []string{"https://spa.test/cb"},
+			"grant_types": []string{"authorization_code", wire.GrantTokenExchange}}
+		status(t, ts.jsonReq("POST", "/api/v1/service-clients", w.operator, pub), http.StatusUnprocessableEntity)
+		// Letting a client carry a scope to another service is a grant: an
+		// administrator who lacks trade:open cannot.
+		limID, limSecret := ts.createClient(map[string]any{"name": "Limited admin", "scope_ids": []string{"admin:clients", "trade:read"}})
+		limited := ts.token(limID, limSecret, nil)
+		r = ts.jsonReq("POST", "/api/v1/service-clients", limited, map[string]any{"name": "Sneaky",
+			"grant_types": []string{wire.GrantTokenExchange}, "token_exchange": map[string]any{"delegate": true,
+				"targets": []map[string]any{{"audience": riskAud, "scopes": []string{"trade:read", "trade:open"}}}}})
+		status(t, r, http.StatusForbidden)
+		if !strings.Contains(r.str("error_description"), "trade:open") {
+			t.Fatalf("403 does not name the scope: %s", r.Body)
+		}
+		r = ts.jsonReq("POST", "/api/v1/service-clients", limited, map[string]any{"name": "Reader",
+			"grant_types": []string{wire.GrantTokenExchange}, "token_exchange": map[string]any{"delegate": true,
+				"targets": []map[string]any{{"audience": riskAud, "scopes": []string{"trade:read"}}}}})
+		status(t, r, http.StatusCreated)
+	})
+
 	t.Run("metadata lists the grant", func(t *testing.T) {
 		md := ts.do("GET", "/.well-known/oauth-authorization-server", nil, nil)
 		grants, _ := md.JSON["grant_types_supported"].([]any)
