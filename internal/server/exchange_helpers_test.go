@@ -127,7 +127,7 @@ func (w *world) exchangeOK(client, subject string, extra url.Values) (string, wi
 		w.ts.t.Fatalf("exchange by %s: %d %s", client, r.Status, r.Body)
 	}
 	tok := r.str("access_token")
-	return tok, claimsOf(w.ts.t, tok)
+	return tok, tokenClaims(w.ts.t, tok)
 }
 
 // active asks introspection about tok.
@@ -140,9 +140,9 @@ func (w *world) active(tok string) bool {
 	return r.JSON["active"] == true
 }
 
-// claimsOf decodes a token's claims without verifying it (the server
+// tokenClaims decodes a token's claims without verifying it (the server
 // verified it; the tests read what it says).
-func claimsOf(t *testing.T, raw string) wire.Claims {
+func tokenClaims(t *testing.T, raw string) wire.Claims {
 	t.Helper()
 	tok, err := jwt.ParseUnverified(raw)
 	if err != nil {

@@ -109,7 +109,7 @@ func TestExchangeRevocationFollowsDerivation(t *testing.T) {
 		if err := json.Unmarshal(feed.Body, &f); err != nil {
 			t.Fatal(err)
 		}
-		root := claimsOf(t, c.root).ID
+		root := tokenClaims(t, c.root).ID
 		if !slices.ContainsFunc(f.Entries, func(e wire.RevocationEntry) bool { return e.Kind == wire.RevokeRoot && e.Value == root }) {
 			t.Fatalf("feed lacks the root_jti entry: %s", feed.Body)
 		}

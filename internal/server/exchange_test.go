@@ -22,7 +22,7 @@ func TestTokenExchange(t *testing.T) {
 	ts.createUser("bob", "user")
 	sub := w.userToken("dashboard", "alice")
 	subject := sub["access_token"].(string)
-	subClaims := claimsOf(t, subject)
+	subClaims := tokenClaims(t, subject)
 
 	t.Run("delegation narrows to the subject's scopes and the policy", func(t *testing.T) {
 		r := w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {riskAud}})
@@ -31,7 +31,7 @@ func TestTokenExchange(t *testing.T) {
 			r.JSON["refresh_token"] != nil || r.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("response %s, Cache-Control %q", r.Body, r.Header.Get("Cache-Control"))
 		}
-		c := claimsOf(t, r.str("access_token"))
+		c := tokenClaims(t, r.str("access_token"))
 		if c.Subject != alice || c.ClientID != "mt5-api" || !slices.Equal([]string(c.Audience), []string{riskAud}) ||
 			c.Type != wire.ClaimTypeAccess || c.Username != "alice" {
 			t.Fatalf("claims %+v", c)
@@ -58,7 +58,7 @@ func TestTokenExchange(t *testing.T) {
 		r := w.exchange("mt5-api", url.Values{"subject_token": {subject}, "resource": {riskAud},
 			"scope": {"trade:read"}, "requested_token_type": {wire.TokenTypeJWT}})
 		status(t, r, http.StatusOK)
-		if c := claimsOf(t, r.str("access_token")); !slices.Equal(c.Scopes, []string{"trade:read"}) {
+		if c := tokenClaims(t, r.str("access_token")); !slices.Equal(c.Scopes, []string{"trade:read"}) {
 			t.Fatalf("scopes %v", c.Scopes)
 		}
 		if r.str("issued_token_type") != wire.TokenTypeJWT {
@@ -69,7 +69,7 @@ func TestTokenExchange(t *testing.T) {
 	t.Run("several audiences take the scopes allowed at all of them", func(t *testing.T) {
 		r := w.exchange("mt5-api", url.Values{"subject_token": {subject}, "audience": {riskAud, ledgerAud}})
 		status(t, r, http.StatusOK)
-		c := claimsOf(t, r.str("access_token"))
+		c := tokenClaims(t, r.str("access_token"))
 		if !slices.Equal([]string(c.Audience), []string{riskAud, ledgerAud}) || !slices.Equal(c.Scopes, []string{"trade:read"}) {
 			t.Fatalf("aud %v scopes %v", c.Audience, c.Scopes)
 		}
@@ -85,7 +85,7 @@ func TestTokenExchange(t *testing.T) {
 			"scope": {"trade:open"}}), wire.ErrInvalidScope)
 		r := w.exchange("mt5-api", url.Values{"subject_token": {bobTok}, "audience": {riskAud}})
 		status(t, r, http.StatusOK)
-		if c := claimsOf(t, r.str("access_token")); len(c.Scopes) != 0 {
+		if c := tokenClaims(t, r.str("access_token")); len(c.Scopes) != 0 {
 			t.Fatalf("bob's exchanged token holds %v", c.Scopes)
 		}
 	})
@@ -153,7 +153,7 @@ func TestTokenExchange(t *testing.T) {
 
 	t.Run("may_act names who may act for a token meant elsewhere", func(t *testing.T) {
 		ptok := w.userToken("portal", "alice")["access_token"].(string)
-		pc := claimsOf(t, ptok)
+		pc := tokenClaims(t, ptok)
 		if len(pc.MayAct) != 1 || pc.MayAct[0].ClientID != "helper" {
 			t.Fatalf("portal token may_act = %+v", pc.MayAct)
 		}
@@ -208,10 +208,10 @@ func TestTokenExchange(t *testing.T) {
 	t.Run("the result never outlives the subject token", func(t *testing.T) {
 		// batch's token lives five minutes; mt5-api's own tokens an hour.
 		short := ts.token("batch", w.secrets["batch"], url.Values{"resource": {mt5Aud}})
-		sc := claimsOf(t, short)
+		sc := tokenClaims(t, short)
 		r := w.exchange("mt5-api", url.Values{"subject_token": {short}, "audience": {riskAud}})
 		status(t, r, http.StatusOK)
-		c := claimsOf(t, r.str("access_token"))
+		c := tokenClaims(t, r.str("access_token"))
 		if c.Expiry != sc.Expiry || c.Subject != "batch" || c.Type != wire.ClaimTypeService {
 			t.Fatalf("exp %d sub %q, want the subject's exp %d", c.Expiry, c.Subject, sc.Expiry)
 		}
@@ -222,7 +222,7 @@ func TestTokenExchange(t *testing.T) {
 			t.Fatal("a derived service token is trusted only when subject and actor both are")
 		}
 		hop2, _ := w.exchangeOK("risk", r.str("access_token"), url.Values{"audience": {ledgerAud}})
-		if claimsOf(t, hop2).Expiry > sc.Expiry {
+		if tokenClaims(t, hop2).Expiry > sc.Expiry {
 			t.Fatal("a second hop outlives the root")
 		}
 	})
@@ -239,7 +239,7 @@ func TestTokenExchange(t *testing.T) {
 			"resource": {mt5Aud}}.Encode()))
 		status(t, r, http.StatusOK)
 		bound := r.str("access_token")
-		if c := claimsOf(t, bound); c.Cnf == nil || c.Cnf.JKT != key.Thumbprint() {
+		if c := tokenClaims(t, bound); c.Cnf == nil || c.Cnf.JKT != key.Thumbprint() {
 			t.Fatalf("subject cnf %+v", c.Cnf)
 		}
 		form := url.Values{"grant_type": {wire.GrantTokenExchange}, "subject_token": {bound},
@@ -262,7 +262,7 @@ func TestTokenExchange(t *testing.T) {
 		}
 		r = exchangeWith(key.proof(t, "POST", tokenURL, dpop.ProofOptions{}))
 		status(t, r, http.StatusOK)
-		if c := claimsOf(t, r.str("access_token")); c.Cnf == nil || c.Cnf.JKT != key.Thumbprint() {
+		if c := tokenClaims(t, r.str("access_token")); c.Cnf == nil || c.Cnf.JKT != key.Thumbprint() {
 			t.Fatalf("derived cnf %+v: the binding was dropped", c.Cnf)
 		}
 	})

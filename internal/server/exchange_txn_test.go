@@ -23,7 +23,7 @@ func TestTransactionTokens(t *testing.T) {
 	w := newWorld(t)
 	alice := w.ts.createUser("alice", "trader")
 	subject := w.userToken("dashboard", "alice")["access_token"].(string)
-	sc := claimsOf(t, subject)
+	sc := tokenClaims(t, subject)
 	txnForm := func(extra url.Values) url.Values {
 		v := url.Values{"subject_token": {subject}, "requested_token_type": {wire.TokenTypeTxnToken}, "scope": {"trade:open"}}
 		for k, vv := range extra {
