@@ -124,4 +124,3 @@ func FuzzExchangeRequest(f *testing.F) {
 		}
 	})
 }
-
