@@ -118,7 +118,10 @@ func TestExchangeRevocationFollowsDerivation(t *testing.T) {
 	t.Run("ending the session", func(t *testing.T) {
 		c := w.chain(t, "dora")
 		gs.acceptedEverywhere(t, w, c)
-		r := w.ts.jsonReq("POST", "/api/v1/auth/logout", c.root, nil)
+		// dora ends the dashboard's session from another sign-in (a token
+		// for Permiso's own API).
+		own := w.ts.loginOK("dora").Access
+		r := w.ts.jsonReq("DELETE", "/api/v1/sessions/"+tokenClaims(t, c.root).SessionID, own, nil)
 		status(t, r, http.StatusOK)
 		gs.refusedEverywhere(t, w, c)
 	})
