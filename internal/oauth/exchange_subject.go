@@ -80,7 +80,7 @@ func (x *Exchange) externalToken(ctx context.Context, tok *jwt.Token, raw string
 		return nil, "", errSubjectInvalid("subject_unknown_issuer")
 	}
 	if fail == nil {
-		fail = fed.Verify(ctx, m, raw)
+		_, fail = fed.Verify(ctx, m, raw)
 	}
 	if fail != nil {
 		if fail.Unavailable {
