@@ -154,7 +154,7 @@ func (x *Exchange) token(ctx context.Context, req *TokenRequest, c *store.Client
 	}
 	// A subject token bound to a key is exchanged only with proof of that
 	// key, and what is derived from it stays bound.
-	if ex.cnf, err = RequirePossession(req, sub.Cnf); err != nil {
+	if ex.cnf, err = x.possession(ctx, req, sub); err != nil {
 		return nil, err
 	}
 	if ex.aud, err = x.audience(pol, req, txn); err != nil {

@@ -6,9 +6,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
+	"github.com/permiso-auth/permiso/internal/replay"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	"github.com/permiso-auth/permiso/sdk/jwt"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -130,4 +134,77 @@ func (x *Exchange) actorToken(ctx context.Context, req *TokenRequest, c *store.C
 		return nil, err
 	}
 	return a, nil
+}
+
+// possession checks proof of the key a subject token is bound to and
+// returns what the new token is bound to. The holder of a DPoP key proves
+// it on the token request itself ([RequirePossession]), and the new token
+// stays bound to that key. A service exchanging a DPoP-bound token it was
+// called with cannot sign for the caller's key: it forwards the proof the
+// token came with (subject_token_dpop). That proof must be signed by the
+// token's key, carry the token's hash (ath), be fresh, and not have served
+// the same exchange before; the new token is then the service's, bound to
+// its own key when it sent a proof of one.
+func (x *Exchange) possession(ctx context.Context, req *TokenRequest, sub *wire.Claims) (*wire.Confirmation, error) {
+	cnf := sub.Cnf
+	if cnf == nil || cnf.JKT == "" || cnf.X5TS256 != "" || (req.Bind != nil && req.Bind.JKT == cnf.JKT) {
+		return RequirePossession(req, cnf)
+	}
+	if req.SubjectTokenDPoP == "" {
+		return nil, exchangeError(wire.ErrInvalidDPoPProof, "subject_dpop_missing",
+			"The subject token is bound to a DPoP key: forward the DPoP proof it was presented with (subject_token_dpop), or send a proof of that key")
+	}
+	tok, err := jwt.ParseUnverified(req.SubjectTokenDPoP)
+	var target struct {
+		HTM string `json:"htm"`
+		HTU string `json:"htu"`
+	}
+	if err != nil || tok.Decode(&target) != nil {
+		return nil, exchangeError(wire.ErrInvalidDPoPProof, "subject_dpop_malformed", "subject_token_dpop is not a DPoP proof")
+	}
+	// The proof was made for the exchanging service's own URL, which Permiso
+	// does not know: htm and htu are taken as the proof states them. What
+	// ties it to this exchange is the key, the token's hash and its age.
+	// A proof serves each exchange (audience and scope) once.
+	scope := strings.Join(req.Scopes, " ")
+	v, err := x.proofs(strings.Join(req.Resources, " ") + "|" + scope)
+	if err != nil {
+		return nil, err
+	}
+	_, err = v.Verify(ctx, dpop.Request{Proofs: []string{req.SubjectTokenDPoP}, Method: target.HTM, URI: target.HTU,
+		AccessToken: req.SubjectToken, JKT: cnf.JKT, NoNonce: true})
+	switch {
+	case err == nil:
+		return req.Bind, nil
+	case errors.Is(err, dpop.ErrInvalidProof):
+		x.cfg.Logger.DebugContext(ctx, "forwarded DPoP proof refused", "err", err)
+		return nil, exchangeError(wire.ErrInvalidDPoPProof, "subject_dpop_invalid",
+			"subject_token_dpop is not a fresh, unused DPoP proof of the subject token's key for that token")
+	default:
+		return nil, web.Unavailable(fmt.Errorf("forwarded DPoP proof: %w", err))
+	}
+}
+
+// proofs returns the verifier of forwarded DPoP proofs whose jtis are
+// remembered per exchange (namespace).
+func (x *Exchange) proofs(namespace string) (*dpop.Verifier, error) {
+	v, err := dpop.NewVerifier(dpop.Config{Replay: forwardedReplay{x.cfg.Roots, "forwarded-dpop|" + namespace}, Now: x.cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("forwarded DPoP proof verifier: %w", err)
+	}
+	return v, nil
+}
+
+// forwardedReplay records forwarded proofs in the shared replay records.
+type forwardedReplay struct {
+	r         *replay.Records
+	namespace string
+}
+
+func (f forwardedReplay) Use(ctx context.Context, id string, exp time.Time) error {
+	err := f.r.Use(ctx, f.namespace, id, exp)
+	if errors.Is(err, replay.ErrReplayed) {
+		return dpop.ErrReplayed
+	}
+	return err
 }

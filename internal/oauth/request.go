@@ -54,8 +54,12 @@ type TokenRequest struct {
 	CodeVerifier string
 	// Token exchange (RFC 8693 §2.1) and transaction tokens
 	// (draft-ietf-oauth-transaction-tokens-11 §11.1).
-	SubjectToken       string
-	SubjectTokenType   string
+	SubjectToken     string
+	SubjectTokenType string
+	// SubjectTokenDPoP is the DPoP proof a DPoP-bound subject token was
+	// presented with to the exchanging client (Permiso's
+	// subject_token_dpop parameter).
+	SubjectTokenDPoP   string
 	ActorToken         string
 	ActorTokenType     string
 	RequestedTokenType string
@@ -85,7 +89,7 @@ func ParseTokenRequest(r *http.Request, form url.Values) (*TokenRequest, error) 
 	for k, v := range form {
 		limit := maxParamLen
 		switch k {
-		case "client_assertion", "subject_token", "actor_token":
+		case "client_assertion", "subject_token", "actor_token", "subject_token_dpop":
 			limit = maxAssertionLen
 		}
 		for _, s := range v {
@@ -105,6 +109,7 @@ func ParseTokenRequest(r *http.Request, form url.Values) (*TokenRequest, error) 
 
 		SubjectToken:       form.Get("subject_token"),
 		SubjectTokenType:   form.Get("subject_token_type"),
+		SubjectTokenDPoP:   form.Get("subject_token_dpop"),
 		ActorToken:         form.Get("actor_token"),
 		ActorTokenType:     form.Get("actor_token_type"),
 		RequestedTokenType: form.Get("requested_token_type"),

@@ -265,6 +265,29 @@ func TestTokenExchange(t *testing.T) {
 		if c := tokenClaims(t, r.str("access_token")); c.Cnf == nil || c.Cnf.JKT != key.Thumbprint() {
 			t.Fatalf("derived cnf %+v: the binding was dropped", c.Cnf)
 		}
+
+		// mt5-api cannot sign for the caller's key: it forwards the proof the
+		// token came with to it. Fresh, of the token's key, for that token.
+		api := "https://mt5-api.example/api/v1/trades"
+		forwarded := key.proof(t, "POST", api, dpop.ProofOptions{AccessToken: bound})
+		form.Set("subject_token_dpop", forwarded)
+		r = exchangeWith("")
+		status(t, r, http.StatusOK)
+		if c := tokenClaims(t, r.str("access_token")); c.Cnf != nil || c.Subject != "batch" || c.Act == nil {
+			t.Fatalf("derived claims %+v: mt5-api sent no key of its own, so the token is its bearer token", c)
+		}
+		refused := map[string]string{
+			"the same proof again":   forwarded,
+			"a proof without ath":    key.proof(t, "POST", api, dpop.ProofOptions{}),
+			"a proof of another key": other.proof(t, "POST", api, dpop.ProofOptions{AccessToken: bound}),
+			"not a proof":            "x.y.z",
+		}
+		for name, proof := range refused {
+			form.Set("subject_token_dpop", proof)
+			if r := exchangeWith(""); r.Status != http.StatusBadRequest || r.str("error") != wire.ErrInvalidDPoPProof {
+				t.Fatalf("%s: %d %s", name, r.Status, r.Body)
+			}
+		}
 	})
 
 	t.Run("every exchange is audited", func(t *testing.T) {

@@ -26,6 +26,11 @@ type ExchangeRequest struct {
 	// SubjectTokenType is a token type identifier; empty means
 	// wire.TokenTypeAccessToken.
 	SubjectTokenType string
+	// SubjectTokenDPoP is the DPoP proof the subject token was presented
+	// with, when it is DPoP-bound (guard.DPoPProof of the incoming
+	// request): Permiso's proof of the subject's key (the subject_token_dpop
+	// parameter, a Permiso extension). Not part of the cache key.
+	SubjectTokenDPoP string
 	// ActorToken names the acting party explicitly (delegation); empty
 	// means the authenticated client is the actor.
 	ActorToken string
@@ -56,6 +61,9 @@ func (r *ExchangeRequest) form() (url.Values, error) {
 		"grant_type":         {wire.GrantTokenExchange},
 		"subject_token":      {r.SubjectToken},
 		"subject_token_type": {or(r.SubjectTokenType, wire.TokenTypeAccessToken)},
+	}
+	if r.SubjectTokenDPoP != "" {
+		form.Set("subject_token_dpop", r.SubjectTokenDPoP)
 	}
 	if r.ActorToken != "" {
 		form.Set("actor_token", r.ActorToken)

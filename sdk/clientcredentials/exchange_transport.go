@@ -55,7 +55,7 @@ func (t *ExchangeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		closeBody(req)
 		return nil, ErrNoSubject
 	}
-	tok, err := t.ex.Token(req.Context(), subject, t.audience, t.scopes...)
+	tok, err := t.token(req.Context(), subject)
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -74,7 +74,7 @@ func (t *ExchangeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if !replayable {
 		return resp, nil
 	}
-	tok, err = t.ex.Token(req.Context(), subject, t.audience, t.scopes...)
+	tok, err = t.token(req.Context(), subject)
 	if err != nil {
 		return resp, nil
 	}
@@ -92,6 +92,19 @@ func (t *ExchangeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return t.base.RoundTrip(retry)
+}
+
+// token exchanges subject for the transport's audience and scopes,
+// forwarding the DPoP proof the incoming request presented it with.
+func (t *ExchangeTransport) token(ctx context.Context, subject string) (*oauth2.Token, error) {
+	r := ExchangeRequest{SubjectToken: subject, Scopes: t.scopes}
+	if t.audience != "" {
+		r.Audiences = []string{t.audience}
+	}
+	if t.Subject == nil {
+		r.SubjectTokenDPoP = guard.DPoPProof(ctx)
+	}
+	return t.ex.Exchange(ctx, r)
 }
 
 // prepare clones req with the exchanged token (and its DPoP proof when it

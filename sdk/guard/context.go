@@ -14,6 +14,7 @@ type auth struct {
 	claims  *wire.Claims
 	token   string  // the access token itself, for exchanging it
 	binding Binding // how the request proved it holds the token
+	proof   string  // the DPoP proof of a DPoP-bound token
 	txn     *wire.TxnClaims
 	rawTxn  string
 }
@@ -49,6 +50,17 @@ func WithBinding(ctx context.Context, c *wire.Claims, token string, b Binding) c
 func BindingFrom(ctx context.Context) Binding {
 	if a := authFrom(ctx); a != nil {
 		return a.binding
+	}
+	return ""
+}
+
+// DPoPProof returns the DPoP proof the request presented its DPoP-bound
+// token with, or "". A service that exchanges the token forwards it (the
+// Exchanger's transport does), so that the authorization server sees the
+// token's key was proved: nobody but the key's holder could have made it.
+func DPoPProof(ctx context.Context) string {
+	if a := authFrom(ctx); a != nil {
+		return a.proof
 	}
 	return ""
 }

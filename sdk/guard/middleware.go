@@ -55,6 +55,9 @@ func (g *Guard) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 			}
 			_, raw, _ := authorization(req.Authorization)
 			a := &auth{claims: c, token: raw, binding: b}
+			if b == DPoP && len(req.DPoP) == 1 {
+				a.proof = req.DPoP[0]
+			}
 			if g.txnVerifier != nil {
 				if err := g.readTxnToken(r, a); err != nil {
 					g.refuseTxn(w, r, err)
