@@ -207,12 +207,19 @@ func TestEndToEnd(t *testing.T) {
 
 	bootstrap := filepath.Join(dataDir, "bootstrap-admin.json")
 	secrets := filepath.Join(tmp, "secrets.json")
-	for i := range 2 { // the second run proves setup is idempotent
+	botKey := filepath.Join(tmp, "trading-bot.key.pem")
+	for i := range 2 { // the second run proves setup is idempotent (and keeps the bot's key)
 		out, err := run(t, nil, filepath.Join(tmp, "setup"), "--permiso-url", issuer, "--bootstrap-file", bootstrap,
-			"--mt5-audience", audience, "--secrets-out", secrets)
+			"--mt5-audience", audience, "--secrets-out", secrets, "--bot-key-out", botKey)
 		if err != nil {
 			t.Fatalf("setup run %d: %v\n%s", i+1, err, out)
 		}
+		if !strings.Contains(out, "auth=private_key_jwt") {
+			t.Fatalf("setup run %d did not register the bot with a key:\n%s", i+1, out)
+		}
+	}
+	if fi, err := os.Stat(botKey); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("bot key file: %v %v", fi, err)
 	}
 	var sf struct {
 		Clients map[string]struct {
@@ -225,9 +232,13 @@ func TestEndToEnd(t *testing.T) {
 	if fi, err := os.Stat(secrets); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("secrets file mode: %v %v", fi.Mode(), err)
 	}
-	botSecret := sf.Clients["trading-bot"].ClientSecret
-	if botSecret == "" {
-		t.Fatalf("no trading-bot secret in %s", secrets)
+	// The bot is secretless: setup registered its public key, and the
+	// only secret it wrote is mt5-api-service's.
+	if s := sf.Clients["trading-bot"].ClientSecret; s != "" {
+		t.Fatalf("setup gave trading-bot a secret")
+	}
+	if sf.Clients["mt5-api-service"].ClientSecret == "" {
+		t.Fatalf("no mt5-api-service secret in %s", secrets)
 	}
 
 	api := start(t, "mt5-api", nil, filepath.Join(tmp, "mt5-api"), "--addr", mt5Addr, "--issuer", issuer, "--audience", audience)
@@ -236,12 +247,12 @@ func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	// setup registers the bot with dpop_bound_access_tokens: its tokens are
 	// bound to this key, and mt5-api accepts no other kind.
-	botKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dpopKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bot := clientcredentials.Config{IssuerURL: issuer, ClientID: "trading-bot", ClientSecret: botSecret, Audience: audience, DPoPKey: botKey}
-	signer, err := dpop.NewSigner(botKey)
+	bot := clientcredentials.Config{IssuerURL: issuer, ClientID: "trading-bot", PrivateKeyFile: botKey, Audience: audience, DPoPKey: dpopKey}
+	signer, err := dpop.NewSigner(dpopKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,9 +276,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	t.Run("bot trades", func(t *testing.T) {
-		out, err := run(t, []string{"PERMISO_CLIENT_ID=trading-bot", "PERMISO_CLIENT_SECRET=" + botSecret},
+		out, err := run(t, []string{"PERMISO_CLIENT_ID=trading-bot"},
 			filepath.Join(tmp, "trading-bot"), "--issuer", issuer, "--mt5-url", mt5, "--audience", audience,
-			"--iterations", "3", "--interval", "200ms", "--hold", "1")
+			"--private-key-file", botKey, "--iterations", "3", "--interval", "200ms", "--hold", "1")
 		if err != nil {
 			t.Fatalf("trading-bot: %v\n%s", err, out)
 		}
@@ -387,9 +398,12 @@ func TestEndToEnd(t *testing.T) {
 		if st, _, b := callDPoP(t, signer, "GET", mt5+"/api/v1/market/EURUSD", tok, nil); st != http.StatusOK {
 			t.Fatalf("before revocation = %d %s", st, b)
 		}
+		// An administrator (admin:tokens) revokes it: the bot has no secret
+		// to send, and the SDK has no revocation call.
+		admin := readAdmin(t, bootstrap, issuer)
 		req, _ := http.NewRequest("POST", issuer+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("trading-bot", url.QueryEscape(botSecret))
+		req.SetBasicAuth(url.QueryEscape(admin.ClientID), url.QueryEscape(admin.ClientSecret))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -18,11 +18,17 @@ type adminAPI struct {
 
 // post sends body as JSON and returns the status and response body.
 func (a *adminAPI) post(ctx context.Context, path string, body any) (int, []byte, error) {
+	return a.send(ctx, http.MethodPost, path, body)
+}
+
+// send sends body as JSON with method and returns the status and response
+// body.
+func (a *adminAPI) send(ctx context.Context, method, path string, body any) (int, []byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("encode %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, bytes.NewReader(b))
 	if err != nil {
 		return 0, nil, fmt.Errorf("build %s: %w", path, err)
 	}
@@ -30,7 +36,7 @@ func (a *adminAPI) post(ctx context.Context, path string, body any) (int, []byte
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("POST %s: %w", path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -62,13 +68,19 @@ func (a *adminAPI) ensureScope(ctx context.Context, s scopeDef) (bool, error) {
 }
 
 // ensureClient creates a service client unless it exists and returns its
-// new secret ("" when it existed).
+// new secret ("" when it existed, or has none). c.Credentials, for a
+// client without a secret, are applied to an existing client too, so its
+// registered key is the one setup has.
 func (a *adminAPI) ensureClient(ctx context.Context, c clientDef, audience string) (string, error) {
-	status, body, err := a.post(ctx, "/service-clients", map[string]any{
+	fields := map[string]any{
 		"name": c.Name, "client_id": c.ID, "description": c.Description, "client_type": "confidential",
 		"scope_ids": c.Scopes, "audiences": []string{audience}, "is_trusted": c.Trusted,
 		"access_token_lifetime": c.Lifetime, "dpop_bound_access_tokens": c.DPoP,
-	})
+	}
+	for k, v := range c.Credentials {
+		fields[k] = v
+	}
+	status, body, err := a.post(ctx, "/service-clients", fields)
 	if err != nil {
 		return "", err
 	}
@@ -77,11 +89,24 @@ func (a *adminAPI) ensureClient(ctx context.Context, c clientDef, audience strin
 		var resp struct {
 			ClientSecret string `json:"client_secret"`
 		}
-		if err := json.Unmarshal(body, &resp); err != nil || resp.ClientSecret == "" {
+		if err := json.Unmarshal(body, &resp); err != nil {
+			return "", fmt.Errorf("create client %s: %w", c.ID, err)
+		}
+		if resp.ClientSecret == "" && c.Credentials == nil {
 			return "", fmt.Errorf("create client %s: response without client_secret", c.ID)
 		}
 		return resp.ClientSecret, nil
 	case http.StatusConflict:
+		if c.Credentials == nil {
+			return "", nil
+		}
+		status, body, err = a.send(ctx, http.MethodPut, "/service-clients/"+c.ID, c.Credentials)
+		if err != nil {
+			return "", err
+		}
+		if status != http.StatusOK {
+			return "", fmt.Errorf("update client %s: HTTP %d: %s", c.ID, status, body)
+		}
 		return "", nil
 	}
 	return "", fmt.Errorf("create client %s: HTTP %d: %s", c.ID, status, body)

@@ -5,6 +5,11 @@
 // clients mt5-api-service and trading-bot when missing, and prints a
 // summary. Running it again changes nothing.
 //
+// trading-bot holds no secret by default: setup makes a key pair, writes
+// the private key for the bot (--bot-key-out) and registers the public
+// key (private_key_jwt). --bot-auth federated binds the bot to its
+// Kubernetes service account instead; --bot-auth secret gives it a secret.
+//
 //	go run ./cmd/setup --permiso-url http://127.0.0.1:8000 --bootstrap-file ./permiso-data/bootstrap-admin.json --secrets-out secrets.json
 package main
 
@@ -43,6 +48,9 @@ type clientDef struct {
 	// DPoP registers dpop_bound_access_tokens: every token of the client
 	// is bound to its DPoP key (RFC 9449 §5.2).
 	DPoP bool
+	// Credentials are the fields of a client without a secret (its
+	// method, its keys); nil gives the client a secret.
+	Credentials map[string]any
 }
 
 var serviceClients = []clientDef{
@@ -64,6 +72,7 @@ func main() {
 type options struct {
 	permiso, adminID, adminSecret, bootstrap, audience, secretsOut string
 	wait                                                           time.Duration
+	bot                                                            botOptions
 }
 
 func env(name, def string) string {
@@ -83,6 +92,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.audience, "mt5-audience", env("MT5_API_AUDIENCE", "https://mt5-api.trading.local"), "audience URI of mt5-api")
 	fs.StringVar(&o.secretsOut, "secrets-out", "", "write created client secrets to this JSON file (mode 0600)")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "how long to wait for Permiso to become healthy")
+	fs.StringVar(&o.bot.auth, "bot-auth", botPrivateKey, "how trading-bot authenticates: private-key-jwt (a key pair setup makes; no secret), federated (its Kubernetes service account) or secret")
+	fs.StringVar(&o.bot.keyFile, "bot-key-out", "trading-bot.key.pem", "where the bot's private key is (made when missing; mode 0600), for private-key-jwt")
+	fs.StringVar(&o.bot.k8sIssuer, "k8s-issuer", "", "the cluster's service account issuer, for --bot-auth federated")
+	fs.StringVar(&o.bot.k8sAudience, "k8s-audience", "permiso", "the audience of the projected token, for --bot-auth federated")
+	fs.StringVar(&o.bot.k8sSubject, "k8s-subject", "system:serviceaccount:trading:trading-bot", "the bot's service account, for --bot-auth federated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,9 +127,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		log.Info("scope", "name", s.name, "created", created)
 	}
+	botCreds, err := o.bot.credentialFields()
+	if err != nil {
+		return err
+	}
 	secrets := loadSecrets(o.secretsOut)
 	fmt.Fprintln(out, "Service clients:")
 	for _, c := range serviceClients {
+		if c.ID == "trading-bot" {
+			c.Credentials = botCreds
+		}
 		secret, err := admin.ensureClient(ctx, c, o.audience)
 		if err != nil {
 			return err
@@ -125,7 +146,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			secrets[c.ID] = secret
 			status = "created"
 		}
-		fmt.Fprintf(out, "  %-16s %-26s trusted=%-5v dpop=%-5v scopes=%s\n", c.ID, status, c.Trusted, c.DPoP, strings.Join(c.Scopes, " "))
+		auth := "secret"
+		if m, ok := c.Credentials["token_endpoint_auth_method"].(string); ok {
+			auth, status = m, strings.Replace(status, " (secret unchanged)", "", 1)
+		}
+		fmt.Fprintf(out, "  %-16s %-26s auth=%-17s trusted=%-5v dpop=%-5v scopes=%s\n", c.ID, status, auth, c.Trusted, c.DPoP, strings.Join(c.Scopes, " "))
+		if c.ID == "trading-bot" && o.bot.auth == botFederated {
+			if err := admin.ensureFederation(ctx, o.bot, c.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  trading-bot is bound to %s of %s\n", o.bot.k8sSubject, o.bot.k8sIssuer)
+		}
+		if c.ID == "trading-bot" && o.bot.auth == botPrivateKey {
+			fmt.Fprintf(out, "  trading-bot's private key: %s (run the bot with --private-key-file %s)\n", o.bot.keyFile, o.bot.keyFile)
+		}
 	}
 	fmt.Fprintf(out, "Audience: %s\nIssuer:   %s\n", o.audience, base)
 	if o.secretsOut != "" {

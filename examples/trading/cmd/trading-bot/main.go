@@ -3,7 +3,11 @@
 // opens a small position following the last price move, and closes
 // positions it opened earlier. It logs what it does with log/slog.
 //
-//	PERMISO_CLIENT_ID=trading-bot PERMISO_CLIENT_SECRET=... go run ./cmd/trading-bot --iterations 5
+// It holds no Permiso secret: it signs its token requests with the key
+// setup made (private_key_jwt), or presents its pod's projected service
+// account token (--assertion-file); a secret works too.
+//
+//	go run ./cmd/trading-bot --private-key-file trading-bot.key.pem --iterations 5
 package main
 
 import (
@@ -66,6 +70,10 @@ func run(args []string) error {
 	fs.DurationVar(&o.interval, "interval", 2*time.Second, "pause between rounds")
 	fs.IntVar(&o.holdRounds, "hold", 2, "rounds to hold a position before closing it")
 	secretsFile := fs.String("secrets-file", "", "read the client secret from the JSON file written by setup --secrets-out")
+	keyFile := fs.String("private-key-file", env("PERMISO_PRIVATE_KEY_FILE", "trading-bot.key.pem"),
+		"authenticate with this private key (private_key_jwt; setup makes it), unless a secret or an assertion file is given (env PERMISO_PRIVATE_KEY_FILE)")
+	fs.StringVar(&cfg.AssertionFile, "assertion-file", cfg.AssertionFile,
+		"authenticate with the token in this file, read for every request: the pod's projected service account token (env PERMISO_ASSERTION_FILE)")
 	useDPoP := fs.Bool("dpop", true, "bind the bot's tokens to a DPoP key generated at start (RFC 9449); setup registers the bot so")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,6 +84,12 @@ func run(args []string) error {
 			return err
 		}
 		cfg.ClientSecret = secret
+	}
+	// No secret by default: the key setup made, unless the bot was given
+	// a secret or its platform's token.
+	cfg.PrivateKeyFile = ""
+	if cfg.ClientSecret == "" && cfg.ClientSecretFile == "" && cfg.AssertionFile == "" {
+		cfg.PrivateKeyFile = *keyFile
 	}
 	o.symbols = strings.Split(symbols, ",")
 	if len(cfg.Scopes) == 0 {
