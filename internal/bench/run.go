@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var mb *mtlsBench
 	if cfg.Target == "" {
 		args := cfg.ServerArgs
-		if slices.Contains(names, ScenarioTLSClientAuth) {
+		if slices.Contains(cfg.Scenarios, ScenarioTLSClientAuth) { // named: it needs serve options
 			dir, err := os.MkdirTemp("", "permiso-bench-certs-")
 			if err != nil {
 				return nil, err

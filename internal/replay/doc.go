@@ -24,6 +24,12 @@
 // the values it has seen, so a value replayed to the same replica is refused
 // without a round trip.
 //
+// A single process on SQLite (Config.SoleUser: one process owns the file)
+// decides in memory and writes its records behind, once a second, so a
+// restart still refuses what was recorded before it; for Config.Horizon
+// after start it asks the database as usual, since a value recorded by the
+// previous process may still be valid then.
+//
 // The package owns no policy: callers decide which values are single-use and
 // until when (normally the JWT's exp plus the allowed clock skew).
 package replay

@@ -41,6 +41,16 @@ type Config struct {
 	// 10 MB). When full of unexpired values, a replica without a shared
 	// record refuses with ErrUnavailable rather than forget one.
 	MaxLocal int
+	// SoleUser says this process is the only one using Store (SQLite,
+	// whose file one process owns): its memory then decides, and Store
+	// only keeps the records across a restart, written behind. For
+	// Horizon after New, and for values that live longer than Horizon,
+	// Store is asked first as usual, so values recorded before a restart
+	// are still refused. Ignored with a RedisURL.
+	SoleUser bool
+	// Horizon bounds the lifetime of the values callers record (exp -
+	// now); default 10m.
+	Horizon time.Duration
 	// Logger receives outage and recovery messages; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -69,6 +79,10 @@ type Records struct {
 	local    map[[32]byte]time.Time // key -> expiry
 	pending  []pending              // kept locally while no shared record answered
 	degraded bool
+	// sole mode: memory decides after warm; behind is written to Store.
+	warm     time.Time
+	warmOnce sync.Once
+	behind   []pending
 }
 
 // New returns Records for cfg. It does not contact Redis or the database.
@@ -88,7 +102,11 @@ func New(cfg Config) (*Records, error) {
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = "permiso:"
 	}
-	r := &Records{cfg: cfg, local: map[[32]byte]time.Time{}}
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = 10 * time.Minute
+	}
+	cfg.SoleUser = cfg.SoleUser && cfg.RedisURL == "" && cfg.Store != nil
+	r := &Records{cfg: cfg, local: map[[32]byte]time.Time{}, warm: cfg.Now().Add(cfg.Horizon)}
 	if cfg.RedisURL != "" {
 		rd, err := newRedis(cfg.RedisURL, cfg.RedisPrefix, cfg.Timeout)
 		if err != nil {
@@ -127,6 +145,22 @@ func (r *Records) Use(ctx context.Context, namespace, id string, exp time.Time) 
 	key := Key(namespace, id)
 	if len(r.shared) == 0 {
 		return r.claimLocal(key, exp, now, false)
+	}
+	if r.cfg.SoleUser {
+		r.warmOnce.Do(func() { r.warmUp(ctx) })
+	}
+	if r.cfg.SoleUser && !now.Before(r.warm) && exp.Sub(now) <= r.cfg.Horizon {
+		// Every value recorded before this process started has expired:
+		// memory is the whole record, and the database is written behind.
+		if err := r.claimLocal(key, exp, now, false); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		if len(r.behind) < r.cfg.MaxLocal {
+			r.behind = append(r.behind, pending{key, exp})
+		}
+		r.mu.Unlock()
+		return nil
 	}
 	r.mu.Lock()
 	until, seen := r.local[key]
@@ -283,22 +317,73 @@ func (r *Records) Maintain(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Run calls Maintain every interval (default 1 minute) until ctx ends.
+// Run calls Maintain every interval (default 1 minute) until ctx ends, and
+// writes the values of a sole user behind every second (and once more at
+// the end).
 func (r *Records) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = time.Minute
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	flush := time.NewTicker(time.Second)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			r.Flush(context.WithoutCancel(ctx))
 			return
+		case <-flush.C:
+			r.Flush(ctx)
 		case <-t.C:
 			if err := r.Maintain(ctx); err != nil && ctx.Err() == nil {
 				r.cfg.Logger.Warn("replay records maintenance", "err", err)
 			}
 		}
+	}
+}
+
+// warmUp shortens the warm-up to the latest expiry of the records the
+// previous process left: once those have expired, memory decides alone.
+func (r *Records) warmUp(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	last, err := r.cfg.Store.LastReplayExpiry(cctx)
+	if err != nil {
+		return // keep the whole horizon
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last.Before(r.warm) {
+		r.warm = last
+	}
+}
+
+// Flush writes the values a sole user recorded in memory to the database,
+// so a restart still refuses them.
+func (r *Records) Flush(ctx context.Context) {
+	r.mu.Lock()
+	batch := r.behind
+	r.behind = nil
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	now := r.cfg.Now()
+	failed := 0
+	for _, p := range batch {
+		if !p.exp.After(now) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		_, err := r.shared[len(r.shared)-1].claim(cctx, p.key, p.exp, now)
+		cancel()
+		if err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		r.cfg.Logger.Warn("replay records not written behind (memory still holds them)", "failed", failed, "of", len(batch))
 	}
 }
 

@@ -340,3 +340,58 @@ func (p *proxy) serve() {
 		go func() { io.Copy(c, up); c.Close() }()
 	}
 }
+
+// TestSoleUserWritesBehind: with the database its own (SQLite), a replica
+// decides in memory and writes behind; after a restart it still refuses
+// what it recorded before, as long as that can be valid.
+func TestSoleUserWritesBehind(t *testing.T) {
+	ctx := t.Context()
+	db := sqltest.SQLite(t)
+	clk := newClock()
+	cfg := replay.Config{Store: db, SoleUser: true, Horizon: 10 * time.Minute, Now: clk.Now}
+	before := newRecords(t, cfg)
+	// A value recorded by the process before this one, in the database.
+	if ok, err := db.ClaimReplay(ctx, key("ns", "old"), t0.Add(5*time.Minute), t0); err != nil || !ok {
+		t.Fatal(err)
+	}
+	wantUse(t, before, "ns", "old", t0.Add(5*time.Minute), replay.ErrReplayed) // warming up: the database is asked
+
+	clk.Add(10 * time.Minute) // warm: memory decides
+	now := clk.Now()
+	wantUse(t, before, "ns", "a", now.Add(time.Minute), nil)
+	wantUse(t, before, "ns", "a", now.Add(time.Minute), replay.ErrReplayed)
+	if ok, _ := db.ClaimReplay(ctx, key("ns", "probe"), now.Add(time.Minute), now); !ok {
+		t.Fatal("probe")
+	}
+	// Not yet in the database...
+	if ok, _ := db.ClaimReplay(ctx, key("ns", "a"), now.Add(time.Minute), now); !ok {
+		t.Fatal("written before Flush")
+	}
+	db.DeleteExpiredReplays(ctx, now.Add(time.Hour)) // start over
+	wantUse(t, before, "ns", "b", now.Add(time.Minute), nil)
+	before.Flush(ctx)
+	// ... and there after Flush: a restarted replica refuses it.
+	after := newRecords(t, replay.Config{Store: db, SoleUser: true, Horizon: 10 * time.Minute, Now: clk.Now})
+	wantUse(t, after, "ns", "b", now.Add(time.Minute), replay.ErrReplayed)
+
+	// A value that lives longer than the horizon goes to the database at once.
+	wantUse(t, before, "ns", "long", now.Add(time.Hour), nil)
+	if ok, _ := db.ClaimReplay(ctx, key("ns", "long"), now.Add(time.Hour), now); ok {
+		t.Fatal("a long-lived value was not recorded in the database")
+	}
+}
+
+func key(ns, id string) []byte { k := replay.Key(ns, id); return k[:] }
+
+// TestSoleUserWarmWhenNothingIsLeft: with no record left by a previous
+// process, memory decides from the first value.
+func TestSoleUserWarmWhenNothingIsLeft(t *testing.T) {
+	db := sqltest.SQLite(t)
+	clk := newClock()
+	r := newRecords(t, replay.Config{Store: db, SoleUser: true, Horizon: 10 * time.Minute, Now: clk.Now})
+	wantUse(t, r, "ns", "x", t0.Add(time.Minute), nil)
+	wantUse(t, r, "ns", "x", t0.Add(time.Minute), replay.ErrReplayed)
+	if ok, _ := db.ClaimReplay(t.Context(), key("ns", "x"), t0.Add(time.Minute), t0); !ok {
+		t.Fatal("the value reached the database before Flush: memory did not decide")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/outbound"
 	"github.com/permiso-auth/permiso/internal/remotekeys"
 	"github.com/permiso-auth/permiso/internal/replay"
+	"github.com/permiso-auth/permiso/internal/store/sqlstore"
 )
 
 // machine holds what clients without shared secrets need: the record of
@@ -35,8 +36,12 @@ func (m *machine) mtlsOn(cfg Config) bool { return cfg.MTLSAddr != "" || cfg.Cli
 func (s *Server) initMachine(ctx context.Context) error {
 	cfg, m := s.cfg, &s.machine
 	var err error
+	// On SQLite this process owns the file: its memory decides and the
+	// database keeps the records across restarts.
+	sole := s.db.Dialect() == sqlstore.DialectSQLite
 	if m.replay, err = replay.New(replay.Config{Store: s.def, RedisURL: cfg.RedisURL, RedisPrefix: cfg.RedisPrefix,
-		Strict: cfg.ReplayStrict, Logger: s.log.With("component", "replay")}); err != nil {
+		Strict: cfg.ReplayStrict, SoleUser: sole, Horizon: max(cfg.AssertionMaxLifetime, 5*time.Minute) + time.Minute,
+		Logger: s.log.With("component", "replay")}); err != nil {
 		return fmt.Errorf("replay records: %w", err)
 	}
 	// Key sets are small: a tighter body limit than webhooks get.

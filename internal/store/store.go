@@ -124,6 +124,9 @@ type ReplayStore interface {
 	// decides the single winner among concurrent callers.
 	ClaimReplay(ctx context.Context, key []byte, expiresAt, now time.Time) (bool, error)
 	DeleteExpiredReplays(ctx context.Context, now time.Time) (int, error)
+	// LastReplayExpiry returns the latest expiry of any record, the zero
+	// time when there is none.
+	LastReplayExpiry(ctx context.Context) (time.Time, error)
 }
 
 // KeyStore persists signing keys.

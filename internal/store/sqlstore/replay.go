@@ -27,3 +27,15 @@ func (st *Tenant) DeleteExpiredReplays(ctx context.Context, now time.Time) (int,
 	}
 	return n, nil
 }
+
+// LastReplayExpiry returns the latest expires_at, or the zero time.
+func (st *Tenant) LastReplayExpiry(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	if err := st.queryRow(ctx, "SELECT MAX(expires_at) FROM replay_records WHERE tenant_id = ?", st.id).Scan(ntscan{&t}); err != nil {
+		return time.Time{}, fmt.Errorf("last replay expiry: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return *t, nil
+}

@@ -12,6 +12,7 @@ import (
 func testReplay(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	k := []byte("0123456789abcdef0123456789abcdef")
+	eq(t, "no records: zero last expiry", must(s.LastReplayExpiry(ctx))(t).IsZero(), true)
 	eq(t, "first claim", must(s.ClaimReplay(ctx, k, t0.Add(time.Minute), t0))(t), true)
 	eq(t, "second claim", must(s.ClaimReplay(ctx, k, t0.Add(time.Minute), t0.Add(time.Second)))(t), false)
 	eq(t, "claim just before expiry", must(s.ClaimReplay(ctx, k, t0.Add(2*time.Minute), t0.Add(time.Minute-time.Microsecond)))(t), false)
@@ -21,6 +22,7 @@ func testReplay(t *testing.T, s store.Store) {
 	eq(t, "renewed record holds", must(s.ClaimReplay(ctx, k, t0.Add(3*time.Minute), t0.Add(2*time.Minute)))(t), false)
 	other := []byte("another key")
 	eq(t, "other key", must(s.ClaimReplay(ctx, other, t0.Add(time.Hour), t0))(t), true)
+	eqTime(t, "last expiry", must(s.LastReplayExpiry(ctx))(t), t0.Add(time.Hour))
 
 	eq(t, "delete expired", must(s.DeleteExpiredReplays(ctx, t0.Add(10*time.Minute)))(t), 1)
 	eq(t, "deleted key is free", must(s.ClaimReplay(ctx, k, t0.Add(20*time.Minute), t0.Add(10*time.Minute)))(t), true)
