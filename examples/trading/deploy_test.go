@@ -22,7 +22,7 @@ func TestExampleDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, svc := range []string{"permiso:", "mt5-api:", "nginx:", "../dashboard/dist:/usr/share/nginx/html:ro", "PERMISO_MASTER_KEY",
+	for _, svc := range []string{"permiso:", "mt5-api:", "risk:", "MT5_RISK_URL", "nginx:", "../dashboard/dist:/usr/share/nginx/html:ro", "PERMISO_MASTER_KEY",
 		"gateway:", "gateway-rules.yaml", "mt5-py:"} {
 		if !strings.Contains(string(compose), svc) {
 			t.Errorf("compose file lacks %q", svc)

@@ -31,7 +31,10 @@ import (
 // example's commands, starts
 // them as real processes on loopback ports and drives them over HTTP.
 
-const audience = "https://mt5-api.trading.local"
+const (
+	audience     = "https://mt5-api.trading.local"
+	riskAudience = "https://risk.trading.local"
+)
 
 // proc is a started process whose output is kept for failure reports.
 type proc struct {
@@ -197,10 +200,10 @@ func TestEndToEnd(t *testing.T) {
 		permisoBin = filepath.Join(tmp, "permiso")
 		build(t, root, permisoBin, "github.com/permiso-auth/permiso/cmd/permiso")
 	}
-	build(t, ".", tmp+string(filepath.Separator), "./cmd/mt5-api", "./cmd/trading-bot", "./cmd/setup")
+	build(t, ".", tmp+string(filepath.Separator), "./cmd/mt5-api", "./cmd/trading-bot", "./cmd/setup", "./cmd/risk")
 
-	permisoAddr, mt5Addr := freeAddr(t), freeAddr(t)
-	issuer, mt5 := "http://"+permisoAddr, "http://"+mt5Addr
+	permisoAddr, mt5Addr, riskAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	issuer, mt5, riskURL := "http://"+permisoAddr, "http://"+mt5Addr, "http://"+riskAddr
 	dataDir := filepath.Join(tmp, "data")
 	permiso := start(t, "permiso", nil, permisoBin, "serve", "--data-dir", dataDir, "--addr", permisoAddr)
 	waitOK(t, issuer+"/healthz", permiso)
@@ -210,7 +213,7 @@ func TestEndToEnd(t *testing.T) {
 	botKey := filepath.Join(tmp, "trading-bot.key.pem")
 	for i := range 2 { // the second run proves setup is idempotent (and keeps the bot's key)
 		out, err := run(t, nil, filepath.Join(tmp, "setup"), "--permiso-url", issuer, "--bootstrap-file", bootstrap,
-			"--mt5-audience", audience, "--secrets-out", secrets, "--bot-key-out", botKey)
+			"--mt5-audience", audience, "--risk-audience", riskAudience, "--secrets-out", secrets, "--bot-key-out", botKey)
 		if err != nil {
 			t.Fatalf("setup run %d: %v\n%s", i+1, err, out)
 		}
@@ -241,7 +244,15 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("no mt5-api-service secret in %s", secrets)
 	}
 
-	api := start(t, "mt5-api", nil, filepath.Join(tmp, "mt5-api"), "--addr", mt5Addr, "--issuer", issuer, "--audience", audience)
+	// mt5-api asks the risk service before every position, on the
+	// caller's behalf, with its own credentials for the token exchange.
+	mt5Secret := sf.Clients["mt5-api-service"].ClientSecret
+	riskProc := start(t, "risk", nil, filepath.Join(tmp, "risk"), "--addr", riskAddr, "--issuer", issuer,
+		"--audience", riskAudience, "--revocation-poll", "1s")
+	waitOK(t, riskURL+"/health", riskProc)
+	api := start(t, "mt5-api", []string{"MT5_API_CLIENT_ID=mt5-api-service", "MT5_API_CLIENT_SECRET=" + mt5Secret},
+		filepath.Join(tmp, "mt5-api"), "--addr", mt5Addr, "--issuer", issuer, "--audience", audience,
+		"--risk-url", riskURL, "--risk-audience", riskAudience, "--revocation-poll", "1s")
 	waitOK(t, mt5+"/health", api)
 
 	ctx := context.Background()
@@ -424,6 +435,11 @@ func TestEndToEnd(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	})
+
+	t.Run("a trader's call crosses three services on the trader's behalf", func(t *testing.T) {
+		delegatedTrading(t, delegationWorld{issuer: issuer, mt5: mt5, risk: riskURL, admin: readAdmin(t, bootstrap, issuer),
+			mt5Secret: mt5Secret})
 	})
 
 	t.Run("disabled client gets no tokens", func(t *testing.T) {

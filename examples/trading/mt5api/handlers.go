@@ -76,6 +76,9 @@ func (a *api) openTrade(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, wire.ErrValidation, err.Error())
 		return
 	}
+	if a.cfg.Risk != nil && !a.riskApproves(w, r, req) {
+		return
+	}
 	o := broker.Order{
 		Symbol: strings.ToUpper(req.Symbol), Volume: req.Volume, Side: broker.Side(req.TradeType),
 		Comment: "opened by " + guard.ClientID(r.Context()),
@@ -94,6 +97,26 @@ func (a *api) openTrade(w http.ResponseWriter, r *http.Request) {
 	a.cfg.Logger.Info("trade opened", "id", t.ID, "symbol", t.Symbol, "volume", t.Volume, "type", t.Type,
 		"price", t.OpenPrice, "client_id", guard.ClientID(r.Context()))
 	writeJSON(w, http.StatusOK, t)
+}
+
+// riskApproves asks the risk service for the caller and answers the
+// request when it does not approve.
+func (a *api) riskApproves(w http.ResponseWriter, r *http.Request, req TradeRequest) bool {
+	d, err := a.cfg.Risk.Check(r.Context(), req)
+	var refused errRiskRefused
+	switch {
+	case errors.As(err, &refused):
+		writeError(w, http.StatusForbidden, wire.ErrForbidden, "The risk check cannot be made for you: "+refused.description)
+		return false
+	case err != nil:
+		a.cfg.Logger.Error("risk check failed", "error", err)
+		writeError(w, http.StatusServiceUnavailable, wire.ErrTemporarilyUnavailable, "The risk service is unavailable")
+		return false
+	case !d.Approved:
+		writeError(w, http.StatusBadRequest, "trade_rejected", "Rejected by the risk check: "+d.Reason)
+		return false
+	}
+	return true
 }
 
 func (a *api) closeTrade(w http.ResponseWriter, r *http.Request) {

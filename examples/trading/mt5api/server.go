@@ -30,6 +30,9 @@ type Config struct {
 	// CORSOrigin is the one browser origin allowed to call the API (for
 	// example the dashboard's "http://localhost:3000"); empty allows none.
 	CORSOrigin string
+	// Risk, when set, is asked before every position is opened, on the
+	// caller's behalf.
+	Risk *RiskClient
 	// Version is reported by /health.
 	Version string
 	// Logger receives request records; nil discards them.

@@ -69,16 +69,19 @@ func (a *adminAPI) ensureScope(ctx context.Context, s scopeDef) (bool, error) {
 
 // ensureClient creates a service client unless it exists and returns its
 // new secret ("" when it existed, or has none). c.Credentials, for a
-// client without a secret, are applied to an existing client too, so its
-// registered key is the one setup has.
+// client without a secret, and c.Update are applied to an existing client
+// too, so its registered key and its token-exchange policy are setup's.
 func (a *adminAPI) ensureClient(ctx context.Context, c clientDef, audience string) (string, error) {
 	fields := map[string]any{
 		"name": c.Name, "client_id": c.ID, "description": c.Description, "client_type": "confidential",
 		"scope_ids": c.Scopes, "audiences": []string{audience}, "is_trusted": c.Trusted,
 		"access_token_lifetime": c.Lifetime, "dpop_bound_access_tokens": c.DPoP,
 	}
-	for k, v := range c.Credentials {
-		fields[k] = v
+	update := map[string]any{}
+	for _, m := range []map[string]any{c.Credentials, c.Update} {
+		for k, v := range m {
+			fields[k], update[k] = v, v
+		}
 	}
 	status, body, err := a.post(ctx, "/service-clients", fields)
 	if err != nil {
@@ -97,10 +100,10 @@ func (a *adminAPI) ensureClient(ctx context.Context, c clientDef, audience strin
 		}
 		return resp.ClientSecret, nil
 	case http.StatusConflict:
-		if c.Credentials == nil {
+		if len(update) == 0 {
 			return "", nil
 		}
-		status, body, err = a.send(ctx, http.MethodPut, "/service-clients/"+c.ID, c.Credentials)
+		status, body, err = a.send(ctx, http.MethodPut, "/service-clients/"+c.ID, update)
 		if err != nil {
 			return "", err
 		}

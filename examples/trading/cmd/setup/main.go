@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/sdk/clientcredentials"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // scopeDef is a scope the example needs.
@@ -51,6 +52,9 @@ type clientDef struct {
 	// Credentials are the fields of a client without a secret (its
 	// method, its keys); nil gives the client a secret.
 	Credentials map[string]any
+	// Update are more fields, set on an existing client too: mt5-api's
+	// token-exchange grant and policy (RFC 8693, docs/delegation.md).
+	Update map[string]any
 }
 
 var serviceClients = []clientDef{
@@ -71,6 +75,7 @@ func main() {
 
 type options struct {
 	permiso, adminID, adminSecret, bootstrap, audience, secretsOut string
+	riskAudience                                                   string
 	wait                                                           time.Duration
 	bot                                                            botOptions
 }
@@ -90,6 +95,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.adminSecret, "admin-client-secret", env("PERMISO_ADMIN_CLIENT_SECRET", ""), "admin client secret (env PERMISO_ADMIN_CLIENT_SECRET)")
 	fs.StringVar(&o.bootstrap, "bootstrap-file", "", "read the admin credentials from DATA_DIR/bootstrap-admin.json")
 	fs.StringVar(&o.audience, "mt5-audience", env("MT5_API_AUDIENCE", "https://mt5-api.trading.local"), "audience URI of mt5-api")
+	fs.StringVar(&o.riskAudience, "risk-audience", env("RISK_AUDIENCE", "https://risk.trading.local"), "audience URI of the risk service")
 	fs.StringVar(&o.secretsOut, "secrets-out", "", "write created client secrets to this JSON file (mode 0600)")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "how long to wait for Permiso to become healthy")
 	fs.StringVar(&o.bot.auth, "bot-auth", botPrivateKey, "how trading-bot authenticates: private-key-jwt (a key pair setup makes; no secret), federated (its Kubernetes service account) or secret")
@@ -137,6 +143,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if c.ID == "trading-bot" {
 			c.Credentials = botCreds
 		}
+		if c.ID == "mt5-api-service" {
+			// mt5-api exchanges the tokens it is called with (aud: mt5-api)
+			// for tokens for the risk service, acting for their subject, no
+			// wider than the subject's trade:open.
+			c.Update = map[string]any{"grant_types": []string{"client_credentials", wire.GrantTokenExchange},
+				"token_exchange": map[string]any{"resources": []string{o.audience}, "delegate": true,
+					"targets": []map[string]any{{"audience": o.riskAudience, "scopes": []string{"trade:open"}}}}}
+		}
 		secret, err := admin.ensureClient(ctx, c, o.audience)
 		if err != nil {
 			return err
@@ -161,7 +175,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "  trading-bot's private key: %s (run the bot with --private-key-file %s)\n", o.bot.keyFile, o.bot.keyFile)
 		}
 	}
-	fmt.Fprintf(out, "Audience: %s\nIssuer:   %s\n", o.audience, base)
+	fmt.Fprintf(out, "Audience: %s\nRisk:     %s\nIssuer:   %s\n", o.audience, o.riskAudience, base)
 	if o.secretsOut != "" {
 		if err := writeSecrets(o.secretsOut, secrets); err != nil {
 			return err
