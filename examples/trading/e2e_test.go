@@ -430,8 +430,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Logf("revoked token refused after %v", time.Since(revoked).Round(10*time.Millisecond))
 				break
 			}
-			if time.Since(revoked) > 10*time.Second {
-				t.Fatalf("revoked token still accepted after 10s (status %d)", st)
+			if time.Since(revoked) > 30*time.Second { // a bound; the guard polls every 2s
+				t.Fatalf("revoked token still accepted after 30s (status %d)", st)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -150,7 +150,8 @@ func TestRedisRecovers(t *testing.T) {
 		return cmd
 	}
 	ctx := context.Background()
-	cfg := Config{RedisURL: "redis://" + addr, RedisPrefix: uniquePrefix(), FallbackFor: 50 * time.Millisecond}
+	clk := &clock{t: time.Now()}
+	cfg := Config{RedisURL: "redis://" + addr, RedisPrefix: uniquePrefix(), FallbackFor: 50 * time.Millisecond, Now: clk.now}
 	l, _ := newRedisLimiter(t, cfg)
 	peer, _ := newRedisLimiter(t, cfg)
 	srv := start()
@@ -166,11 +167,15 @@ func TestRedisRecovers(t *testing.T) {
 		t.Fatalf("with Redis stopped: ok=%v degraded=%v; want the memory fallback to allow its first token", ok, l.degraded.Load())
 	}
 	start()
-	time.Sleep(60 * time.Millisecond) // FallbackFor
-	waitFor(t, func() bool { l.AllowToken(ctx, &store.Client{ClientID: "probe"}); return true })
-	// The shared state is back: a token through l is seen by peer.
+	// The shared state is back: a token through l is seen by peer. Each
+	// try moves the clock past FallbackFor, so the limiter asks Redis again
+	// (until Redis listens, each failed try starts another fallback).
 	c2 := &store.Client{ClientID: "after-restart", RateLimitPerMinute: 1}
-	waitFor(t, func() bool { ok, _ := l.AllowToken(ctx, c2); return ok && !l.degraded.Load() })
+	waitFor(t, func() bool {
+		clk.add(time.Second)
+		ok, _ := l.AllowToken(ctx, c2)
+		return ok && !l.degraded.Load()
+	})
 	if ok, _ := peer.AllowToken(ctx, c2); ok {
 		t.Fatal("after Redis returned, replicas do not share limits")
 	}
@@ -178,10 +183,10 @@ func TestRedisRecovers(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
+			t.Fatal("condition not met within 15s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

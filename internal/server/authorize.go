@@ -25,6 +25,6 @@ func (s *Server) newAuthorize(master []byte, minter oauth.Minter, limiter oauth.
 		Minter: minter, Limiter: limiter, Store: s.store, Accounts: accounts, Tokens: issuer, Key: key,
 		SecureCookies: strings.HasPrefix(s.cfg.Issuer, "https://"),
 		Sessions:      s.revoked, TokenLifetime: s.cfg.AccessTokenLifetime,
-		Audit: s.audit, Logger: s.log.With("component", "authorize"),
+		Audit: s.audit, Logger: s.log.With("component", "authorize"), Now: s.cfg.Now,
 	})
 }

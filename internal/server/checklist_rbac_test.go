@@ -142,7 +142,7 @@ func TestChecklistSessions(t *testing.T) {
 			t.Fatalf("list: %s", r.Body)
 		}
 		first := r.JSON["sessions"].([]any)[0].(map[string]any)
-		time.Sleep(10 * time.Millisecond)
+		ts.Clock.Advance(time.Second)
 		rr := ts.jsonReq("POST", "/api/v1/sessions/"+logins[0].Session+"/renew", logins[0].Access, nil)
 		status(t, rr, 200)
 		if rr.str("expires_at") == first["expires_at"] || rr.str("message") != "Session renewed successfully" {

@@ -265,7 +265,7 @@ func TestChecklistUsers(t *testing.T) {
 			status(t, ts.jsonReq("POST", "/api/v1/users/email-verification/confirm", "", map[string]any{"token": tok}), 400)
 		}
 		var verify, reset string
-		waitUntil(t, 5*time.Second, "mails in the log", func() bool {
+		waitUntil(t, 15*time.Second, "mails in the log", func() bool {
 			verify, reset = "", ""
 			for _, l := range logs.lines() {
 				if m := mailedToken.FindString(l); m != "" && strings.Contains(l, "Verify your email") {

@@ -24,6 +24,6 @@ func (s *Server) newConsole(ctx context.Context, master []byte, api http.Handler
 	return console.New(ctx, console.Config{
 		Issuer: s.cfg.Issuer, Handler: api, Store: s.store, Hasher: secrets,
 		ClientSecret: oauth.SecretPrefix + base64.RawURLEncoding.EncodeToString(raw),
-		Logger:       s.log.With("component", "console"),
+		Logger:       s.log.With("component", "console"), Now: s.cfg.Now,
 	})
 }

@@ -41,7 +41,7 @@ func (b *balancer) token(body string) error {
 			}
 		}
 		last = err
-		time.Sleep(time.Duration(attempt*10) * time.Millisecond)
+		time.Sleep(time.Duration(attempt*10) * time.Millisecond) // the balancer's retry backoff
 	}
 	return last
 }
@@ -82,15 +82,20 @@ func TestHARollingRestart(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Load before, while and after B is away: each phase issues tokens.
+	progress := func(what string) {
+		from := ok.Load()
+		waitUntil(t, 15*time.Second, what, func() bool { return ok.Load() >= from+20 || lost.Load() > 0 })
+	}
+	progress("tokens issued before the restart")
 	b.stop() // SIGTERM equivalent: drain and exit
-	time.Sleep(200 * time.Millisecond)
+	progress("tokens issued while B is stopped")
 	b2 := startReplica(t, cfgB) // the new version on the same address
-	waitUntil(t, 5*time.Second, "restarted replica serves tokens", func() bool {
+	waitUntil(t, 15*time.Second, "restarted replica serves tokens", func() bool {
 		r := b2.ts().form("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, id, secret)
 		return r.Status == 200
 	})
-	time.Sleep(300 * time.Millisecond)
+	progress("tokens issued after the restart")
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("%d tokens issued across the restart, %d requests lost", ok.Load(), lost.Load())

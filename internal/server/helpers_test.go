@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +25,32 @@ type testServer struct {
 	DataDir string
 	AdminID string
 	Secret  string
-	t       *testing.T
+	// Clock is the server's clock: real time plus what the test advanced.
+	Clock *testClock
+	t     *testing.T
 	// client, when set, sends the requests (an HTTPS client, say).
 	client *http.Client
+}
+
+// testClock follows real time, shifted by what Advance added: a server on
+// it behaves as on time.Now until a test moves it forward, and then a token
+// expires or a lockout ends at once, without sleeping.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 func freeAddr(t *testing.T) string {
@@ -51,6 +75,8 @@ func newTestServer(t *testing.T, mutate func(*server.Config)) *testServer {
 		ShutdownTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10, SecretGrace: 24 * time.Hour, CacheTTL: 30 * time.Second,
 	}
+	clock := &testClock{}
+	cfg.Now = clock.Now
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -78,7 +104,7 @@ func newTestServer(t *testing.T, mutate func(*server.Config)) *testServer {
 			t.Errorf("server.Run: %v", err)
 		}
 	})
-	ts := &testServer{URL: cfg.Issuer, Addr: cfg.Addr, DataDir: cfg.DataDir, t: t}
+	ts := &testServer{URL: cfg.Issuer, Addr: cfg.Addr, DataDir: cfg.DataDir, Clock: clock, t: t}
 	b, err := os.ReadFile(filepath.Join(cfg.DataDir, server.BootstrapFile))
 	if err != nil {
 		t.Fatal(err)

@@ -41,15 +41,15 @@ func (s *Server) initMachine(ctx context.Context) error {
 	sole := s.db.Dialect() == sqlstore.DialectSQLite
 	if m.replay, err = replay.New(replay.Config{Store: s.def, RedisURL: cfg.RedisURL, RedisPrefix: cfg.RedisPrefix,
 		Strict: cfg.ReplayStrict, SoleUser: sole, Horizon: max(cfg.AssertionMaxLifetime, 5*time.Minute) + time.Minute,
-		Logger: s.log.With("component", "replay")}); err != nil {
+		Logger: s.log.With("component", "replay"), Now: cfg.Now}); err != nil {
 		return fmt.Errorf("replay records: %w", err)
 	}
 	// Key sets are small: a tighter body limit than webhooks get.
 	keyClient := outbound.New(outbound.Config{Timeout: 5 * time.Second, MaxBodyBytes: 256 << 10, Allow: cfg.OutboundAllow})
 	m.remoteKeys = remotekeys.New(remotekeys.Config{Client: keyClient, RefetchInterval: cfg.KeyRefetchInterval,
-		Logger: s.log.With("component", "remotekeys")})
+		Logger: s.log.With("component", "remotekeys"), Now: cfg.Now})
 	m.federation = federation.New(federation.Config{Store: s.def, Keys: m.remoteKeys, Issuer: cfg.Issuer,
-		Logger: s.log.With("component", "federation")})
+		Logger: s.log.With("component", "federation"), Now: cfg.Now})
 	if err := m.federation.Reload(ctx); err != nil {
 		return err
 	}

@@ -188,7 +188,7 @@ func (k keyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keysDesc; ch 
 func (k keyCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := map[string]int{store.KeyNext: 0, store.KeyActive: 0, store.KeyRetired: 0}
 	var since time.Time
-	now := time.Now()
+	now := k.s.cfg.Now()
 	for _, key := range k.s.keys.Keys() {
 		if key.State == store.KeyRetired && key.ExpiresAt != nil && !key.ExpiresAt.After(now) {
 			continue // no longer published

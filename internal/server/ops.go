@@ -37,7 +37,7 @@ func newOps(ctx context.Context, s *Server) (*ops, error) {
 	}
 	lim, err := ratelimit.New(ratelimit.Config{AuthFailuresPerMinute: s.cfg.AuthFailuresPerMin,
 		RedisURL: s.cfg.RedisURL, RedisPrefix: s.cfg.RedisPrefix, Registerer: m.reg,
-		Logger: s.log.With("component", "ratelimit")})
+		Logger: s.log.With("component", "ratelimit"), Now: s.cfg.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func TestAuditEvents(t *testing.T) {
 	// Written in batches: wait for the sink's flush. Failures are audited
 	// one by one, with the request's details.
 	var failed auditPage
-	waitUntil(t, 3*time.Second, "client.auth_failure event stored", func() bool {
+	waitUntil(t, 15*time.Second, "client.auth_failure event stored", func() bool {
 		_, failed, _ = ts.audit(admin, "type=client.auth_failure&actor=audited")
 		return failed.Total == 1
 	})
@@ -91,7 +91,7 @@ func TestAuditEvents(t *testing.T) {
 	// Issued service tokens may be audited in aggregate by the usage
 	// counter (flushed every 5s), so allow for that.
 	var issued auditPage
-	waitUntil(t, 8*time.Second, "token.issued event stored", func() bool {
+	waitUntil(t, 15*time.Second, "token.issued event stored", func() bool {
 		_, issued, _ = ts.audit(admin, "type=token.issued&actor=audited")
 		return issued.Total == 1
 	})

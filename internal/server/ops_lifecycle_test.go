@@ -32,21 +32,31 @@ func buildPermiso(t *testing.T) string {
 	return bin
 }
 
-// slowTokenRequest sends a token request whose body trickles in over
-// about a second, so it is in flight when the server is told to stop.
-func slowTokenRequest(base, id, secret string) (int, error) {
+// slowTokenRequest sends a token request that is in flight when the server
+// is told to stop. It asks for 100-continue, so its body starts only once
+// the server's handler reads it: then inFlight is closed, and the rest of
+// the body trickles in over about a second once release is closed.
+func slowTokenRequest(base, id, secret string, inFlight chan<- struct{}, release <-chan struct{}) (int, error) {
 	pr, pw := io.Pipe()
 	go func() {
-		for _, c := range "grant_type=client_credentials" {
-			time.Sleep(40 * time.Millisecond)
-			pw.Write([]byte(string(c)))
+		for i, c := range "grant_type=client_credentials" {
+			if _, err := pw.Write([]byte(string(c))); err != nil {
+				break
+			}
+			if i == 0 {
+				close(inFlight)
+				<-release
+			}
+			time.Sleep(40 * time.Millisecond) // the trickle, not a wait
 		}
 		pw.Close()
 	}()
 	req, _ := http.NewRequest("POST", base+"/oauth2/token", pr)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Expect", "100-continue")
 	req.SetBasicAuth(id, secret)
-	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{ExpectContinueTimeout: 15 * time.Second}}
+	res, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -114,27 +124,45 @@ func TestSIGTERMDrains(t *testing.T) {
 			}
 		})
 	}
+	// Let the load run, then the balancer stops sending: the workers
+	// finish the requests they sent and stop.
+	waitUntil(t, 15*time.Second, "tokens issued under load", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return issued.Load() >= 20 || len(failures) > 0
+	})
 	const slowRequests = 3
 	slow := make(chan error, slowRequests)
+	var accepted []chan struct{}
+	release := make(chan struct{})
 	for range slowRequests {
+		inFlight := make(chan struct{})
+		accepted = append(accepted, inFlight)
 		go func() {
-			status, err := slowTokenRequest(base, id, secret)
+			status, err := slowTokenRequest(base, id, secret, inFlight, release)
 			if err == nil && status != 200 {
 				err = errors.New("slow request: " + http.StatusText(status))
 			}
 			slow <- err
 		}()
 	}
-	time.Sleep(400 * time.Millisecond)
-	// The balancer stops sending, then the signal comes: the gap lets
-	// connections already dialled be accepted (the server has no drain
-	// delay of its own; in Kubernetes the preStop sleep is that gap).
 	termSent.Store(true)
-	time.Sleep(50 * time.Millisecond)
+	wg.Wait()
+	// The signal comes while the slow requests are being read.
+	for _, inFlight := range accepted {
+		select {
+		case <-inFlight:
+		case err := <-slow:
+			t.Fatalf("a slow request ended before the signal: %v", err)
+		case <-time.After(15 * time.Second):
+			t.Fatal("the slow requests were not accepted")
+		}
+	}
 	sent := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	close(release)
 	select {
 	case err := <-exited:
 		if err != nil {
@@ -144,7 +172,6 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Fatalf("permiso still running 12s after SIGTERM (shutdown timeout 10s)\n%s", stderr.String())
 	}
 	t.Logf("exited %v after SIGTERM", time.Since(sent).Round(time.Millisecond))
-	wg.Wait()
 	for range slowRequests {
 		if err := <-slow; err != nil {
 			t.Errorf("an in-flight slow request failed: %v", err)

@@ -25,7 +25,7 @@ func (s *Server) newAccounts() (*account.Service, error) {
 		Store: s.store, Audit: s.audit, Logger: s.log.With("component", "account"),
 		MaxLoginAttempts: cfg.MaxLoginAttempts, LockoutDuration: cfg.LockoutDuration,
 		DefaultUserRole: cfg.DefaultUserRole, Policy: &policy, Mailer: mailer,
-		SessionLifetime: cfg.RefreshTokenLifetime, BaseURL: cfg.Issuer,
+		SessionLifetime: cfg.RefreshTokenLifetime, BaseURL: cfg.Issuer, Now: cfg.Now,
 		// Ended sessions go on the revocation feed, so guards refuse their
 		// tokens (and the tokens derived from them) too.
 		Sessions: s.revoked, TokenLifetime: cfg.AccessTokenLifetime,

@@ -121,6 +121,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Out receives the bootstrap credentials, printed once on first start.
 	Out io.Writer
+	// Now is the clock of every component that decides time (token
+	// lifetimes, key rotation, lockouts, sessions, rate limits, caches,
+	// purges); nil means time.Now. Tests advance it instead of sleeping.
+	Now func() time.Time
 }
 
 // defaults fills zero values, so tests and embedders may set only what
@@ -168,6 +172,9 @@ func (c *Config) defaults() {
 	if c.Environment == "" {
 		c.Environment = "development"
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Server is an assembled Permiso.
@@ -199,7 +206,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Out = io.Discard
 	}
 	cfg.defaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: cfg.Now()}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -235,10 +242,10 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	s.def = s.db.Tenant(store.DefaultTenant)
-	s.store = store.NewCache(s.def, store.CacheConfig{TTL: cfg.CacheTTL})
+	s.store = store.NewCache(s.def, store.CacheConfig{TTL: cfg.CacheTTL, Now: cfg.Now})
 	var err error
 	if s.keys, err = keys.New(keys.Config{Store: s.def, MasterKey: master, Alg: cfg.SigningAlg,
-		PublishDelay: cfg.KeyPublishDelay, RetainFor: cfg.KeyRetention, Logger: s.log}); err != nil {
+		PublishDelay: cfg.KeyPublishDelay, RetainFor: cfg.KeyRetention, Logger: s.log, Now: cfg.Now}); err != nil {
 		return err
 	}
 	if err := s.keys.Init(ctx); err != nil {
@@ -255,21 +262,21 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out, s.log); err != nil {
 		return err
 	}
-	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.def, Logger: s.log, Issuer: cfg.Issuer})
+	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.def, Logger: s.log, Issuer: cfg.Issuer, Now: cfg.Now})
 	if err := s.revoked.Reload(ctx); err != nil {
 		return err
 	}
 
 	// Shared services: audit log, usage counters, rate limits and metrics.
-	s.audit = audit.NewSink(audit.Config{Store: s.def, Logger: s.log.With("component", "audit")})
-	s.usage = oauth.NewUsage(s.def, s.audit, s.log, nil)
+	s.audit = audit.NewSink(audit.Config{Store: s.def, Logger: s.log.With("component", "audit"), Now: cfg.Now})
+	s.usage = oauth.NewUsage(s.def, s.audit, s.log, cfg.Now)
 	if s.ops, err = newOps(ctx, s); err != nil {
 		return err
 	}
 	limiter, observer := s.ops.limiter(), s.ops.observer()
 
 	// Access tokens, and the people behind user tokens.
-	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer})
+	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer, Now: cfg.Now})
 	own := apiAudiences(cfg)
 	minter := oauth.Minter{Issuer: cfg.Issuer, APIAudiences: own, Tokens: tok}
 	accounts, err := s.newAccounts()
@@ -277,7 +284,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 	userTokens, err := oauth.NewUserTokens(oauth.UserTokensConfig{Minter: minter, Store: s.store, Accounts: accounts,
-		Audit: s.audit, Limiter: limiter, Observer: observer, Logger: s.log,
+		Audit: s.audit, Limiter: limiter, Observer: observer, Logger: s.log, Now: cfg.Now,
 		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenLifetime: cfg.RefreshTokenLifetime,
 		Sessions: s.revoked})
 	if err != nil {
@@ -303,7 +310,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	exchange, err := oauth.NewExchange(oauth.ExchangeConfig{Minter: minter, Roots: m.replay, Federation: m.federation,
 		Verifier: oauth.AccessVerifier{Tokens: tok, Revocations: s.revoked, Clients: s.store, Subjects: accounts},
 		Users:    s.store, TrustDomain: cfg.TxnTrustDomain, TxnLifetime: cfg.TxnTokenLifetime,
-		Audit: s.audit, Logger: s.log})
+		Audit: s.audit, Logger: s.log, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
@@ -315,7 +322,7 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	}
 	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, APIAudiences: own, Store: s.store, Tokens: tok, Revocations: s.revoked,
 		DPoP: oauth.DPoPConfig{Nonce: cfg.DPoPNonce, NonceSecret: nonceKey},
-		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log,
+		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log, Now: cfg.Now,
 		Limiter: limiter, Observer: observer, FeedRequiresAuth: cfg.RevocationFeedAuth,
 		Grants:        append(userTokens.Grants(), authz.Grant(), exchange.Grant()),
 		Subjects:      accounts,
@@ -325,12 +332,12 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		Replay:                m.replay, RemoteKeys: m.remoteKeys, Federation: m.federation, ClientCAs: m.clientCAs,
 		MTLS: m.mtlsOn(cfg), MTLSBaseURL: cfg.MTLSBaseURL, MaxAssertionLifetime: cfg.AssertionMaxLifetime,
 	})
-	hooks, err := newWebhooks(master, cfg.OutboundAllow)
+	hooks, err := newWebhooks(master, cfg.OutboundAllow, cfg.Now)
 	if err != nil {
 		return err
 	}
 	a := api.New(api.Config{Audiences: append([]string{cfg.Issuer}, own...), Store: s.store, OAuth: s.provider, Tokens: tok, Limiter: limiter, Keys: s.keys,
-		Revocations: s.revoked, Secrets: secrets, Audit: s.audit, Logger: s.log, Version: cfg.Version,
+		Revocations: s.revoked, Secrets: secrets, Audit: s.audit, Logger: s.log, Now: cfg.Now, Version: cfg.Version,
 		Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace,
 		People:   api.PeopleConfig{Accounts: accounts, Tokens: userTokens, Started: s.started},
 		Webhooks: hooks, RateLimits: s.ops.limit,
@@ -514,7 +521,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 			s.logErr(s.keys.Tick(ctx), "key schedule")
 			s.machine.tick(ctx, s.logErr)
 		case <-slow.C:
-			now := time.Now()
+			now := s.cfg.Now()
 			var auditBefore time.Time
 			if s.cfg.AuditRetention > 0 {
 				auditBefore = now.Add(-s.cfg.AuditRetention)

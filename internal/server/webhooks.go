@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/permiso-auth/permiso/internal/keys"
 	"github.com/permiso-auth/permiso/internal/outbound"
@@ -12,12 +13,12 @@ import (
 // their own derived from the master key, deliveries through the one
 // outbound client with the operator's allowed internal prefixes, no
 // redirects, and a small answer cap (only the status is used).
-func newWebhooks(master []byte, allow []netip.Prefix) (*webhook.Sender, error) {
+func newWebhooks(master []byte, allow []netip.Prefix, now func() time.Time) (*webhook.Sender, error) {
 	key, err := keys.DeriveKey(master, "webhook secrets")
 	if err != nil {
 		return nil, err
 	}
 	out := outbound.New(outbound.Config{Timeout: webhook.MaxTimeout, MaxBodyBytes: 64 << 10, MaxRedirects: -1,
 		Allow: allow, UserAgent: "Permiso-Webhook"})
-	return webhook.New(webhook.Config{Key: key, Outbound: out})
+	return webhook.New(webhook.Config{Key: key, Outbound: out, Now: now})
 }

@@ -215,16 +215,21 @@ func TestCacheRun(t *testing.T) {
 			ran := make(chan error, 1)
 			go func() { ran <- c.Run(ctx) }()
 			must(db.CreateClient(ctx, store.Client{ClientID: "svc", Name: "v1", Type: "confidential"}))(t)
-			deadline := time.Now().Add(time.Second)
-			for must(c.GetClient(ctx, "svc"))(t).Name != "v1" && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond) // Run may not have subscribed yet
+			if name := must(c.GetClient(ctx, "svc"))(t).Name; name != "v1" {
+				t.Fatalf("first read: %q", name)
 			}
-			must(db.UpdateClient(ctx, "svc", func(cl store.Client) (store.Client, error) { cl.Name = "v2"; return cl, nil }))(t)
-			for must(c.GetClient(ctx, "svc"))(t).Name != "v2" {
-				if time.Now().After(deadline.Add(time.Second)) {
-					t.Fatal("cache did not see the change within 1s")
+			// Run subscribes in the background: keep changing the client
+			// behind the cache until the cache sees a change (the hour-long
+			// TTL rules out expiry), so no change is written before Run
+			// listens and then waited for in vain.
+			deadline := time.Now().Add(15 * time.Second)
+			for i := 2; must(c.GetClient(ctx, "svc"))(t).Name == "v1"; i++ {
+				if time.Now().After(deadline) {
+					t.Fatal("the cache saw no change through Run within 15s")
 				}
-				time.Sleep(5 * time.Millisecond)
+				name := fmt.Sprintf("v%d", i)
+				must(db.UpdateClient(ctx, "svc", func(cl store.Client) (store.Client, error) { cl.Name = name; return cl, nil }))(t)
+				time.Sleep(5 * time.Millisecond) // poll interval
 			}
 			cancel()
 			if err := <-ran; err != nil {

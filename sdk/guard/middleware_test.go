@@ -126,9 +126,10 @@ func TestIntrospectionMode(t *testing.T) {
 	iss := testissuer.New()
 	defer iss.Close()
 	iss.AddClient("mt5-api", testissuer.Client{Secret: "s3cret"})
+	clk := &fakeClock{now: time.Now()}
 	g, err := New(context.Background(), Config{
 		Issuer: iss.URL, Audience: testAudience, Mode: ModeIntrospection,
-		ClientID: "mt5-api", ClientSecret: "s3cret", IntrospectionCacheTTL: 50 * time.Millisecond,
+		ClientID: "mt5-api", ClientSecret: "s3cret", IntrospectionCacheTTL: 50 * time.Millisecond, Now: clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestIntrospectionMode(t *testing.T) {
 		t.Fatalf("other audience: err = %v", err)
 	}
 	iss.Revoke(c.ID, c.Expiry)
-	time.Sleep(60 * time.Millisecond)
+	clk.Add(time.Second) // past the introspection cache TTL
 	if _, err := g.Verify(ctx, tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("revoked token after cache TTL: err = %v", err)
 	}

@@ -165,12 +165,13 @@ func TestAlgorithmAllowList(t *testing.T) {
 
 func TestKeyRotationRefetchesAndRateLimits(t *testing.T) {
 	const minRefresh = 300 * time.Millisecond
-	iss, g := newTestGuard(t, func(c *Config) { c.JWKSMinRefresh = minRefresh })
+	clk := &fakeClock{now: time.Now()}
+	iss, g := newTestGuard(t, func(c *Config) { c.JWKSMinRefresh, c.Now = minRefresh, clk.Now })
 	ctx := context.Background()
 	if _, err := g.Verify(ctx, iss.Mint(iss.Claims("svc", testAudience))); err != nil {
 		t.Fatalf("Verify before rotation: %v", err)
 	}
-	time.Sleep(minRefresh + 50*time.Millisecond)
+	clk.Add(minRefresh + time.Millisecond)
 	before := iss.JWKSRequests.Load()
 	iss.Rotate("ES256")
 	if _, err := g.Verify(ctx, iss.Mint(iss.Claims("svc", testAudience))); err != nil {
@@ -279,10 +280,10 @@ func TestCloseStopsGoroutines(t *testing.T) {
 
 func waitReady(t testing.TB, g *Guard) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !g.Ready() {
 		if time.Now().After(deadline) {
-			t.Fatal("guard not ready after 5s")
+			t.Fatal("guard not ready after 15s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -2,6 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +26,35 @@ func openRaw(t *testing.T, url string) *sqlstore.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// waitAdvisoryWaiter polls pg_locks until a session waits for the
+// advisory lock that DB.Lock takes for name.
+func waitAdvisoryWaiter(t *testing.T, url, name string) {
+	t.Helper()
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	key := h.Sum64()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var n int
+		if err := raw.QueryRow(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND objsubid = 1 AND classid::bigint = $1 AND objid::bigint = $2`, int64(key>>32), int64(key&0xffffffff)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no session waits for the lock within 15s")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
 }
 
 func await(t *testing.T, ch <-chan store.Change, want store.Change, within time.Duration) {
@@ -96,19 +128,22 @@ func TestPostgresCrossProcess(t *testing.T) {
 	if err := a.Publish(ctx, want); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	await(t, ch, want, time.Second)
+	await(t, ch, want, 15*time.Second)
 	if _, err := a.ForTenant(store.DefaultTenant).CreateClient(ctx, store.Client{ClientID: "svc", Type: "confidential"}); err != nil {
 		t.Fatal(err)
 	}
-	await(t, ch, store.Change{Kind: store.ChangeClient, ID: "svc", Tenant: store.DefaultTenant}, time.Second)
+	await(t, ch, store.Change{Kind: store.ChangeClient, ID: "svc", Tenant: store.DefaultTenant}, 15*time.Second)
 
 	var bRan atomic.Bool
 	bDone := make(chan error, 1)
-	err := a.Lock(ctx, "rotate-keys", func(ctx context.Context) error {
+	lockName := fmt.Sprintf("rotate-keys-%d", time.Now().UnixNano()) // advisory locks span the database
+	err := a.Lock(ctx, lockName, func(ctx context.Context) error {
 		go func() {
-			bDone <- b.Lock(ctx, "rotate-keys", func(context.Context) error { bRan.Store(true); return nil })
+			bDone <- b.Lock(ctx, lockName, func(context.Context) error { bRan.Store(true); return nil })
 		}()
-		time.Sleep(300 * time.Millisecond)
+		// Wait until PostgreSQL shows b waiting for the lock: then b has
+		// asked and been held back, which a fixed pause could not tell.
+		waitAdvisoryWaiter(t, url, lockName)
 		if bRan.Load() {
 			t.Error("second replica entered the lock while the first held it")
 		}
@@ -152,10 +187,10 @@ func TestPostgresListenerReconnects(t *testing.T) {
 	if killed != 1 {
 		t.Fatalf("terminated %d listener connections, want 1", killed)
 	}
-	await(t, ch, store.Change{Kind: "*"}, 5*time.Second)
+	await(t, ch, store.Change{Kind: "*"}, 15*time.Second)
 	want := store.Change{Kind: store.ChangeRevocation, ID: "jti"}
 	if err := db.Publish(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	await(t, ch, want, time.Second)
+	await(t, ch, want, 15*time.Second)
 }

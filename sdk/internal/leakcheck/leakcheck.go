@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Check fails t if, within two seconds, goroutines still run a function
+// Check fails t if, within ten seconds (a deadline, not a wait), goroutines still run a function
 // whose name contains one of the markers (for example "guard.(*Guard)").
 func Check(t testing.TB, markers ...string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		leaked := find(markers)
 		if len(leaked) == 0 {
