@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -55,3 +56,74 @@ type roleList struct {
 	apitype.Paging
 	Roles []roleView `json:"roles"`
 }
+
+// clientView is the API's client with what the client page asks of it.
+type clientView struct {
+	apitype.Client
+	// Bindings are the trust bindings of a federated client.
+	Bindings []apitype.TrustBinding `json:"-"`
+}
+
+// authMethods are the methods a confidential client may register, for the
+// forms, each with what it asks of the client.
+var authMethods = []struct{ Value, Label string }{
+	{"client_secret_basic", "client secret (HTTP Basic)"},
+	{"client_secret_post", "client secret (form body)"},
+	{"private_key_jwt", "private key JWT: the client signs an assertion; register its public keys"},
+	{"tls_client_auth", "mutual TLS with a certificate from the client CAs; register its subject"},
+	{"self_signed_tls_client_auth", "mutual TLS with a self-signed certificate; register its key as a JWK with x5c"},
+	{"federated_jwt", "workload identity: a token of a trust (Kubernetes, CI); bind it on the trust's page"},
+	{"spiffe_jwt", "SPIFFE JWT-SVID; the client id is the SPIFFE ID; bind it on the trust's page"},
+}
+
+// UsesSecret reports whether the client authenticates with a secret.
+func (c clientView) UsesSecret() bool {
+	switch c.TokenEndpointAuthMethod {
+	case "", "client_secret_basic", "client_secret_post":
+		return c.ClientType != "public"
+	}
+	return false
+}
+
+// Federated reports whether the client authenticates with a trust's token.
+func (c clientView) Federated() bool {
+	return c.TokenEndpointAuthMethod == "federated_jwt" || c.TokenEndpointAuthMethod == "spiffe_jwt"
+}
+
+// KeyIDs lists the kid of each registered key ("(no kid)" for a key without).
+func (c clientView) KeyIDs() []string {
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			Kty string `json:"kty"`
+		} `json:"keys"`
+	}
+	if len(c.JWKS) == 0 || json.Unmarshal(c.JWKS, &set) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(set.Keys))
+	for _, k := range set.Keys {
+		if k.Kid == "" {
+			k.Kid = "(no kid)"
+		}
+		out = append(out, k.Kid+" ("+k.Kty+")")
+	}
+	return out
+}
+
+// TLSSubject returns the registered certificate subject field and value.
+func (c clientView) TLSSubject() (field, value string) {
+	for _, f := range []struct{ name, v string }{
+		{"subject_dn", c.TLSClientAuthSubjectDN}, {"san_dns", c.TLSClientAuthSANDNS}, {"san_uri", c.TLSClientAuthSANURI},
+		{"san_ip", c.TLSClientAuthSANIP}, {"san_email", c.TLSClientAuthSANEmail},
+	} {
+		if f.v != "" {
+			return f.name, f.v
+		}
+	}
+	return "", ""
+}
+
+// TLSField and TLSValue are TLSSubject's halves, for the templates.
+func (c clientView) TLSField() string { f, _ := c.TLSSubject(); return f }
+func (c clientView) TLSValue() string { _, v := c.TLSSubject(); return v }

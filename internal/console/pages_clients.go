@@ -1,8 +1,10 @@
 package console
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,12 +62,99 @@ func (c *Console) clientDetail(w http.ResponseWriter, r *http.Request, sess *ses
 	if err := res.Err(); err != nil {
 		return err
 	}
-	var cl apitype.Client
-	if err := res.Decode(&cl); err != nil {
+	var cl clientView
+	if err := res.Decode(&cl.Client); err != nil {
 		return err
 	}
-	c.render(w, r, http.StatusOK, "client", sess, struct{ Client apitype.Client }{cl})
+	if cl.Federated() {
+		// The identities it is bound to; a user who may not read trusts
+		// sees the client without them.
+		res, err := c.api(r, sess, call{Method: http.MethodGet, Path: trustsAPI})
+		if err != nil {
+			return err
+		}
+		var list apitype.TrustList
+		if res.OK() && res.Decode(&list) == nil {
+			for _, t := range list.Trusts {
+				for _, b := range t.Bindings {
+					if b.ClientID == cl.ClientID {
+						cl.Bindings = append(cl.Bindings, b)
+					}
+				}
+			}
+		}
+	}
+	c.render(w, r, http.StatusOK, "client", sess, struct{ Client clientView }{cl})
 	return nil
+}
+
+// tlsFields are the certificate subject fields of tls_client_auth (RFC
+// 8705 §2.1.2), as the forms name them.
+var tlsFields = []string{"subject_dn", "san_dns", "san_uri", "san_ip", "san_email"}
+
+// credentialFields reads the authentication method and its credentials
+// from a form into body. On update an empty key set or URL removes it.
+func credentialFields(r *http.Request, body *apitype.ClientFields, update bool) *flash {
+	method := r.PostFormValue("auth_method")
+	if method == "" {
+		return nil
+	}
+	body.TokenEndpointAuthMethod = &method
+	if v := strings.TrimSpace(r.PostFormValue("jwks")); v != "" {
+		if !json.Valid([]byte(v)) {
+			return &flash{Kind: "error", Message: `The public keys are not valid JSON: paste a JWK Set, {"keys": [...]}.`}
+		}
+		body.JWKS = apitype.NullableJSON{Set: true, Value: json.RawMessage(v)}
+	} else if update {
+		body.JWKS = apitype.NullableJSON{Set: true}
+	}
+	if v := strings.TrimSpace(r.PostFormValue("jwks_uri")); v != "" || update {
+		body.JWKSURI = &v
+	}
+	value := strings.TrimSpace(r.PostFormValue("tls_value"))
+	if value == "" && !update {
+		return nil
+	}
+	field := r.PostFormValue("tls_field")
+	if !slices.Contains(tlsFields, field) {
+		return &flash{Kind: "error", Message: "Choose which certificate field the value is."}
+	}
+	for _, f := range tlsFields {
+		v := ""
+		if f == field {
+			v = value
+		}
+		switch f {
+		case "subject_dn":
+			body.TLSSubjectDN = &v
+		case "san_dns":
+			body.TLSSANDNS = &v
+		case "san_uri":
+			body.TLSSANURI = &v
+		case "san_ip":
+			body.TLSSANIP = &v
+		case "san_email":
+			body.TLSSANEmail = &v
+		}
+	}
+	return nil
+}
+
+func (c *Console) clientCredentials(r *http.Request, sess *session) (string, *flash, error) {
+	id := r.PathValue("id")
+	back := Path + "/clients/" + url.PathEscape(id)
+	var body apitype.ClientFields
+	if f := credentialFields(r, &body, true); f != nil {
+		return back, f, nil
+	}
+	if body.TokenEndpointAuthMethod == nil {
+		return back, &flash{Kind: "error", Message: "Choose how the client authenticates."}, nil
+	}
+	msg := "Client " + id + " now authenticates with " + *body.TokenEndpointAuthMethod + "."
+	if m := *body.TokenEndpointAuthMethod; m != "client_secret_basic" && m != "client_secret_post" {
+		msg += " Its secrets, if it had any, no longer work."
+	}
+	return back, &flash{Kind: "ok", Message: msg}, c.send(r, sess, http.MethodPut, clientsAPI+"/"+url.PathEscape(id), body)
 }
 
 // intFields reads the numeric form fields that were filled in: each
@@ -111,6 +200,11 @@ func (c *Console) clientCreate(r *http.Request, sess *session) (string, *flash, 
 	}
 	if f := intFields(r, map[string]func(int){"access_token_lifetime": func(n int) { body.AccessTokenLifetime = &n }}); f != nil {
 		return Path + "/clients", f, nil
+	}
+	if typ != "public" {
+		if f := credentialFields(r, &body, false); f != nil {
+			return Path + "/clients", f, nil
+		}
 	}
 	res, err := c.api(r, sess, call{Method: http.MethodPost, Path: clientsAPI, JSON: body})
 	if err != nil {

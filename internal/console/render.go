@@ -17,6 +17,8 @@ var pageInfo = map[string]struct{ title, nav string }{
 	"overview":  {"Overview", "overview"},
 	"clients":   {"Service clients", "clients"},
 	"client":    {"Service client", "clients"},
+	"trusts":    {"Trusts", "trusts"},
+	"trust":     {"Trust", "trusts"},
 	"users":     {"Users", "users"},
 	"user":      {"User", "users"},
 	"roles":     {"Roles and scopes", "roles"},
@@ -32,6 +34,7 @@ var pageInfo = map[string]struct{ title, nav string }{
 var navItems = []struct{ Key, Label, Href, Scope string }{
 	{"overview", "Overview", Path + "/", "admin:system"},
 	{"clients", "Service clients", Path + "/clients", "admin:clients"},
+	{"trusts", "Trusts", Path + "/trusts", "admin:clients"},
 	{"users", "Users", Path + "/users", "admin:users"},
 	{"roles", "Roles and scopes", Path + "/roles", "admin:roles"},
 	{"sessions", "Sessions", Path + "/sessions", "admin:sessions"},
@@ -124,6 +127,9 @@ var funcs = template.FuncMap{
 		return base + "?" + v.Encode()
 	},
 	"add":      func(a, b int) int { return a + b },
+	// authMethods and tlsFields are the choices of the credential forms.
+	"authMethods": func() any { return authMethods },
+	"tlsFields":   func() []string { return tlsFields },
 	"contains": slices.Contains[[]string],
 }
 

@@ -31,7 +31,17 @@ func (c *Console) routes() {
 	m.Handle("POST "+Path+"/clients/{id}", c.action(c.clientUpdate))
 	m.Handle("POST "+Path+"/clients/{id}/status", c.action(c.clientStatus))
 	m.Handle("POST "+Path+"/clients/{id}/rotate", c.action(c.clientRotate))
+	m.Handle("POST "+Path+"/clients/{id}/credentials", c.action(c.clientCredentials))
 	m.Handle("POST "+Path+"/clients/{id}/delete", c.action(c.clientDelete))
+
+	m.Handle("GET "+Path+"/trusts", c.page(c.trustList))
+	m.Handle("POST "+Path+"/trusts", c.action(c.trustCreate))
+	m.Handle("GET "+Path+"/trusts/{name}", c.page(c.trustDetail))
+	m.Handle("POST "+Path+"/trusts/{name}", c.action(c.trustUpdate))
+	m.Handle("POST "+Path+"/trusts/{name}/status", c.action(c.trustStatus))
+	m.Handle("POST "+Path+"/trusts/{name}/delete", c.action(c.trustDelete))
+	m.Handle("POST "+Path+"/trusts/{name}/bindings", c.action(c.bindingCreate))
+	m.Handle("POST "+Path+"/trusts/{name}/bindings/{id}/delete", c.action(c.bindingDelete))
 
 	m.Handle("GET "+Path+"/users", c.page(c.userList))
 	m.Handle("POST "+Path+"/users", c.action(c.userCreate))
