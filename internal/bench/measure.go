@@ -29,7 +29,14 @@ func runScenario(ctx context.Context, cfg Config, log *slog.Logger, sc scenario,
 	sides := []*sample{server}
 	var reference *sample
 	if ref != nil && sc.reference {
-		reference = &sample{name: "reference", newOp: ccOp(ref.baseURL, ref.clientID, ref.secret, sc.name == ScenarioCCPost)}
+		refOp := ccOp(ref.baseURL, ref.clientID, ref.secret, sc.name == ScenarioCCPost)
+		if prepareRef := referenceOps[sc.name]; prepareRef != nil {
+			if refOp, err = prepareRef(ctx, st, ref); err != nil {
+				res.Status, res.Reason = StatusFailed, "reference: "+err.Error()
+				return res
+			}
+		}
+		reference = &sample{name: "reference", newOp: refOp}
 		sides = append(sides, reference)
 	}
 	rounds := 1

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strings"
 	"time"
@@ -18,8 +19,11 @@ import (
 // Reference is the minimal token endpoint the benchmark compares Permiso
 // with: it parses the form, checks one client's secret in constant time,
 // signs an ES256 JWT and writes the JSON token response, nothing more (no
-// store, no scope policy, no audit). It answers POST /oauth2/token only.
-// Its throughput on a machine is the ceiling a real server approaches.
+// store, no scope policy, no audit). It answers POST /oauth2/token only,
+// for client_credentials and, for the exchange scenario, the minimal token
+// exchange: the same, plus one ES256 verification of the subject token (one
+// of its own) and its exp. Its throughput on a machine is the ceiling a
+// real server approaches.
 type Reference struct {
 	clientID string
 	secret   []byte
@@ -115,7 +119,8 @@ func (r *Reference) token(w http.ResponseWriter, req *http.Request) {
 		referenceError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
-	if req.PostForm.Get("grant_type") != "client_credentials" {
+	grant := req.PostForm.Get("grant_type")
+	if grant != "client_credentials" && grant != referenceExchange {
 		referenceError(w, http.StatusBadRequest, "unsupported_grant_type")
 		return
 	}
@@ -130,7 +135,14 @@ func (r *Reference) token(w http.ResponseWriter, req *http.Request) {
 		referenceError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
-	tok, err := r.sign(id)
+	sub := id
+	if grant == referenceExchange {
+		if sub, ok = r.subject(req.PostForm.Get("subject_token")); !ok {
+			referenceError(w, http.StatusBadRequest, "invalid_request")
+			return
+		}
+	}
+	tok, err := r.sign(sub)
 	if err != nil {
 		referenceError(w, http.StatusInternalServerError, "server_error")
 		return
@@ -146,6 +158,32 @@ func (r *Reference) token(w http.ResponseWriter, req *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	w.Write(body)
+}
+
+// referenceExchange is the token-exchange grant (RFC 8693).
+const referenceExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+// subject verifies a subject token the reference signed (its signature and
+// exp) and returns its sub.
+func (r *Reference) subject(tok string) (string, bool) {
+	i := strings.LastIndexByte(tok, '.')
+	if i < 0 || !strings.HasPrefix(tok, r.header+".") {
+		return "", false
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil || len(sig) != 64 {
+		return "", false
+	}
+	digest := sha256.Sum256([]byte(tok[:i]))
+	if !ecdsa.Verify(&r.key.PublicKey, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		return "", false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(tok[len(r.header)+1 : i])
+	var c referenceClaims
+	if err != nil || json.Unmarshal(payload, &c) != nil || c.Exp <= r.now().Unix() || c.Sub == "" {
+		return "", false
+	}
+	return c.Sub, true
 }
 
 // sign mints the access token for clientID.

@@ -183,3 +183,43 @@ func BenchmarkReferenceHandler(b *testing.B) {
 		}
 	}
 }
+
+func TestReferenceExchange(t *testing.T) {
+	ref := newTestReference(t)
+	exchange := func(subject string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		ref.ServeHTTP(w, tokenRequest(url.Values{"grant_type": {referenceExchange}, "subject_token": {subject},
+			"subject_token_type": {tokenTypeAccess}}, "svc", "pms_s3cret"))
+		return w
+	}
+	w := httptest.NewRecorder()
+	ref.ServeHTTP(w, tokenRequest(url.Values{"grant_type": {"client_credentials"}}, "svc", "pms_s3cret"))
+	var subject referenceResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &subject); err != nil {
+		t.Fatal(err)
+	}
+	w = exchange(subject.AccessToken)
+	var out referenceResponse
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &out) != nil {
+		t.Fatalf("exchange: %d %s", w.Code, w.Body)
+	}
+	if _, claims := verifyES256(t, out.AccessToken, ref.PublicKey()); claims["sub"] != "svc" {
+		t.Fatalf("claims %v", claims)
+	}
+	other := newTestReference(t) // another key
+	w = httptest.NewRecorder()
+	other.ServeHTTP(w, tokenRequest(url.Values{"grant_type": {"client_credentials"}}, "svc", "pms_s3cret"))
+	var foreign referenceResponse
+	json.Unmarshal(w.Body.Bytes(), &foreign)
+	parts := strings.Split(subject.AccessToken, ".")
+	for name, tok := range map[string]string{
+		"garbage":          "x.y.z",
+		"another key's":    foreign.AccessToken,
+		"tampered payload": parts[0] + "." + parts[1] + "A." + parts[2],
+		"no signature":     parts[0] + "." + parts[1] + ".",
+	} {
+		if w := exchange(tok); w.Code != http.StatusBadRequest {
+			t.Errorf("%s subject token: %d %s", name, w.Code, w.Body)
+		}
+	}
+}

@@ -19,6 +19,7 @@ const (
 	ScenarioMetadata   = "metadata"
 	ScenarioPassword   = "password"
 	ScenarioRefresh    = "refresh"
+	ScenarioExchange   = "exchange"
 	ScenarioMixed      = "mixed"
 )
 
@@ -30,6 +31,12 @@ type scenario struct {
 	// reference says the scenario also runs against the reference handler.
 	reference bool
 	prepare   func(ctx context.Context, s *setup) (func(worker int) Op, error)
+}
+
+// referenceOps are the requests to the reference handler of the scenarios
+// that do not compare with its client_credentials request.
+var referenceOps = map[string]func(ctx context.Context, s *setup, ref *referenceServer) (func(worker int) Op, error){
+	ScenarioExchange: refExchangeOp,
 }
 
 func scenarios() []scenario {
@@ -56,6 +63,7 @@ func scenarios() []scenario {
 		}},
 		{ScenarioPassword, "password grant of a registered user", false, preparePassword},
 		{ScenarioRefresh, "refresh_token grant, rotating per connection", false, prepareRefresh},
+		{ScenarioExchange, "token exchange (RFC 8693) of a service token for another audience, delegation", true, prepareExchange},
 		{ScenarioMixed, "4 cc-basic : 1 cc-post : 3 introspect : 1 jwks : 1 metadata", false, prepareMixed},
 	}
 }

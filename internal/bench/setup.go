@@ -93,7 +93,16 @@ func jsonRequest(base, path string, v any, bearer string) (request, error) {
 
 // token gets an access token with the client credentials grant.
 func (s *setup) token(ctx context.Context, id, secret string) (string, error) {
+	return s.tokenFor(ctx, id, secret, nil)
+}
+
+// tokenFor gets an access token with the client credentials grant and the
+// extra parameters.
+func (s *setup) tokenFor(ctx context.Context, id, secret string, extra url.Values) (string, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
+	for k, v := range extra {
+		form[k] = v
+	}
 	body, err := s.call(ctx, formRequest(s.base, "/oauth2/token", form, id, secret), http.StatusOK)
 	if err != nil {
 		return "", err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/bench"
 	"github.com/permiso-auth/permiso/sdk/guard"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -77,5 +78,25 @@ func TestTokenExchangeThirdPartyClient(t *testing.T) {
 	}
 	if rep.Refusal == nil || rep.Refusal.Error != wire.ErrInvalidScope || rep.Refusal.Status != 400 {
 		t.Fatalf("refusal %s", out)
+	}
+}
+
+// TestBenchExchangeScenario runs `permiso bench`'s exchange scenario against
+// a real server: every request is a token exchange that succeeds, and the
+// run is compared with the reference handler's minimal exchange.
+func TestBenchExchangeScenario(t *testing.T) {
+	ts := newTestServer(t, nil)
+	rep, err := bench.Run(context.Background(), bench.Config{Target: ts.URL, AdminClientID: ts.AdminID, AdminClientSecret: ts.Secret,
+		Scenarios: []string{bench.ScenarioExchange}, Connections: 2, Warmup: 50 * time.Millisecond, Duration: 400 * time.Millisecond,
+		Rounds: 2, Reference: true, ReferenceMode: bench.ReferenceInProcess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Scenarios[0]
+	if s.Status != bench.StatusOK || s.Permiso == nil || s.Permiso.OK == 0 || s.Permiso.ErrorCount != 0 {
+		t.Fatalf("exchange scenario: %+v %+v", s, s.Permiso)
+	}
+	if s.Reference == nil || s.Reference.OK == 0 || s.Reference.ErrorCount != 0 || s.Ratio == nil || *s.Ratio <= 0 {
+		t.Fatalf("no ratio to the reference: %+v %+v", s, s.Reference)
 	}
 }
