@@ -58,13 +58,17 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		pre, _ := config.ParsePrefix(p) // validated by config.Load
 		outboundAllow = append(outboundAllow, pre)
 	}
+	stale := c.StaleIfError
+	if stale == 0 {
+		stale = -1 // --stale-if-error 0s: off (zero means the default in server.Config)
+	}
 	return server.Config{
 		DataDir: c.DataDir, Addr: c.Addr, Issuer: c.Issuer, APIAudience: c.APIAudience, DatabaseURL: c.DatabaseURL, MasterKey: c.MasterKey,
 		Environment: c.Environment, Version: readBuildInfo().Version,
 		SigningAlg: c.SigningAlg, KeyPublishDelay: c.KeyPublishDelay, KeyRetention: c.KeyRetention,
 		TrustedProxies: proxies, CORSOrigins: c.CORSOrigins, OutboundAllow: outboundAllow, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
-		SecretGrace: c.SecretGrace, CacheTTL: c.CacheTTL, StaleIfError: c.StaleIfError, AuditRetention: c.AuditRetention,
+		SecretGrace: c.SecretGrace, CacheTTL: c.CacheTTL, StaleIfError: stale, AuditRetention: c.AuditRetention,
 		RevocationFeedAuth: c.RevocationFeedAuth, DPoPNonce: c.DPoPNonce,
 		TxnTrustDomain: c.TxnTrustDomain, TxnTokenLifetime: c.TxnTokenLifetime,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,

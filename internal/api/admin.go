@@ -51,12 +51,7 @@ func (p *people) dashboardStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	active := true
-	_, clients, err := p.cfg.Store.ListClients(ctx, store.ClientFilter{Page: store.Page{Limit: 1}})
-	if err != nil {
-		return web.Unavailable(err)
-	}
-	_, activeClients, err := p.cfg.Store.ListClients(ctx, store.ClientFilter{Active: &active, Page: store.Page{Limit: 1}})
+	clients, err := p.cfg.Store.ClientStats(ctx, 0)
 	if err != nil {
 		return web.Unavailable(err)
 	}
@@ -76,7 +71,7 @@ func (p *people) dashboardStats(w http.ResponseWriter, r *http.Request) error {
 	out.Users.Total, out.Users.Active, out.Users.Verified = users.Total, users.Active, users.Verified
 	out.Users.Locked, out.Users.RecentRegistrations = users.Locked, users.RecentRegistrations
 	out.RBAC.Roles, out.RBAC.Scopes = roles, scopes
-	out.Clients.Total, out.Clients.Active = clients, activeClients
+	out.Clients.Total, out.Clients.Active = clients.Total, clients.Active
 	out.Auth.Logins, out.Auth.Failed = logins, failed
 	out.Auth.Sessions, out.Auth.SessionsCreated = sessions.Active, sessions.CreatedSince
 	out.System.UptimeHours = roundTo(now.Sub(p.pc.Started).Hours(), 2)
@@ -325,14 +320,13 @@ func (p *people) usageReport(w http.ResponseWriter, r *http.Request) error {
 		}
 		counts[key] = n
 	}
-	clients, _, err := p.cfg.Store.ListClients(ctx, store.ClientFilter{Page: store.Page{Limit: 1000}})
+	clients, err := p.cfg.Store.ClientStats(ctx, 5)
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	sort.SliceStable(clients, func(i, j int) bool { return clients[i].TotalRequests > clients[j].TotalRequests })
 	top := []map[string]any{}
-	for _, c := range clients[:min(5, len(clients))] {
-		top = append(top, map[string]any{"client_id": c.ClientID, "total_requests": c.TotalRequests, "last_used": c.LastUsed})
+	for _, c := range clients.Busiest {
+		top = append(top, map[string]any{"client_id": c.ClientID, "total_requests": c.Requests, "last_used": c.LastUsed})
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{
 		"report_period": map[string]any{"days": days, "start": since.UTC(), "end": now.UTC()},

@@ -26,6 +26,11 @@ func (s *Server) mountHealth(mux *http.ServeMux) {
 		code := http.StatusOK
 		if err := s.ping(r.Context()); err != nil {
 			checks["database"], code = "unreachable", http.StatusServiceUnavailable
+			// Tokens for known clients are still issued: say until when.
+			if loaded := s.store.LastLoaded(); !loaded.IsZero() && s.cfg.StaleIfError > 0 {
+				checks["cache"] = "serving known clients from memory until " +
+					loaded.Add(s.cfg.StaleIfError).UTC().Format(time.RFC3339)
+			}
 		}
 		if s.draining.Load() {
 			checks["server"], code = "draining", http.StatusServiceUnavailable

@@ -78,6 +78,17 @@ func newMetrics(s *Server) (*metrics, error) {
 				}
 				return h / (h + mi)
 			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "permiso_cache_stale_hits_total",
+			Help: "Lookups served from entries past their lifetime because the database could not be reached."},
+			func() float64 { return float64(s.store.StaleHits()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "permiso_cache_load_age_seconds",
+			Help: "Seconds since the cache last read every client, scope and role from the database."},
+			func() float64 {
+				if t := s.store.LastLoaded(); !t.IsZero() {
+					return s.cfg.Now().Sub(t).Seconds()
+				}
+				return 0
+			}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "permiso_audit_events_dropped_total",
 			Help: "Audit events dropped because the write queue was full."},
 			func() float64 { return float64(s.audit.Dropped()) }),

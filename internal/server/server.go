@@ -20,6 +20,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/console"
 	"github.com/permiso-auth/permiso/internal/keys"
+	"github.com/permiso-auth/permiso/internal/logthrottle"
 	"github.com/permiso-auth/permiso/internal/oauth"
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
@@ -119,6 +120,9 @@ type Config struct {
 	KeyRefetchInterval time.Duration
 
 	Logger *slog.Logger
+	// StoreHook, when set, wraps the default tenant's store before the
+	// components use it; tests use it to hold reads open or fail them.
+	StoreHook func(store.Store) store.Store
 	// Out receives the bootstrap credentials, printed once on first start.
 	Out io.Writer
 	// Now is the clock of every component that decides time (token
@@ -183,6 +187,7 @@ type Server struct {
 	log      *slog.Logger
 	db       *sqlstore.DB
 	def      store.Store // the default tenant's store
+	throttle *logthrottle.Handler
 	store    *store.Cache
 	keys     *keys.Manager
 	revoked  *tokens.RevocationList
@@ -206,7 +211,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Out = io.Discard
 	}
 	cfg.defaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, started: cfg.Now()}
+	// The same failure during an outage is logged once per interval, with
+	// a count, not once per request.
+	throttle := logthrottle.New(cfg.Logger.Handler(), logthrottle.Config{Now: cfg.Now})
+	cfg.Logger = slog.New(throttle)
+	s := &Server{cfg: cfg, log: cfg.Logger, throttle: throttle, started: cfg.Now()}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -242,7 +251,11 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	s.def = s.db.Tenant(store.DefaultTenant)
-	s.store = store.NewCache(s.def, store.CacheConfig{TTL: cfg.CacheTTL, Now: cfg.Now})
+	if cfg.StoreHook != nil {
+		s.def = cfg.StoreHook(s.def)
+	}
+	s.store = store.NewCache(s.def, store.CacheConfig{TTL: cfg.CacheTTL, StaleIfError: cfg.StaleIfError, Now: cfg.Now,
+		Logger: s.log.With("component", "cache")})
 	var err error
 	if s.keys, err = keys.New(keys.Config{Store: s.def, MasterKey: master, Alg: cfg.SigningAlg,
 		PublishDelay: cfg.KeyPublishDelay, RetainFor: cfg.KeyRetention, Logger: s.log, Now: cfg.Now}); err != nil {
@@ -260,6 +273,11 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	}
 	secrets := oauth.NewSecrets(pepper, nil)
 	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out, s.log); err != nil {
+		return err
+	}
+	// Every client, scope and role in memory, so unknown client_ids are
+	// answered without the database and an outage is ridden out.
+	if err := s.store.Load(ctx); err != nil {
 		return err
 	}
 	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.def, Logger: s.log, Issuer: cfg.Issuer, Now: cfg.Now})
@@ -482,8 +500,22 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 }
 
 // follow applies changes announced by other replicas (and this one) to
-// the in-memory revocation list and keys.
+// the in-memory revocation list and keys. A full reload of the revocation
+// list runs on its own goroutine, so the changes announced meanwhile are
+// still applied to the list that answers until the reload swaps in.
 func (s *Server) follow(ctx context.Context) {
+	reload := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload:
+				s.logErr(s.revoked.Reload(ctx), "reload revocations")
+			}
+		}
+	})
 	err := s.def.Subscribe(ctx, func(c store.Change) {
 		switch c.Kind {
 		case store.ChangeRevocation:
@@ -495,14 +527,18 @@ func (s *Server) follow(ctx context.Context) {
 		case "*":
 			// Notifications were missed, perhaps by a database that failed
 			// over: reload aside; the current list answers until then.
-			s.logErr(s.revoked.Reload(ctx), "reload revocations")
 			s.logErr(s.keys.Reload(ctx), "reload keys")
+			select {
+			case reload <- struct{}{}:
+			default: // one is queued already
+			}
 		}
 	})
 	if err != nil {
 		s.log.Error("subscribe to changes", "err", err)
 	}
 	<-ctx.Done()
+	wg.Wait()
 }
 
 // housekeeping runs the periodic backstops: revocation sync, the key
@@ -520,6 +556,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 			s.logErr(s.revoked.Sync(ctx), "sync revocations")
 			s.logErr(s.keys.Tick(ctx), "key schedule")
 			s.machine.tick(ctx, s.logErr)
+			s.throttle.Flush(ctx)
 		case <-slow.C:
 			now := s.cfg.Now()
 			var auditBefore time.Time

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -10,53 +11,92 @@ import (
 
 // GetScope serves a scope by id from the cache.
 func (c *Cache) GetScope(ctx context.Context, id string) (Scope, error) {
-	return cached(c, func(c *Cache) map[string]entry[Scope] { return c.scopes }, id, func() (Scope, error) { return c.Store.GetScope(ctx, id) }, c.putScope)
+	return cached(ctx, c, func(c *Cache) map[string]*entry[Scope] { return c.scopes }, "p", id,
+		func(ctx context.Context) (Scope, error) { return c.Store.GetScope(ctx, id) }, c.putScope)
 }
 
 // GetScopeByName serves a scope by name from the cache.
 func (c *Cache) GetScopeByName(ctx context.Context, name string) (Scope, error) {
-	return cached(c, func(c *Cache) map[string]entry[Scope] { return c.scopeByName }, name, func() (Scope, error) { return c.Store.GetScopeByName(ctx, name) }, c.putScope)
+	return cached(ctx, c, func(c *Cache) map[string]*entry[Scope] { return c.scopeByName }, "P", name,
+		func(ctx context.Context) (Scope, error) { return c.Store.GetScopeByName(ctx, name) }, c.putScope)
 }
 
 // GetRole serves a role by id from the cache.
 func (c *Cache) GetRole(ctx context.Context, id string) (Role, error) {
-	return cached(c, func(c *Cache) map[string]entry[Role] { return c.roles }, id, func() (Role, error) { return c.Store.GetRole(ctx, id) }, c.putRole)
+	return cached(ctx, c, func(c *Cache) map[string]*entry[Role] { return c.roles }, "r", id,
+		func(ctx context.Context) (Role, error) { return c.Store.GetRole(ctx, id) }, c.putRole)
 }
 
 // GetRoleByName serves a role by name from the cache.
 func (c *Cache) GetRoleByName(ctx context.Context, name string) (Role, error) {
-	return cached(c, func(c *Cache) map[string]entry[Role] { return c.roleByName }, name, func() (Role, error) { return c.Store.GetRoleByName(ctx, name) }, c.putRole)
+	return cached(ctx, c, func(c *Cache) map[string]*entry[Role] { return c.roleByName }, "R", name,
+		func(ctx context.Context) (Role, error) { return c.Store.GetRoleByName(ctx, name) }, c.putRole)
 }
 
-func (c *Cache) putScope(s Scope, exp int64) {
-	c.scopes[s.ID] = entry[Scope]{s, exp}
-	c.scopeByName[s.Name] = entry[Scope]{s, exp}
+func (c *Cache) putScope(s Scope, at int64) {
+	e := &entry[Scope]{v: s, at: at}
+	c.scopes[s.ID] = e
+	c.scopeByName[s.Name] = e
 }
 
-func (c *Cache) putRole(r Role, exp int64) {
-	c.roles[r.ID] = entry[Role]{r, exp}
-	c.roleByName[r.Name] = entry[Role]{r, exp}
+func (c *Cache) putRole(r Role, at int64) {
+	e := &entry[Role]{v: r, at: at}
+	c.roles[r.ID] = e
+	c.roleByName[r.Name] = e
 }
 
 // cached is the read-through path shared by the scope and role lookups.
-// m picks the map, under the read lock since Invalidate replaces maps; put stores a loaded value under the write
-// lock (by id and by name, so either lookup hits afterwards).
-func cached[T any](c *Cache, m func(*Cache) map[string]entry[T], key string, load func() (T, error), put func(T, int64)) (T, error) {
+// m picks the map, under the read lock since Invalidate replaces maps; put
+// stores a loaded value under the write lock (by id and by name, so either
+// lookup hits afterwards).
+func cached[T any](ctx context.Context, c *Cache, m func(*Cache) map[string]*entry[T], kind, key string,
+	load func(context.Context) (T, error), put func(T, int64)) (T, error) {
 	now := c.now().UnixNano()
 	c.mu.RLock()
 	e, ok := m(c)[key]
 	gen := c.gen
 	c.mu.RUnlock()
-	if ok && now < e.exp {
-		c.hits.Add(1)
-		return e.v, nil
+	var v verdict
+	if ok {
+		switch v = c.judge(e.at, now, !e.invalid); v {
+		case serve:
+			c.hits.Add(1)
+			return e.v, nil
+		case serveStale:
+			c.hits.Add(1)
+			c.staleHits.Add(1)
+			return e.v, nil
+		}
 	}
 	c.misses.Add(1)
-	v, err := load()
-	if err == nil {
-		c.fill(gen, func(exp int64) { put(v, exp) })
+	res, err := c.do(ctx, kind+"\x00"+key, func(ctx context.Context) (any, error) {
+		v, err := load(ctx)
+		switch {
+		case err == nil:
+			c.storeAnswered()
+			c.fill(gen, func() { put(v, now) }, rbacKey, keyOf(any(v)))
+		case errors.Is(err, ErrNotFound):
+			c.storeAnswered()
+			c.fill(gen, func() { delete(m(c), key) }, rbacKey) // renamed or deleted
+		case isUnavailable(err):
+			c.storeFailed(now)
+		}
+		return v, err
+	})
+	if ok && v == reread && isUnavailable(err) {
+		c.staleHits.Add(1)
+		return e.v, nil
 	}
-	return v, err
+	val, _ := res.(T)
+	return val, err
+}
+
+// keyOf is the keyGen key of a loaded scope or role.
+func keyOf(v any) string {
+	if r, ok := v.(Role); ok {
+		return "r\x00" + r.ID
+	}
+	return rbacKey
 }
 
 // invalidateAfter drops what ch names once a write has succeeded.
@@ -112,7 +152,16 @@ func (c *Cache) dropSecrets(clientUUID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	delete(c.secrets, clientUUID)
+	if e, ok := c.secrets[clientUUID]; ok {
+		c.secrets[clientUUID] = invalidated(e)
+	}
+	c.keyGen["s\x00"+clientUUID] = c.gen
+	for clientID, id := range c.uuidOf {
+		if id == clientUUID {
+			c.dropClient(clientID) // so a Load running now does not bring the old secrets back
+			return
+		}
+	}
 }
 
 var allScopes = Change{Kind: ChangeScope}

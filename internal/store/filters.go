@@ -63,3 +63,18 @@ type UserStats struct {
 type SessionStats struct {
 	Active, CreatedSince, Expired, Total int
 }
+
+// ClientStats are counts over clients, from a summary the store keeps up
+// to date, so reading them costs the same at a hundred or a million clients.
+type ClientStats struct {
+	Total, Active, Trusted int
+	Requests               int64         // tokens issued, summed over clients
+	Busiest                []ClientUsage // by Requests, most first; ties by client_id
+}
+
+// ClientUsage is one client's usage counters.
+type ClientUsage struct {
+	ClientID string
+	Requests int64
+	LastUsed *time.Time
+}

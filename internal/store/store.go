@@ -15,6 +15,9 @@ type ScopeStore interface {
 	DeleteScope(ctx context.Context, id string) error // ErrConflict while a role or client holds it
 	// ScopeUsage counts the roles and the clients that hold a scope.
 	ScopeUsage(ctx context.Context, id string) (roles, clients int, err error)
+	// ScopeRoleCounts maps every scope's name to the number of roles
+	// holding it (zero included), in one query.
+	ScopeRoleCounts(ctx context.Context) (map[string]int, error)
 }
 
 // RoleStore persists roles and their scope sets.
@@ -36,8 +39,17 @@ type ClientStore interface {
 	ListClients(ctx context.Context, f ClientFilter) ([]Client, int, error)
 	UpdateClient(ctx context.Context, clientID string, fn func(Client) (Client, error)) (Client, error)
 	DeleteClient(ctx context.Context, clientID string) error // removes its secrets too
+	// LoadClients returns up to limit clients whose client_id sorts after
+	// after, in client_id order, each with its scopes and its secrets that
+	// have not expired at now: how the cache reads every client in bulk.
+	LoadClients(ctx context.Context, after string, limit int, now time.Time) ([]LoadedClient, error)
 	// RecordClientUsage adds n to total_requests and sets last_used, for batched counters.
 	RecordClientUsage(ctx context.Context, clientID string, n int64, at time.Time) error
+	// RecordClientsUsage does RecordClientUsage for many clients in one
+	// transaction; client_ids that no longer exist are skipped.
+	RecordClientsUsage(ctx context.Context, counts map[string]int64, at time.Time) error
+	// ClientStats counts clients and returns the top busiest ones.
+	ClientStats(ctx context.Context, top int) (ClientStats, error)
 
 	AddClientSecret(ctx context.Context, s ClientSecret) (ClientSecret, error)
 	// ListClientSecrets returns the client's secrets that have not expired at now.

@@ -137,6 +137,13 @@ func (p *ExchangePolicy) IsZero() bool {
 		p.MaxDepth == 0 && len(p.Actors) == 0
 }
 
+// LoadedClient is a client with its live secrets, as [ClientStore.LoadClients]
+// returns them.
+type LoadedClient struct {
+	Client
+	Secrets []ClientSecret
+}
+
 // TLSClientAuth fields (RFC 8705 §2.1.2): which certificate value a
 // tls_client_auth client registered.
 const (

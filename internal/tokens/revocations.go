@@ -47,8 +47,9 @@ type RevocationList struct {
 	cursor  int64            // highest sequence number synced
 	pruned  time.Time
 
-	syncMu sync.Mutex // one sync or reload at a time
-	feed   feedCache
+	syncMu   sync.Mutex // one sync (or a reload's swap) at a time
+	reloadMu sync.Mutex // one reload at a time
+	feed     feedCache
 }
 
 // seqEntry is a synced entry; bySeq holds them in sequence order so the
@@ -237,49 +238,46 @@ func (l *RevocationList) prune(now time.Time) {
 }
 
 // Reload reads the whole list from the store into a new list and swaps it
-// in at once; until then the current list keeps answering. It is what a
-// replica does when notifications may have been missed (a lost LISTEN
-// connection, a failover), since the database may then not be the one the
-// list was synced from. On error the current list stays.
+// in at once; until then the current list keeps answering, and keeps
+// syncing the entries other replicas add. It is what a replica does when
+// notifications may have been missed (a lost LISTEN connection, a
+// failover), since the database may then not be the one the list was
+// synced from. On error the current list stays.
 func (l *RevocationList) Reload(ctx context.Context) error {
+	l.reloadMu.Lock()
+	defer l.reloadMu.Unlock()
+	now := l.cfg.Now()
+	next := &RevocationList{cfg: l.cfg, byJTI: make(map[string]int64), pending: make(map[string]int64)}
+	if err := next.syncLocked(ctx); err != nil {
+		return fmt.Errorf("reload revocations: %w", err)
+	}
+	// Swap under the sync lock: first catch up with what was added while
+	// the load read, so nothing the current list has synced is lost.
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
-	now := l.cfg.Now()
-	var (
-		bySeq  []seqEntry
-		cursor int64
-	)
-	for {
-		rs, err := l.cfg.Store.ListRevocations(ctx, cursor, now, l.cfg.LoadPage)
-		if err != nil {
-			return fmt.Errorf("reload revocations: %w", err)
-		}
-		for _, r := range rs {
-			bySeq = append(bySeq, seqEntry{r.Seq, r.JTI, r.ExpiresAt.Unix()})
-			cursor = max(cursor, r.Seq)
-		}
-		if len(rs) < l.cfg.LoadPage {
-			break
-		}
+	if err := next.syncLocked(ctx); err != nil {
+		return fmt.Errorf("reload revocations: %w", err)
 	}
-	byJTI := make(map[string]int64, len(bySeq)+16)
-	for _, e := range bySeq {
-		byJTI[e.jti] = e.exp
-	}
+	cut := now.Unix()
 	l.mu.Lock()
-	// Revocations made here meanwhile that the load did not see stay.
-	for jti, exp := range l.pending {
-		if _, ok := byJTI[jti]; ok {
-			delete(l.pending, jti)
-		} else {
-			byJTI[jti] = exp
+	kept := 0
+	for jti, exp := range l.byJTI {
+		// Revocations made here and not synced yet, and entries the store
+		// no longer has (a failover lost them): a revoked token stays
+		// revoked.
+		if _, ok := next.byJTI[jti]; !ok && exp > cut {
+			next.byJTI[jti] = exp
+			next.pending[jti] = exp
+			if _, local := l.pending[jti]; !local {
+				kept++
+			}
 		}
 	}
-	if cursor < l.cursor {
-		l.cfg.Logger.Warn("revocation sequence went backwards: the database is not the one last synced from",
-			"held", l.cursor, "store", cursor)
+	if kept > 0 || next.cursor < l.cursor {
+		l.cfg.Logger.Warn("revocation list reloaded from a database that lacks entries this replica held; keeping them",
+			"kept", kept, "held_cursor", l.cursor, "store_cursor", next.cursor)
 	}
-	l.byJTI, l.bySeq, l.cursor = byJTI, bySeq, cursor
+	l.byJTI, l.bySeq, l.pending, l.cursor = next.byJTI, next.bySeq, next.pending, next.cursor
 	l.mu.Unlock()
 	l.feed.reset()
 	return nil

@@ -216,15 +216,22 @@ func TestRevocationReloadAside(t *testing.T) {
 	if got := jtis(t, feed(t, l, "")); len(got) != 50 {
 		t.Fatalf("feed during the reload holds %d entries", len(got))
 	}
-	// A revocation made here during the reload survives the swap.
+	// A revocation made here during the reload survives the swap, and one
+	// made on another replica is synced while the reload is held.
 	if err := l.Revoke(ctx, "during", exp); err != nil {
 		t.Fatal(err)
+	}
+	if err := db.Revoke(ctx, "elsewhere", exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(ctx); err != nil || !l.IsRevoked("elsewhere") {
+		t.Fatalf("sync during the reload: %v, revoked %v", err, l.IsRevoked("elsewhere"))
 	}
 	close(bs.release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !l.IsRevoked("j49") || !l.IsRevoked("during") || l.Len() != 51 {
+	if !l.IsRevoked("j49") || !l.IsRevoked("during") || !l.IsRevoked("elsewhere") || l.Len() != 52 {
 		t.Fatalf("after the reload: %d entries", l.Len())
 	}
 }

@@ -81,6 +81,9 @@ func (st *Tenant) CreateClient(ctx context.Context, c store.Client) (store.Clien
 		if out, err = getClient(ctx, t, "client_id", c.ClientID, false); err != nil {
 			return err
 		}
+		if err := addToSummary(ctx, t, summaryOf(out)); err != nil {
+			return err
+		}
 		return t.publish(ctx, store.Change{Kind: store.ChangeClient, ID: c.ClientID})
 	})
 	if err != nil {
@@ -201,6 +204,9 @@ func (st *Tenant) UpdateClient(ctx context.Context, clientID string, fn func(sto
 		if out, err = getClient(ctx, t, "id", old.ID, false); err != nil {
 			return err
 		}
+		if err := addToSummary(ctx, t, summaryOf(out).minus(summaryOf(old))); err != nil {
+			return err
+		}
 		if out.ClientID != clientID {
 			if err := t.publish(ctx, store.Change{Kind: store.ChangeClient, ID: out.ClientID}); err != nil {
 				return err
@@ -217,12 +223,18 @@ func (st *Tenant) UpdateClient(ctx context.Context, clientID string, fn func(sto
 // DeleteClient removes a client, its secrets and its scope grants.
 func (st *Tenant) DeleteClient(ctx context.Context, clientID string) error {
 	err := st.inTx(ctx, func(t *tx) error {
-		n, err := deleted(t.exec(ctx, "DELETE FROM clients WHERE tenant_id = ? AND client_id = ?", st.id, clientID))
-		if err != nil {
+		var gone summary
+		if err := t.queryRow(ctx, `SELECT CASE WHEN is_active THEN 1 ELSE 0 END, CASE WHEN is_trusted THEN 1 ELSE 0 END,
+			total_requests FROM clients WHERE tenant_id = ? AND client_id = ?`+st.forUpdate(), st.id, clientID).
+			Scan(&gone.active, &gone.trusted, &gone.requests); err != nil {
+			return mapErr(err)
+		}
+		if _, err := deleted(t.exec(ctx, "DELETE FROM clients WHERE tenant_id = ? AND client_id = ?", st.id, clientID)); err != nil {
 			return err
 		}
-		if n == 0 {
-			return store.ErrNotFound
+		gone.total = 1
+		if err := addToSummary(ctx, t, summary{}.minus(gone)); err != nil {
+			return err
 		}
 		return t.publish(ctx, store.Change{Kind: store.ChangeClient, ID: clientID})
 	})
@@ -236,13 +248,16 @@ func (st *Tenant) DeleteClient(ctx context.Context, clientID string) error {
 // It publishes no change: usage counters are not worth a cache flush on
 // every replica, so cached clients may show slightly stale counters.
 func (st *Tenant) RecordClientUsage(ctx context.Context, clientID string, n int64, at time.Time) error {
-	res, err := st.exec(ctx, `UPDATE clients SET total_requests = total_requests + ?,
-		last_used = CASE WHEN last_used IS NULL OR last_used < ? THEN ? ELSE last_used END
-		WHERE tenant_id = ? AND client_id = ?`, n, st.ts(at), st.ts(at), st.id, clientID)
-	rows, err := affected(res, err)
-	if err == nil && rows == 0 {
-		err = store.ErrNotFound
-	}
+	err := st.inTx(ctx, func(t *tx) error {
+		rows, err := addUsage(ctx, t, clientID, n, at)
+		if err == nil && rows == 0 {
+			err = store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return addToSummary(ctx, t, summary{requests: n})
+	})
 	if err != nil {
 		return fmt.Errorf("record usage of client %q: %w", clientID, err)
 	}

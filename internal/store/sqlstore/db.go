@@ -163,12 +163,20 @@ func isPostgres(u string) bool {
 // every BeginTx a BEGIN IMMEDIATE, so a read-then-write transaction takes the
 // write lock up front and waits on busy_timeout instead of failing with
 // SQLITE_BUSY when it tries to upgrade while another writer holds the lock.
+//
+// synchronous=FULL makes every commit wait for the WAL to reach the disk, so
+// an acknowledged write survives a power loss (NORMAL, SQLite's usual WAL
+// setting, may lose the last commits). The token path writes nothing, and
+// usage counters and audit events are written in batches, so the fsync is
+// paid by admin writes and logins only (docs/operations.md has the figures).
 func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	if !strings.Contains(path, "synchronous(") { // a caller's own setting wins (benchmarks)
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	q.Set("_txlock", "immediate")
 	sep := "?"
 	if strings.Contains(path, "?") {
