@@ -14,6 +14,13 @@ const minSlice = 200 * time.Millisecond
 // runScenario prepares and runs one scenario against the server and, when
 // it has one, against the reference handler, alternating between the two.
 func runScenario(ctx context.Context, cfg Config, log *slog.Logger, sc scenario, st *setup, srv *serverProcess, ref *referenceServer) ScenarioResult {
+	if sc.standalone != nil {
+		if srv == nil {
+			return ScenarioResult{Name: sc.name, Status: StatusUnavailable,
+				Reason: "needs a server the benchmark starts itself (it seeds the database), not --target"}
+		}
+		return sc.standalone(ctx, cfg, log)
+	}
 	res := ScenarioResult{Name: sc.name, Status: StatusOK}
 	newOp, err := sc.prepare(ctx, st)
 	if err != nil {
@@ -84,9 +91,11 @@ func runScenario(ctx context.Context, cfg Config, log *slog.Logger, sc scenario,
 // benchmark started (pid > 0) it also adds up the server's CPU time over
 // each measured window.
 type sample struct {
-	name   string
-	newOp  func(int) Op
-	pid    int
+	name  string
+	newOp func(int) Op
+	pid   int
+	// around, if set, wraps each load run (to run other load beside it).
+	around func(run func() error) error
 	lr     LoadResult
 	cpu    time.Duration
 	cpuBad bool          // a window lacked a CPU reading
@@ -117,8 +126,16 @@ func (s *sample) run(ctx context.Context, cfg Config, warmup, duration time.Dura
 			ended = cpuErr == nil
 		}
 	}
-	lr, err := RunLoad(ctx, lc)
-	if err != nil {
+	var lr *LoadResult
+	load := func() (err error) {
+		lr, err = RunLoad(ctx, lc)
+		return err
+	}
+	if s.around != nil {
+		if err := s.around(load); err != nil {
+			return err
+		}
+	} else if err := load(); err != nil {
 		return err
 	}
 	s.lr.merge(lr)

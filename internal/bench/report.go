@@ -54,6 +54,12 @@ type ScenarioResult struct {
 	Reference *Measurement `json:"reference,omitempty"`
 	// Ratio is Permiso's successful requests/s over the reference's.
 	Ratio *float64 `json:"ratio,omitempty"`
+	// Labels name the two measurements of a scale scenario (which then
+	// compares two loads of Permiso, not Permiso and the reference); the
+	// ratio is the first's over the second's.
+	Labels *[2]string `json:"labels,omitempty"`
+	// Figures are a scale scenario's other results, by name.
+	Figures map[string]float64 `json:"figures,omitempty"`
 }
 
 // Measurement is one load run against one target. Requests counts what
@@ -140,9 +146,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		if s.Ratio != nil {
 			ratio = fmt.Sprintf("%.2f", *s.Ratio)
 		}
-		writeRow(&b, row, s.Name, "permiso", s.Status, s.Permiso, ratio)
+		first, second := "permiso", "reference"
+		if s.Labels != nil {
+			first, second = s.Labels[0], s.Labels[1]
+		}
+		writeRow(&b, row, s.Name, first, s.Status, s.Permiso, ratio)
 		if s.Reference != nil {
-			writeRow(&b, row, s.Name, "reference", s.Status, s.Reference, "1.00")
+			writeRow(&b, row, s.Name, second, s.Status, s.Reference, "1.00")
+		}
+		for _, k := range slices.Sorted(maps.Keys(s.Figures)) {
+			fmt.Fprintf(&b, "%-11s %-9s %s = %.4g\n", "", "", k, s.Figures[k])
 		}
 		if s.Reason != "" {
 			fmt.Fprintf(&b, "%-11s %-9s %-11s %s\n", "", "", "", s.Reason)
@@ -151,7 +164,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	b.WriteString("\nOK/S: successful requests per second; latencies of successful requests; CPU/1K: server CPU seconds\n" +
 		"per 1,000 successful requests; CORES S/B: average cores used by the server / by this process (load\n" +
 		"generator, plus the handler in reference rows); RSS: server peak RSS so far; RATIO: OK/S over the\n" +
-		"reference handler's, measured in alternating rounds.\n")
+		"reference handler's, measured in alternating rounds (scale scenarios: the first row's over the second's).\n")
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,6 +22,10 @@ const (
 	ScenarioRefresh    = "refresh"
 	ScenarioExchange   = "exchange"
 	ScenarioMixed      = "mixed"
+	// ScenarioClients100k and ScenarioFeed1M start seeded servers of their
+	// own; "all" leaves them out (name them in --scenario).
+	ScenarioClients100k = "clients100k"
+	ScenarioFeed1M      = "feed-1m"
 )
 
 // scenario is one kind of load: prepare creates what it needs on the
@@ -31,6 +36,11 @@ type scenario struct {
 	// reference says the scenario also runs against the reference handler.
 	reference bool
 	prepare   func(ctx context.Context, s *setup) (func(worker int) Op, error)
+	// standalone, when set, runs the whole scenario on servers it starts
+	// itself; prepare is unused.
+	standalone func(ctx context.Context, cfg Config, log *slog.Logger) ScenarioResult
+	// scale marks a scenario that "all" leaves out (it takes minutes).
+	scale bool
 }
 
 // referenceOps are the requests to the reference handler of the scenarios
@@ -41,38 +51,45 @@ var referenceOps = map[string]func(ctx context.Context, s *setup, ref *reference
 
 func scenarios() []scenario {
 	return []scenario{
-		{ScenarioCCBasic, "client_credentials, client_secret_basic", true, func(ctx context.Context, s *setup) (func(int) Op, error) {
+		{name: ScenarioCCBasic, help: "client_credentials, client_secret_basic", reference: true, prepare: func(ctx context.Context, s *setup) (func(int) Op, error) {
 			id, secret, err := s.serviceClient(ctx)
 			return ccOp(s.base, id, secret, false), err
 		}},
-		{ScenarioCCPost, "client_credentials, client_secret_post", true, func(ctx context.Context, s *setup) (func(int) Op, error) {
+		{name: ScenarioCCPost, help: "client_credentials, client_secret_post", reference: true, prepare: func(ctx context.Context, s *setup) (func(int) Op, error) {
 			id, secret, err := s.serviceClient(ctx)
 			return ccOp(s.base, id, secret, true), err
 		}},
-		{ScenarioDPoP, "client_credentials with a fresh DPoP proof per request (RFC 9449)", true, prepareDPoP},
-		{ScenarioPrivateKeyJWT, "client_credentials, private_key_jwt: a fresh ES256 assertion per request, jti recorded", true, preparePrivateKeyJWT},
-		{ScenarioFederated, "client_credentials, federated_jwt: a Kubernetes service account token, reused", true, prepareFederated},
-		{ScenarioSPIFFE, "client_credentials, spiffe_jwt: a JWT-SVID, reused", true, prepareSPIFFE},
-		{ScenarioTLSClientAuth, "client_credentials, tls_client_auth: a certificate forwarded by a trusted proxy", true, prepareTLSClientAuth},
-		{ScenarioIntrospect, "POST /oauth2/introspect of a live token", false, prepareIntrospect},
-		{ScenarioJWKS, "GET /.well-known/jwks.json", false, func(_ context.Context, s *setup) (func(int) Op, error) {
+		{name: ScenarioDPoP, help: "client_credentials with a fresh DPoP proof per request (RFC 9449)", reference: true, prepare: prepareDPoP},
+		{name: ScenarioPrivateKeyJWT, help: "client_credentials, private_key_jwt: a fresh ES256 assertion per request, jti recorded", reference: true, prepare: preparePrivateKeyJWT},
+		{name: ScenarioFederated, help: "client_credentials, federated_jwt: a Kubernetes service account token, reused", reference: true, prepare: prepareFederated},
+		{name: ScenarioSPIFFE, help: "client_credentials, spiffe_jwt: a JWT-SVID, reused", reference: true, prepare: prepareSPIFFE},
+		{name: ScenarioTLSClientAuth, help: "client_credentials, tls_client_auth: a certificate forwarded by a trusted proxy", reference: true, prepare: prepareTLSClientAuth},
+		{name: ScenarioIntrospect, help: "POST /oauth2/introspect of a live token", reference: false, prepare: prepareIntrospect},
+		{name: ScenarioJWKS, help: "GET /.well-known/jwks.json", reference: false, prepare: func(_ context.Context, s *setup) (func(int) Op, error) {
 			return getOp(s.base, "/.well-known/jwks.json", "keys"), nil
 		}},
-		{ScenarioMetadata, "GET /.well-known/oauth-authorization-server", false, func(_ context.Context, s *setup) (func(int) Op, error) {
+		{name: ScenarioMetadata, help: "GET /.well-known/oauth-authorization-server", reference: false, prepare: func(_ context.Context, s *setup) (func(int) Op, error) {
 			return getOp(s.base, "/.well-known/oauth-authorization-server", "issuer"), nil
 		}},
-		{ScenarioPassword, "password grant of a registered user", false, preparePassword},
-		{ScenarioRefresh, "refresh_token grant, rotating per connection", false, prepareRefresh},
-		{ScenarioExchange, "token exchange (RFC 8693) of a service token for another audience, delegation", true, prepareExchange},
-		{ScenarioMixed, "4 cc-basic : 1 cc-post : 3 introspect : 1 jwks : 1 metadata", false, prepareMixed},
+		{name: ScenarioPassword, help: "password grant of a registered user", reference: false, prepare: preparePassword},
+		{name: ScenarioRefresh, help: "refresh_token grant, rotating per connection", reference: false, prepare: prepareRefresh},
+		{name: ScenarioExchange, help: "token exchange (RFC 8693) of a service token for another audience, delegation", reference: true, prepare: prepareExchange},
+		{name: ScenarioMixed, help: "4 cc-basic : 1 cc-post : 3 introspect : 1 jwks : 1 metadata", reference: false, prepare: prepareMixed},
+		{name: ScenarioClients100k, help: "100,000 clients: a random client per request vs one; heap per client; statistics at 100k vs 1k",
+			standalone: runClients100k, scale: true},
+		{name: ScenarioFeed1M, help: "1,000,000 revocations: tokens while 4 clients poll the revocation feed vs without",
+			standalone: runFeed1M, scale: true},
 	}
 }
 
-// ScenarioNames returns every scenario name in the order "all" runs them.
+// ScenarioNames returns every scenario name in the order "all" runs them
+// (the scale scenarios are left out of "all").
 func ScenarioNames() []string {
 	var names []string
 	for _, sc := range scenarios() {
-		names = append(names, sc.name)
+		if !sc.scale {
+			names = append(names, sc.name)
+		}
 	}
 	return names
 }

@@ -19,14 +19,18 @@ import (
 type serverProcess struct {
 	cmd     *exec.Cmd
 	baseURL string
-	dataDir string
-	logPath string
-	logFile *os.File
-	startup time.Duration // exec to the first 200 from /healthz
-	adminID string
-	adminPW string
-	exited  chan struct{}
-	waitErr error
+	// pprofURL is the profiler's base URL when the server was started
+	// with one (the seeded scenarios read its heap after a collection).
+	pprofURL string
+	dataDir  string
+	logPath  string
+	logFile  *os.File
+	startup  time.Duration // exec to the first 200 from /healthz
+	adminID  string
+	adminPW  string
+	exited   chan struct{}
+	waitErr  error
+	keep     bool // the data directory belongs to the caller
 }
 
 // startConfig says how to start a server.
@@ -35,17 +39,27 @@ type startConfig struct {
 	args    []string // passed after serve --data-dir --addr
 	timeout time.Duration
 	logger  *slog.Logger
+	// dataDir, when set, is used instead of a new temporary directory and
+	// left in place by stop, so a server can be started again on it.
+	dataDir string
+	// pprof starts the server's profiler on a loopback port of its own.
+	pprof bool
 }
 
 // startServer runs `<binary> serve --data-dir <tmp> --addr 127.0.0.1:<port>`
 // and waits until it serves. The caller must call stop.
 func startServer(ctx context.Context, cfg startConfig) (_ *serverProcess, err error) {
-	dir, err := os.MkdirTemp("", "permiso-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+	var p *serverProcess
+	if cfg.dataDir != "" {
+		p = &serverProcess{dataDir: cfg.dataDir, logPath: cfg.dataDir + ".log", exited: make(chan struct{}), keep: true}
+	} else {
+		dir, err := os.MkdirTemp("", "permiso-bench-")
+		if err != nil {
+			return nil, fmt.Errorf("start server: %w", err)
+		}
+		p = &serverProcess{dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "server.log"),
+			exited: make(chan struct{})}
 	}
-	p := &serverProcess{dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "server.log"),
-		exited: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			p.stop(cfg.logger)
@@ -56,10 +70,18 @@ func startServer(ctx context.Context, cfg startConfig) (_ *serverProcess, err er
 		return p, err
 	}
 	p.baseURL = "http://" + addr
-	if p.logFile, err = os.Create(p.logPath); err != nil {
+	if p.logFile, err = os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return p, fmt.Errorf("start server: %w", err)
 	}
 	args := append([]string{"serve", "--data-dir", p.dataDir, "--addr", addr}, cfg.args...)
+	if cfg.pprof {
+		pa, err := freeLoopbackAddr()
+		if err != nil {
+			return p, err
+		}
+		args = append(args, "--pprof-addr", pa)
+		p.pprofURL = "http://" + pa
+	}
 	p.cmd = exec.Command(cfg.binary, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logFile, p.logFile
 	p.cmd.SysProcAttr = childAttr()
@@ -158,6 +180,9 @@ func (p *serverProcess) stop(logger *slog.Logger) {
 	}
 	if p.logFile != nil {
 		p.logFile.Close()
+	}
+	if p.keep {
+		return
 	}
 	if err := os.RemoveAll(filepath.Dir(p.dataDir)); err != nil {
 		logger.Warn("remove benchmark data", "err", err)

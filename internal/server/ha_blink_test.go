@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,8 +68,8 @@ func migrateAndSeed(t *testing.T, dsn string, n int) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `INSERT INTO revocations (jti, expires_at, created_at)
-		SELECT 'seed' || lpad(g::text, 18, '0'), now() + interval '1 hour', now() FROM generate_series(1, $1) g`, n); err != nil {
+	if _, err := conn.Exec(ctx, `INSERT INTO revocations (tenant_id, jti, expires_at, created_at)
+		SELECT 'default', 'seed' || lpad(g::text, 18, '0'), now() + interval '1 hour', now() FROM generate_series(1, $1) g`, n); err != nil {
 		t.Fatal(err)
 	}
 }

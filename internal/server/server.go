@@ -188,17 +188,19 @@ type Server struct {
 	db       *sqlstore.DB
 	def      store.Store // the default tenant's store
 	throttle *logthrottle.Handler
-	store    *store.Cache
-	keys     *keys.Manager
-	revoked  *tokens.RevocationList
-	provider *oauth.Provider
-	audit    *audit.Sink
-	usage    *oauth.Usage
-	handler  http.Handler
-	ops      *ops
-	machine  machine
-	draining atomic.Bool
-	started  time.Time
+	// stopFollow ends the cache's subscription to changes.
+	stopFollow context.CancelFunc
+	store      *store.Cache
+	keys       *keys.Manager
+	revoked    *tokens.RevocationList
+	provider   *oauth.Provider
+	audit      *audit.Sink
+	usage      *oauth.Usage
+	handler    http.Handler
+	ops        *ops
+	machine    machine
+	draining   atomic.Bool
+	started    time.Time
 }
 
 // New opens the store, migrates it, prepares keys, seeds defaults and
@@ -231,6 +233,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if err := s.init(ctx, master); err != nil {
+		if s.stopFollow != nil {
+			s.stopFollow()
+		}
 		s.db.Close()
 		return nil, err
 	}
@@ -276,7 +281,13 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 		return err
 	}
 	// Every client, scope and role in memory, so unknown client_ids are
-	// answered without the database and an outage is ridden out.
+	// answered without the database and an outage is ridden out. Changes
+	// are followed from before the load, so none made meanwhile is lost.
+	var follow context.Context
+	follow, s.stopFollow = context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.store.Follow(follow); err != nil {
+		return err
+	}
 	if err := s.store.Load(ctx); err != nil {
 		return err
 	}
@@ -391,6 +402,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close releases the database (and the metrics listener and limiter).
 func (s *Server) Close() error {
+	s.stopFollow()
 	s.ops.close()
 	s.machine.close()
 	return s.db.Close()
@@ -403,12 +415,14 @@ func (s *Server) Close() error {
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
+		s.stopFollow()
 		s.db.Close()
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
 	mtlsLn, err := s.listenMTLS()
 	if err != nil {
 		ln.Close()
+		s.stopFollow()
 		s.db.Close()
 		return err
 	}
@@ -483,6 +497,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	stopBG()
 	wg.Wait()
+	s.stopFollow()
 	if mtlsSrv != nil {
 		mtlsSrv.Close()
 	}

@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +96,9 @@ type Cache struct {
 	reload     chan struct{} // asks Run for a Load now
 	refresh    chan string   // client_ids Run re-reads at once after their invalidation
 	group      singleflight.Group
+	id         string       // names this cache's heartbeats
+	synced     atomic.Int64 // unix ns when the last heartbeat echoed: every entry was current then
+	following  atomic.Int64 // unix ns since when changes are followed; 0 before
 	downSince  atomic.Int64 // unix ns of the first failure of an outage; 0 while the store answers
 	lastFail   atomic.Int64 // unix ns of the latest failure
 	lastLoaded atomic.Int64 // unix ns of the last complete Load
@@ -118,6 +125,12 @@ func invalidated[T any](e *entry[T]) *entry[T] {
 	c := *e
 	c.invalid = true
 	return &c
+}
+
+func newCacheID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // errUnknownClient is returned on a negative hit; preallocated so that a
@@ -150,7 +163,7 @@ func NewCache(s Store, cfg CacheConfig) *Cache {
 	}
 	c := &Cache{Store: s, ttl: int64(cfg.TTL), stale: int64(cfg.StaleIfError), negTTL: int64(cfg.NegativeTTL),
 		maxNeg: cfg.MaxNegative, probes: float64(cfg.UnknownProbes), now: cfg.Now, log: cfg.Logger,
-		reload: make(chan struct{}, 1), refresh: make(chan string, 1024)}
+		reload: make(chan struct{}, 1), refresh: make(chan string, 1024), id: newCacheID()}
 	c.reset()
 	return c
 }
@@ -206,12 +219,13 @@ const (
 	tooOld                    // past the stale window: read the store, no fallback
 )
 
-// judge decides on an entry read at at (unix ns). Fresh entries are
+// judge decides on an entry read at at (unix ns), or renewed by a later
+// heartbeat, which proves it was still current then. Fresh entries are
 // served; an old one is re-read, except during an outage, when the store
 // is asked at most once a second (by one caller) and the entry is served
 // meanwhile.
 func (c *Cache) judge(at, now int64, current bool) verdict {
-	age := now - at
+	age := now - max(at, c.synced.Load())
 	switch {
 	case current && age < c.ttl:
 		return serve
@@ -245,17 +259,31 @@ func (c *Cache) storeAnswered() {
 	}
 }
 
-// Run subscribes to the store's changes and invalidates accordingly, and
-// reloads everything every TTL (or sooner, after notifications may have
-// been missed), retrying with backoff while the database is down. It
-// blocks until ctx ends and then returns nil; it returns early only if the
-// subscription cannot be set up.
+// heartbeat is the change kind a cache publishes to itself: its echo
+// proves that the database answers and that every change published before
+// it has been applied here.
+const heartbeat = "cache-heartbeat"
+
+// Run subscribes to the store's changes and invalidates accordingly. It
+// keeps the entries fresh while the store answers: every third of TTL it
+// publishes a heartbeat, and the heartbeat's echo through the change feed
+// renews every entry (so a missed notification is possible only when the
+// feed's connection broke, and then the feed says so and Run reloads
+// everything). It reloads everything at start, after notifications may
+// have been missed, after a scope change, and every ten TTLs as a backstop
+// for changes made to the database behind Permiso's back, retrying with
+// backoff while the database is down. It blocks until ctx ends and then
+// returns nil; it returns early only if the subscription cannot be set up.
 func (c *Cache) Run(ctx context.Context) error {
-	if err := c.Store.Subscribe(ctx, c.Invalidate); err != nil {
-		return fmt.Errorf("cache: %w", err)
+	if c.following.Load() == 0 {
+		if err := c.Follow(ctx); err != nil {
+			return err
+		}
 	}
-	// Changes made before the subscription started were not seen.
-	c.requestLoad()
+	if c.lastLoaded.Load() < c.following.Load() {
+		// Changes made before the subscription started were not seen.
+		c.requestLoad()
+	}
 	// A client dropped by an invalidation is read again at once, so the
 	// next request finds it and an outage right after the change finds it
 	// too.
@@ -271,28 +299,34 @@ func (c *Cache) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	wait := time.Duration(c.ttl)
-	t := time.NewTimer(wait)
+	beat := time.NewTicker(max(time.Duration(c.ttl)/3, 100*time.Millisecond))
+	defer beat.Stop()
+	backstop := 10 * time.Duration(c.ttl)
+	t := time.NewTimer(backstop)
 	defer t.Stop()
 	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-beat.C:
+			c.sendHeartbeat(ctx)
+			continue
 		case <-t.C:
 		case <-c.reload:
 		}
+		wait := backstop
 		if err := c.Load(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			failures++
-			wait = min(time.Second<<min(failures-1, 3), time.Duration(c.ttl))
+			wait = min(time.Second<<min(failures-1, 3), backstop)
 			if failures == 1 {
 				c.log.Warn("cache reload failed; retrying", "err", err)
 			}
 		} else {
-			failures, wait = 0, time.Duration(c.ttl)
+			failures = 0
 		}
 		if !t.Stop() {
 			select {
@@ -301,6 +335,46 @@ func (c *Cache) Run(ctx context.Context) error {
 			}
 		}
 		t.Reset(wait)
+	}
+}
+
+// Follow subscribes to the store's changes until ctx ends. Run does it
+// itself; a caller that wants every change applied from before its first
+// Load (so Run need not load again) calls Follow first.
+func (c *Cache) Follow(ctx context.Context) error {
+	if err := c.Store.Subscribe(ctx, c.onChange); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	c.following.Store(max(1, c.now().UnixNano()))
+	return nil
+}
+
+func (c *Cache) sendHeartbeat(ctx context.Context) {
+	now := c.now().UnixNano()
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	if err := c.Store.Publish(ctx, Change{Kind: heartbeat, ID: c.id + "/" + strconv.FormatInt(now, 10)}); err != nil {
+		if isUnavailable(err) {
+			c.storeFailed(now)
+		}
+	}
+}
+
+// onChange receives the change feed: this cache's heartbeats renew its
+// entries, anything else invalidates.
+func (c *Cache) onChange(ch Change) {
+	if ch.Kind != heartbeat {
+		c.Invalidate(ch)
+		return
+	}
+	id, sent, ok := strings.Cut(ch.ID, "/")
+	if !ok || id != c.id {
+		return // another replica's
+	}
+	if ns, err := strconv.ParseInt(sent, 10, 64); err == nil {
+		for old := c.synced.Load(); ns > old && !c.synced.CompareAndSwap(old, ns); old = c.synced.Load() {
+		}
+		c.storeAnswered()
 	}
 }
 
@@ -477,7 +551,7 @@ func (c *Cache) loadClient(ctx context.Context, clientID string, now int64) (Cli
 	c.mu.RLock()
 	gen, epoch := c.gen, c.epoch
 	c.mu.RUnlock()
-	res, err := c.do(ctx, "c\x00"+clientID, func(ctx context.Context) (any, error) {
+	res, err := c.do(ctx, flightKey("c", clientID, gen), func(ctx context.Context) (any, error) {
 		cl, err := c.Store.GetClient(ctx, clientID)
 		switch {
 		case err == nil:
@@ -518,6 +592,13 @@ func (c *Cache) loadClient(ctx context.Context, clientID string, now int64) (Cli
 
 // readTimeout bounds one read of the store on behalf of waiting callers.
 const readTimeout = 5 * time.Second
+
+// flightKey names a read for singleflight. It carries the invalidation
+// count the caller saw, so a caller that comes after an invalidation never
+// shares a read that began before it (and would bring the old value).
+func flightKey(kind, key string, gen uint64) string {
+	return kind + "\x00" + key + "\x00" + strconv.FormatUint(gen, 10)
+}
 
 // do runs read once for every caller asking for key at the same time
 // (singleflight per key: lookups of different keys never wait for each
@@ -593,7 +674,7 @@ func (c *Cache) ListClientSecrets(ctx context.Context, clientUUID string, now ti
 		}
 	}
 	c.misses.Add(1)
-	res, err := c.do(ctx, "s\x00"+clientUUID, func(ctx context.Context) (any, error) {
+	res, err := c.do(ctx, flightKey("s", clientUUID, gen), func(ctx context.Context) (any, error) {
 		list, err := c.Store.ListClientSecrets(ctx, clientUUID, now)
 		if err == nil {
 			c.storeAnswered()

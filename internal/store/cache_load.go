@@ -103,6 +103,9 @@ func (c *Cache) Load(ctx context.Context) error {
 		c.requestLoad()
 	}
 	c.loading = nil
+	// The load is as old as its start: a change announced during it may
+	// have been read or not, and only a change followed before it began is
+	// surely in it.
 	c.lastLoaded.Store(at)
 	c.storeAnswered()
 	return nil

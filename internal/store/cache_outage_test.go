@@ -217,6 +217,35 @@ func TestCacheLookupsDoNotQueue(t *testing.T) {
 	}
 }
 
+// TestCacheNoSharedReadAcrossInvalidation: a lookup after an invalidation
+// never takes the answer of a read that began before it (it would be the
+// old value).
+func TestCacheNoSharedReadAcrossInvalidation(t *testing.T) {
+	ctx := context.Background()
+	c, fs, _ := newFaultCache(t, store.CacheConfig{})
+	must(fs.Store.CreateClient(ctx, store.Client{ClientID: "svc", Name: "v1", Type: "public"}))(t)
+	fs.holdID, fs.held, fs.free = "svc", make(chan struct{}), make(chan struct{})
+	first := make(chan string, 1)
+	go func() { first <- must(c.GetClient(ctx, "svc"))(t).Name }()
+	<-fs.held // the first read has begun and is held
+	must(fs.Store.UpdateClient(ctx, "svc", func(cl store.Client) (store.Client, error) { cl.Name = "v2"; return cl, nil }))(t)
+	c.Invalidate(store.Change{Kind: store.ChangeClient, ID: "svc"})
+	second := make(chan string, 1)
+	go func() { second <- must(c.GetClient(ctx, "svc"))(t).Name }()
+	deadline := time.Now().Add(10 * time.Second)
+	for fs.inflight.Load() < 2 { // the second lookup reads for itself
+		if time.Now().After(deadline) {
+			t.Fatal("the lookup after the invalidation joined the read that began before it")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(fs.free)
+	if got := <-second; got != "v2" {
+		t.Fatalf("after the invalidation: %q, want v2", got)
+	}
+	<-first
+}
+
 // TestCacheLoadKeepsInvalidations: an invalidation that arrives while a
 // Load reads wins over the value the Load read.
 func TestCacheLoadKeepsInvalidations(t *testing.T) {
@@ -254,4 +283,42 @@ func (s *loadHook) LoadClients(ctx context.Context, after string, limit int, now
 		s.cache.Invalidate(store.Change{Kind: store.ChangeClient, ID: "svc"})
 	}
 	return page, err
+}
+
+// TestCacheHeartbeatRenews: while Run follows the change feed, its
+// heartbeats renew every entry, so the clock moving far past TTL causes no
+// re-read; a stopped feed leaves them to age.
+func TestCacheHeartbeatRenews(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, fs, clk := newFaultCache(t, store.CacheConfig{TTL: 300 * time.Millisecond})
+	must(fs.Store.CreateClient(ctx, store.Client{ClientID: "svc", Type: "public"}))(t)
+	if err := c.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	clk.Advance(time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		before := fs.reads.Load()
+		must(c.GetClient(ctx, "svc"))(t)
+		if fs.reads.Load() == before {
+			break // served from memory: a heartbeat renewed it
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeat renewed the entries within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	before := fs.reads.Load()
+	must(c.GetClient(context.Background(), "svc"))(t)
+	if fs.reads.Load() == before {
+		t.Fatal("an entry past TTL was served without a re-read after Run stopped")
+	}
 }

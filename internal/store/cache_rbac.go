@@ -69,7 +69,7 @@ func cached[T any](ctx context.Context, c *Cache, m func(*Cache) map[string]*ent
 		}
 	}
 	c.misses.Add(1)
-	res, err := c.do(ctx, kind+"\x00"+key, func(ctx context.Context) (any, error) {
+	res, err := c.do(ctx, flightKey(kind, key, gen), func(ctx context.Context) (any, error) {
 		v, err := load(ctx)
 		switch {
 		case err == nil:

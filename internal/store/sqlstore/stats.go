@@ -62,8 +62,15 @@ func (st *Tenant) ClientStats(ctx context.Context, top int) (store.ClientStats, 
 	if top <= 0 {
 		return s, nil
 	}
+	// The busiest come from clients_busiest in index order. SQLite would
+	// rather take the (tenant_id, client_id) index for the equality and
+	// sort every client; the unary plus keeps it off that index.
+	tenantCond := "tenant_id = ?"
+	if !st.pg() {
+		tenantCond = "+tenant_id = ?"
+	}
 	rows, err := st.query(ctx, `SELECT client_id, total_requests, last_used FROM clients
-		WHERE tenant_id = ? AND total_requests > 0 ORDER BY total_requests DESC, client_id LIMIT ?`, st.id, top)
+		WHERE `+tenantCond+` AND total_requests > 0 ORDER BY total_requests DESC, client_id LIMIT ?`, st.id, top)
 	if err != nil {
 		return s, fmt.Errorf("client stats: %w", err)
 	}
