@@ -130,7 +130,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		DurationSeconds: cfg.Duration.Seconds(), WarmupSeconds: cfg.Warmup.Seconds(),
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
 
-	base, adminID, adminSecret := cfg.Target, cfg.AdminClientID, cfg.AdminClientSecret
+	var base string // the server's URL: the one started here, or cfg.Target
+	adminID, adminSecret := cfg.AdminClientID, cfg.AdminClientSecret
 	var srv *serverProcess
 	var mb *mtlsBench
 	if cfg.Target == "" {

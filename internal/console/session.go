@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // Cookie names. Both are scoped to /admin and HttpOnly: scripts never see
@@ -186,8 +184,3 @@ func (sess *session) setFlash(f *flash) {
 	sess.flash = f
 	sess.mu.Unlock()
 }
-
-// hasScope reports whether the session's token carries scope (with the
-// API's implied-scope rule). The navigation uses it only to mark what the
-// API is going to refuse; the API decides.
-func (sess *session) hasScope(scope string) bool { return wire.HasScope(sess.scopes, scope) }

@@ -71,7 +71,11 @@ func PublicJWK(pub crypto.PublicKey) map[string]any {
 	case *ecdsa.PublicKey:
 		n := (p.Curve.Params().BitSize + 7) / 8
 		crv := map[int]string{256: "P-256", 384: "P-384", 521: "P-521"}[p.Curve.Params().BitSize]
-		return map[string]any{"kty": "EC", "crv": crv, "x": b64(p.X.FillBytes(make([]byte, n))), "y": b64(p.Y.FillBytes(make([]byte, n)))}
+		raw, err := p.Bytes() // 0x04 || X || Y, each n bytes
+		if err != nil {
+			panic("jwttest: " + err.Error())
+		}
+		return map[string]any{"kty": "EC", "crv": crv, "x": b64(raw[1 : 1+n]), "y": b64(raw[1+n:])}
 	case ed25519.PublicKey:
 		return map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(p)}
 	case *rsa.PublicKey:

@@ -2,7 +2,6 @@ package replay_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -29,10 +28,9 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time         { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration)    { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-func newClock() *clock                  { return &clock{now: t0} }
-func ctxT(t *testing.T) context.Context { return t.Context() }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+func newClock() *clock               { return &clock{now: t0} }
 
 func newRecords(t *testing.T, cfg replay.Config) *replay.Records {
 	t.Helper()
@@ -246,7 +244,7 @@ func TestKeyIsFixedSizeHash(t *testing.T) {
 	if a == b {
 		t.Fatal("namespace and id are not separated")
 	}
-	if replay.Key("ns", "x") != replay.Key("ns", "x") {
+	if k1, k2 := replay.Key("ns", "x"), replay.Key("ns", "x"); k1 != k2 {
 		t.Fatal("Key is not deterministic")
 	}
 }

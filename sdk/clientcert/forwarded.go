@@ -70,10 +70,10 @@ func ParseXFCC(v string) ([]*x509.Certificate, error) {
 	if cert != "" {
 		pemText, err := url.PathUnescape(cert)
 		if err != nil {
-			return nil, fmt.Errorf("Cert: %w", err)
+			return nil, fmt.Errorf("XFCC Cert: %w", err)
 		}
 		if out, err = parseChain(pemText); err != nil {
-			return nil, fmt.Errorf("Cert: %w", err)
+			return nil, fmt.Errorf("XFCC Cert: %w", err)
 		}
 		out = out[:1]
 	}

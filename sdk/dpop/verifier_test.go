@@ -82,7 +82,11 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	withPrivate := func(h, _ map[string]any) {
 		jwk := h["jwk"].(map[string]any)
-		jwk["d"] = enc.EncodeToString(k.D.Bytes())
+		d, err := k.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwk["d"] = enc.EncodeToString(d)
 	}
 	tests := []struct {
 		name  string

@@ -146,7 +146,6 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-func scopeID(s store.Scope) string   { return s.ID }
 func roleID(r store.Role) string     { return r.ID }
 func clientID(c store.Client) string { return c.ClientID }
 func userName(u store.User) string   { return u.Username }

@@ -103,9 +103,13 @@ func publicJWK(pub *ecdsa.PublicKey) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	raw, err := pub.Bytes() // 0x04 || X || Y, 32 bytes each on P-256
+	if err != nil {
+		return nil, err
+	}
 	b64 := base64.RawURLEncoding.EncodeToString
 	return map[string]any{"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
-		"x": b64(pub.X.FillBytes(make([]byte, 32))), "y": b64(pub.Y.FillBytes(make([]byte, 32)))}, nil
+		"x": b64(raw[1:33]), "y": b64(raw[33:])}, nil
 }
 
 // ensureFederation registers the cluster as a trust and binds the bot to
