@@ -126,11 +126,11 @@ var funcs = template.FuncMap{
 		v.Set("page", strconv.Itoa(page))
 		return base + "?" + v.Encode()
 	},
-	"add":      func(a, b int) int { return a + b },
+	"add": func(a, b int) int { return a + b },
 	// authMethods and tlsFields are the choices of the credential forms.
 	"authMethods": func() any { return authMethods },
 	"tlsFields":   func() []string { return tlsFields },
-	"contains": slices.Contains[[]string],
+	"contains":    slices.Contains[[]string],
 }
 
 // parsePages parses each page together with the shared layout.
