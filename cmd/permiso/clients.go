@@ -44,6 +44,7 @@ func scopeList(s []apitype.ScopeBrief) string {
 // are sent.
 type clientFlags struct {
 	name, description, scopes, audiences, grantTypes, redirectURIs, allowedIPs, webhookURL string
+	exchange                                                                               string
 	trusted, dpopBound, certBound                                                          bool
 	lifetime                                                                               int
 }
@@ -54,7 +55,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	fs.StringVar(&f.description, "description", "", "description")
 	fs.StringVar(&f.scopes, "scopes", "", "scope names the client may request, separated by commas or spaces")
 	fs.StringVar(&f.audiences, "audiences", "", "audience URIs, separated by commas or spaces; the first is the default aud")
-	fs.StringVar(&f.grantTypes, "grant-types", "", "grant types, separated by commas or spaces (client_credentials, password, refresh_token, authorization_code)")
+	fs.StringVar(&f.grantTypes, "grant-types", "", "grant types, separated by commas or spaces (client_credentials, password, refresh_token, authorization_code, urn:ietf:params:oauth:grant-type:token-exchange)")
 	fs.StringVar(&f.redirectURIs, "redirect-uris", "", "redirect URIs, separated by commas or spaces (for authorization_code)")
 	fs.StringVar(&f.allowedIPs, "allowed-ips", "", "addresses or CIDRs allowed to get tokens, separated by commas or spaces (empty: any)")
 	fs.StringVar(&f.webhookURL, "webhook-url", "", "URL that receives the client's signed webhook calls (the first one brings a webhook secret, shown once)")
@@ -62,13 +63,21 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	fs.BoolVar(&f.dpopBound, "dpop-bound", false, "require a DPoP proof on every token request: all the client's tokens are DPoP-bound (RFC 9449)")
 	fs.BoolVar(&f.certBound, "cert-bound", false, "bind the client's tokens to the TLS client certificate it calls with (RFC 8705 §3)")
 	fs.IntVar(&f.lifetime, "lifetime", 0, "access token lifetime in seconds (300-86400; default 3600)")
+	fs.StringVar(&f.exchange, "token-exchange", "", exchangeFlagHelp)
 	return f
 }
 
 // body returns the fields for the flags that were given; the others stay
 // absent.
-func (f *clientFlags) body(fs *flag.FlagSet) *apitype.ClientFields {
+func (f *clientFlags) body(fs *flag.FlagSet) (*apitype.ClientFields, error) {
 	b := &apitype.ClientFields{}
+	if isSet(fs, "token-exchange") {
+		p, err := parseExchange(f.exchange)
+		if err != nil {
+			return nil, err
+		}
+		b.TokenExchange = p
+	}
 	list := func(s string) *[]string { l := splitList(s); return &l }
 	for flagName, set := range map[string]func(){
 		"name":          func() { b.Name = &f.name },
@@ -88,7 +97,7 @@ func (f *clientFlags) body(fs *flag.FlagSet) *apitype.ClientFields {
 			set()
 		}
 	}
-	return b
+	return b, nil
 }
 
 func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -108,7 +117,10 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fs.Usage()
 		return errors.New("--name is required")
 	}
-	body := cf.body(fs)
+	body, err := cf.body(fs)
+	if err != nil {
+		return err
+	}
 	body.ClientType = clientType
 	if *clientID != "" {
 		body.ClientID = clientID
@@ -176,7 +188,7 @@ func printClient(w io.Writer, c apitype.Client) error {
 		{"redirect_uris", list(c.RedirectURIs)}, {"auth_method", c.TokenEndpointAuthMethod},
 		{"access_token_lifetime", strconv.Itoa(c.AccessTokenLifetime) + "s"}, {"allowed_ips", list(c.AllowedIPs)},
 		{"webhook_url", orDash(c.WebhookURL)},
-		{"bound_tokens", boundTokens(c)},
+		{"bound_tokens", boundTokens(c)}, {"token_exchange", exchangeSummary(c.TokenExchange)},
 		{"total_requests", strconv.FormatInt(c.TotalRequests, 10)}, {"last_used", fmtTime(c.LastUsed)},
 		{"created_at", fmtTime(&c.CreatedAt)},
 	})
@@ -239,7 +251,10 @@ func clientsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	body := cf.body(fs)
+	body, err := cf.body(fs)
+	if err != nil {
+		return err
+	}
 	if err := creds.apply(fs, body, pos[0], stderr); err != nil {
 		return err
 	}

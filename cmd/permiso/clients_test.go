@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 func TestClientsCommands(t *testing.T) {
@@ -71,6 +76,22 @@ func TestClientsCommands(t *testing.T) {
 		runCLI(t, runToken(nil), creds...).fails(t, "invalid_dpop_proof: ")
 		runCLI(t, runClients, "update", "pricing", "--dpop-bound=false").ok(t)
 		runCLI(t, runToken(nil), creds...).ok(t)
+	})
+	t.Run("token-exchange policy", func(t *testing.T) {
+		policy := `{"resources":["https://reports.example"],"delegate":true,"max_depth":2,` +
+			`"targets":[{"audience":"https://ledger.example","scopes":["trade:read"]}]}`
+		runCLI(t, runClients, "update", "pricing", "--grant-types", "client_credentials,"+wire.GrantTokenExchange,
+			"--token-exchange", policy).ok(t, "token_exchange", "delegate resources=https://reports.example https://ledger.example(trade:read) max_depth=2")
+		file := filepath.Join(t.TempDir(), "policy.json")
+		if err := os.WriteFile(file, []byte(`{"impersonate":true,"targets":[{"audience":"https://ledger.example","scopes":[]}]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		runCLI(t, runClients, "update", "pricing", "--token-exchange", "@"+file).ok(t, "impersonate https://ledger.example() max_depth=3")
+		runCLI(t, runClients, "update", "pricing", "--token-exchange", `{"delegat":true}`).fails(t, "--token-exchange", "delegat")
+		runCLI(t, runClients, "update", "pricing", "--token-exchange", `{"max_depth":99}`).fails(t, "max_depth")
+		if r := runCLI(t, runClients, "update", "pricing", "--token-exchange", `{}`).ok(t); !regexp.MustCompile(`(?m)^token_exchange +-$`).MatchString(r.Stdout) {
+			t.Errorf("policy not removed:\n%s", r.Stdout)
+		}
 	})
 	t.Run("rotate-secret", func(t *testing.T) {
 		r := runCLI(t, runClients, "rotate-secret", "pricing", "--grace", "1h").ok(t, "previous secret valid until")
