@@ -76,6 +76,16 @@ func FuzzClientAssertion(f *testing.F) {
 			}
 			return
 		}
+		if assertion == "" {
+			// No assertion: another method (or none) decides, never this path.
+			if in.kind == kindAssertion || in.kind == kindFederated {
+				t.Fatalf("an empty assertion was taken as one: %+v", in)
+			}
+			return
+		}
+		if in.kind == kindFederated {
+			t.Fatalf("federated without a federation: %+v", in)
+		}
 		if in.kind != kindAssertion || in.clientID == "" || in.token == nil {
 			t.Fatalf("accepted without a client: %+v", in)
 		}
