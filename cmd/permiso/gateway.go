@@ -32,6 +32,10 @@ type gatewayOptions struct {
 	certHeader, certFormat, trustedProxies string
 	clientCert                             clientcert.Forwarded
 	dpopNonce                              bool
+	// Credentials for an issuer whose revocation feed requires client
+	// authentication (permiso serve --revocation-feed-auth). The secret
+	// comes from the environment or a file, never from a flag that ps shows.
+	clientID, clientSecretFile, clientSecret string
 }
 
 // runGateway serves forward-auth decisions beside a proxy (nginx, Caddy,
@@ -55,6 +59,8 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			HTTPClient:        &http.Client{Timeout: 10 * time.Second},
 			ClientCertificate: o.clientCert,
 			DPoP:              guard.DPoPConfig{Nonce: o.dpopNonce},
+			ClientID:          o.clientID,
+			ClientSecret:      o.clientSecret,
 		},
 		RulesFile:      o.rules,
 		ReloadInterval: o.reload,
@@ -82,8 +88,13 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	svc.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !svc.Ready() {
-			http.Error(w, "not ready: the issuer's keys or revocation list are not loaded yet", http.StatusServiceUnavailable)
+		st := svc.Status()
+		if !st.Ready {
+			msg := "not ready: the issuer's keys or revocation list are not loaded yet"
+			if st.Revocations.Unauthorized {
+				msg = "not ready: the issuer's revocation feed requires client authentication (--client-id and PERMISO_GATEWAY_CLIENT_SECRET)"
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
@@ -133,6 +144,8 @@ func parseGatewayFlags(args, env []string, out io.Writer) (*gatewayOptions, erro
 	fs.StringVar(&o.certFormat, "client-cert-format", "nginx", "format of that header: nginx ($ssl_client_escaped_cert) or xfcc (Envoy) (env PERMISO_GATEWAY_CLIENT_CERT_FORMAT)")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "addresses or CIDRs of the proxies whose certificate header is believed, separated by commas (env PERMISO_GATEWAY_TRUSTED_PROXIES)")
 	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require this gateway's nonce in DPoP proofs (RFC 9449 §9) (env PERMISO_GATEWAY_DPOP_NONCE)")
+	fs.StringVar(&o.clientID, "client-id", "", "client id the gateway authenticates with to a revocation feed that requires it (env PERMISO_GATEWAY_CLIENT_ID)")
+	fs.StringVar(&o.clientSecretFile, "client-secret-file", "", "file holding that client's secret; or set env PERMISO_GATEWAY_CLIENT_SECRET (env PERMISO_GATEWAY_CLIENT_SECRET_FILE)")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: permiso gateway --issuer URL --rules FILE [options]\n\n"+
 			"Serves forward-auth decisions for nginx auth_request, Caddy forward_auth,\n"+
@@ -155,6 +168,10 @@ func parseGatewayFlags(args, env []string, out io.Writer) (*gatewayOptions, erro
 		if !ok {
 			continue
 		}
+		if name == "CLIENT_SECRET" {
+			o.clientSecret = v
+			continue
+		}
 		name = strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 		f := fs.Lookup(name)
 		if f == nil {
@@ -175,6 +192,16 @@ func parseGatewayFlags(args, env []string, out io.Writer) (*gatewayOptions, erro
 	}
 	if o.rules == "" {
 		problems = append(problems, errors.New("rules is required"))
+	}
+	if o.clientSecretFile != "" {
+		b, err := os.ReadFile(o.clientSecretFile)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("client-secret-file: %w", err))
+		}
+		o.clientSecret = strings.TrimSpace(string(b))
+	}
+	if (o.clientID == "") != (o.clientSecret == "") {
+		problems = append(problems, errors.New("client-id and a client secret (PERMISO_GATEWAY_CLIENT_SECRET or --client-secret-file) go together"))
 	}
 	if o.revocationPoll < time.Second {
 		problems = append(problems, errors.New("revocation-poll must be at least 1s: a gateway must follow revocations"))

@@ -14,6 +14,8 @@ func TestGatewayFlags(t *testing.T) {
 		env  []string
 		fail []string
 		poll time.Duration
+		id   string
+		sec  string
 	}{
 		{name: "flags", args: []string{"--issuer", "https://auth.example.com/", "--rules", "r.yaml"}, poll: 5 * time.Second},
 		{name: "env", env: []string{"PERMISO_GATEWAY_ISSUER=http://127.0.0.1:8000", "PERMISO_GATEWAY_RULES=r.yaml",
@@ -27,6 +29,12 @@ func TestGatewayFlags(t *testing.T) {
 			fail: []string{"client-cert-header: ", "nginx or xfcc"}},
 		{name: "bad trusted proxy", args: []string{"--issuer", "https://a", "--rules", "r.yaml", "--trusted-proxies", "nope"},
 			fail: []string{`trusted-proxies: "nope"`}},
+		{name: "feed credentials from env", args: []string{"--issuer", "https://a", "--rules", "r.yaml", "--client-id", "gw"},
+			env: []string{"PERMISO_GATEWAY_CLIENT_SECRET=s3cret"}, poll: 5 * time.Second, id: "gw", sec: "s3cret"},
+		{name: "client id without secret", args: []string{"--issuer", "https://a", "--rules", "r.yaml", "--client-id", "gw"},
+			fail: []string{"client-id and a client secret"}},
+		{name: "unreadable secret file", args: []string{"--issuer", "https://a", "--rules", "r.yaml", "--client-id", "gw",
+			"--client-secret-file", "/nonexistent/secret"}, fail: []string{"client-secret-file: "}},
 		{name: "every problem", args: []string{"--issuer", "ftp://x", "--revocation-poll", "0s", "--addr", "nope"},
 			env: []string{"PERMISO_GATEWAY_NOPE=1"},
 			fail: []string{"PERMISO_GATEWAY_NOPE: unknown option", `issuer "ftp://x" must be an http(s) URL`, "rules is required",
@@ -44,6 +52,9 @@ func TestGatewayFlags(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if o.clientID != tc.id || o.clientSecret != tc.sec {
+				t.Errorf("credentials %q/%q, want %q/%q", o.clientID, o.clientSecret, tc.id, tc.sec)
 			}
 			if o.revocationPoll != tc.poll || strings.HasSuffix(o.issuer, "/") {
 				t.Errorf("options %+v", o)

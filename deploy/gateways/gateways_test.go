@@ -358,3 +358,67 @@ func checkProxy(t *testing.T, s *stack, proxy string) {
 		})
 	})
 }
+
+// TestGatewayFeedCredentials runs the gateway against a Permiso whose
+// revocation feed requires client authentication: without credentials it
+// says why it is not ready; with them it follows the feed and refuses a
+// revoked token.
+func TestGatewayFeedCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Permiso and two gateways")
+	}
+	p := e2etest.StartPermiso(t, "--revocation-feed-auth")
+	botSecret := p.Client(t, "trading-bot", false, []string{mt5}, "trade:read")
+	gwSecret := p.Client(t, "edge-gateway", false, []string{other}, "trade:read")
+
+	without := e2etest.FreeAddr(t)
+	gw := e2etest.Start(t, "permiso gateway", nil, e2etest.PermisoBinary(t), "gateway", "--addr", without,
+		"--issuer", p.URL, "--rules", "rules.yaml", "--revocation-poll", "1s")
+	e2etest.Eventually(t, "the gateway without credentials to explain its readiness", 60*time.Second, func() bool {
+		resp, err := http.Get("http://" + without + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == http.StatusOK {
+			t.Fatalf("ready without the feed's credentials: %s", gw.Output())
+		}
+		return strings.Contains(string(b), "requires client authentication")
+	})
+
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(gwSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	with := e2etest.FreeAddr(t)
+	gw2 := e2etest.Start(t, "permiso gateway", []string{"PERMISO_GATEWAY_CLIENT_ID=edge-gateway"}, e2etest.PermisoBinary(t),
+		"gateway", "--addr", with, "--issuer", p.URL, "--rules", "rules.yaml", "--revocation-poll", "1s",
+		"--client-secret-file", secretFile)
+	e2etest.WaitHTTP(t, "http://"+with+"/readyz", http.StatusOK, gw2)
+	if strings.Contains(gw2.Output(), gwSecret) {
+		t.Fatal("the gateway logged its secret")
+	}
+
+	tok := p.Token(t, "trading-bot", botSecret, mt5, "trade:read")
+	decide := func() int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+with+"/forward-auth", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Forwarded-Method", "GET")
+		req.Header.Set("X-Forwarded-Host", "api.example.com")
+		req.Header.Set("X-Forwarded-Uri", "/api/v1/trades")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := decide(); got != http.StatusOK {
+		t.Fatalf("a valid token: decision %d", got)
+	}
+	p.Revoke(t, "trading-bot", botSecret, tok)
+	e2etest.Eventually(t, "the revoked token to be refused through the authenticated feed", 30*time.Second, func() bool {
+		return decide() == http.StatusUnauthorized
+	})
+}

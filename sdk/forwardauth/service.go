@@ -106,6 +106,10 @@ func (s *Service) Close() {
 // revocation list fetched once, when followed).
 func (s *Service) Ready() bool { return s.guard.Ready() }
 
+// Status is the guard's state (keys and revocation list), for a readiness
+// endpoint that says why it is not ready.
+func (s *Service) Status() guard.Status { return s.guard.Status() }
+
 // Table returns the rules in force.
 func (s *Service) Table() *Table { return s.table.Load() }
 

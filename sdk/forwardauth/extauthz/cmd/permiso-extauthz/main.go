@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	poll := fs.Duration("revocation-poll", 5*time.Second, "how often the revocation list is followed; at least 1s")
 	reload := fs.Duration("reload-interval", 2*time.Second, "how often the rules file is checked for changes; SIGHUP reloads at once")
 	level := fs.String("log-level", "info", "debug logs every refusal; info, warn or error")
+	clientID := fs.String("client-id", "", "client id for a revocation feed that requires client authentication")
+	secretFile := fs.String("client-secret-file", "", "file holding that client's secret; or set env PERMISO_EXTAUTHZ_CLIENT_SECRET")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +62,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *poll < time.Second {
 		problems = append(problems, errors.New("--revocation-poll must be at least 1s"))
 	}
+	secret := os.Getenv("PERMISO_EXTAUTHZ_CLIENT_SECRET")
+	if *secretFile != "" {
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--client-secret-file: %w", err))
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	if (*clientID == "") != (secret == "") {
+		problems = append(problems, errors.New("--client-id and a client secret (PERMISO_EXTAUTHZ_CLIENT_SECRET or --client-secret-file) go together"))
+	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		problems = append(problems, fmt.Errorf("--log-level: %w", err))
@@ -68,7 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	svc, err := forwardauth.New(ctx, forwardauth.Config{
-		Guard:     guard.Config{Issuer: *issuer, RevocationPoll: *poll, HTTPClient: &http.Client{Timeout: 10 * time.Second}},
+		Guard: guard.Config{Issuer: *issuer, RevocationPoll: *poll, HTTPClient: &http.Client{Timeout: 10 * time.Second},
+			ClientID: *clientID, ClientSecret: secret},
 		RulesFile: *rules, ReloadInterval: *reload, Logger: log,
 	})
 	if err != nil {
