@@ -5,12 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/mtls"
 	"github.com/permiso-auth/permiso/internal/oauth"
-	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -186,8 +184,9 @@ func (a *API) introspect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// revoke lets a bearer revoke its own tokens (same client, or same user),
-// or any token with admin:tokens. The original let anyone revoke anything.
+// revoke lets a bearer revoke its own tokens (a client the tokens issued
+// to it, a user the tokens of their subject), or any token with
+// admin:tokens. The original let anyone revoke anything.
 func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
 	c, err := a.authenticate(r)
 	if err != nil {
@@ -200,18 +199,14 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err := body.validate(); err != nil {
 		return err
 	}
-	admin := wire.HasScope(c.Scopes, "admin:tokens")
-	owner := c.ClientID
-	if !admin && c.Type == wire.ClaimTypeAccess && !strings.HasPrefix(body.Token, tokens.RefreshPrefix) {
-		// A user revokes only access tokens of their own subject: users of
-		// one first-party client share its client_id, so the client alone
-		// does not make a token theirs.
-		owner = ""
-		if tc, err := a.cfg.Tokens.Verify(body.Token); err == nil && tc.Subject == c.Subject {
-			owner = tc.ClientID
-		}
+	by := oauth.Revoker{ClientID: c.ClientID, Admin: wire.HasScope(c.Scopes, "admin:tokens")}
+	if c.Type == wire.ClaimTypeAccess {
+		// A user revokes only tokens of their own subject, refresh tokens
+		// included: the users of one first-party client share its
+		// client_id, so the client alone does not make a token theirs.
+		by.Subject = c.Subject
 	}
-	err = a.cfg.OAuth.Revoke(r.Context(), body.Token, owner, admin)
+	err = a.cfg.OAuth.Revoke(r.Context(), body.Token, by)
 	switch {
 	case errors.Is(err, oauth.ErrNotOwner):
 		a.record(r.Context(), a.event(r, c, "token.revoke_denied", audit.Denied, "", nil))

@@ -102,7 +102,7 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = p.Revoke(r.Context(), token, clientID, admin)
+	err = p.Revoke(r.Context(), token, Revoker{ClientID: clientID, Admin: admin})
 	switch {
 	case errors.Is(err, ErrNotOwner):
 		return web.Errorf(http.StatusBadRequest, wire.ErrUnauthorizedClient, "The token was not issued to this client")

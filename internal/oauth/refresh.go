@@ -232,9 +232,9 @@ func (ut *UserTokens) IntrospectRefresh(ctx context.Context, raw string) (wire.I
 }
 
 // RevokeRefresh implements [RefreshTokens]: it revokes the token's whole
-// family. Only the client the token was issued to (or an admin) may;
-// unknown tokens succeed silently (RFC 7009 §2.2).
-func (ut *UserTokens) RevokeRefresh(ctx context.Context, raw, callerClientID string, admin bool) error {
+// family. Only the client the token was issued to, its user, or an admin
+// may (see [Revoker]); unknown tokens succeed silently (RFC 7009 §2.2).
+func (ut *UserTokens) RevokeRefresh(ctx context.Context, raw string, by Revoker) error {
 	if len(raw) > maxRefreshLen {
 		return nil
 	}
@@ -245,7 +245,7 @@ func (ut *UserTokens) RevokeRefresh(ctx context.Context, raw, callerClientID str
 	if err != nil {
 		return fmt.Errorf("load refresh token: %w", err)
 	}
-	if !admin && t.ClientID != callerClientID {
+	if !by.owns(t.ClientID, t.UserID) {
 		return ErrNotOwner
 	}
 	if _, err := ut.cfg.Store.RevokeRefreshFamily(ctx, t.FamilyID, ut.cfg.Now()); err != nil {

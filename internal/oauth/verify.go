@@ -17,8 +17,31 @@ import (
 // reason is for logs only; every caller answers it the same way.
 var ErrInactive = errors.New("token inactive")
 
-// ErrNotOwner is returned when a client revokes a token issued to another.
-var ErrNotOwner = errors.New("token belongs to another client")
+// ErrNotOwner is returned when a caller revokes a token that is not its own.
+var ErrNotOwner = errors.New("token belongs to another client or user")
+
+// Revoker is who asks to revoke a token. A client (RFC 7009 §2.1) revokes
+// the tokens issued to it; a user (Subject set: the API's revocation with a
+// user's bearer token) revokes only tokens of their own subject, since the
+// users of one first-party client share its client_id; Admin
+// (admin:tokens) revokes any token.
+type Revoker struct {
+	ClientID string
+	Subject  string
+	Admin    bool
+}
+
+// owns reports whether r may revoke a token issued to clientID for subject.
+func (r Revoker) owns(clientID, subject string) bool {
+	switch {
+	case r.Admin:
+		return true
+	case r.Subject != "":
+		return subject != "" && subject == r.Subject
+	default:
+		return clientID != "" && clientID == r.ClientID
+	}
+}
 
 // SubjectChecker decides whether the subject behind a user token may still
 // act (the user exists, is active and unlocked, the session lives). The
@@ -31,7 +54,7 @@ type SubjectChecker interface {
 // revocation endpoints; [UserTokens] implements it (Config.RefreshTokens).
 type RefreshTokens interface {
 	IntrospectRefresh(ctx context.Context, token string) (wire.IntrospectionResponse, error)
-	RevokeRefresh(ctx context.Context, token, callerClientID string, admin bool) error
+	RevokeRefresh(ctx context.Context, token string, by Revoker) error
 }
 
 // VerifyAccess is the one verification path for access tokens presented to
@@ -141,21 +164,21 @@ func IntrospectionOf(c *wire.Claims) wire.IntrospectionResponse {
 	}
 }
 
-// Revoke revokes a token on behalf of callerClientID (or any token when
-// admin). Unknown, malformed and expired tokens succeed silently (RFC 7009
-// §2.2); a valid token of another client is ErrNotOwner.
-func (p *Provider) Revoke(ctx context.Context, raw, callerClientID string, admin bool) error {
+// Revoke revokes a token on behalf of by. Unknown, malformed and expired
+// tokens succeed silently (RFC 7009 §2.2); a valid token that is not by's
+// is ErrNotOwner.
+func (p *Provider) Revoke(ctx context.Context, raw string, by Revoker) error {
 	if strings.HasPrefix(raw, tokens.RefreshPrefix) {
 		if p.cfg.RefreshTokens == nil {
 			return nil
 		}
-		return p.cfg.RefreshTokens.RevokeRefresh(ctx, raw, callerClientID, admin)
+		return p.cfg.RefreshTokens.RevokeRefresh(ctx, raw, by)
 	}
 	c, err := p.cfg.Tokens.Verify(raw)
 	if err != nil {
 		return nil
 	}
-	if !admin && (c.ClientID == "" || c.ClientID != callerClientID) {
+	if !by.owns(c.ClientID, c.Subject) {
 		return ErrNotOwner
 	}
 	exp := time.Unix(c.Expiry, 0)

@@ -32,8 +32,27 @@ func TestOriginalBugs(t *testing.T) {
 		ts.waitEvent("user.self_escalation_denied", aID)
 	})
 	t.Run("bug03_revoke_only_own_tokens", func(t *testing.T) {
-		// Between clients. (Between users of the same first-party client,
-		// see the report: api/auth.go's revoke needs a subject check.)
+		// Between users of the same first-party client: the token's
+		// subject decides, not only its client.
+		amyToo := ts.loginOK("amy")
+		for _, tok := range []string{amyToo.Refresh, amyToo.Access} {
+			r := ts.jsonReq("POST", "/api/v1/auth/revoke", ben.Access, map[string]any{"token": tok})
+			status(t, r, 403)
+			if r.str("error") != "forbidden" {
+				t.Fatalf("body: %s", r.Body)
+			}
+		}
+		status(t, ts.jsonReq("GET", "/api/v1/users/me", amyToo.Access, nil), 200)
+		rotated := ts.refreshOriginal(amyToo.Refresh)
+		status(t, rotated, 200)
+		ts.waitEvent("token.revoke_denied", "")
+		// Amy revokes her own; an administrator with admin:tokens any.
+		status(t, ts.jsonReq("POST", "/api/v1/auth/revoke", amy.Access, map[string]any{"token": rotated.str("refresh_token")}), 200)
+		status(t, ts.refreshOriginal(rotated.str("refresh_token")), 401)
+		benToo := ts.loginOK("ben")
+		status(t, ts.jsonReq("POST", "/api/v1/auth/revoke", admin, map[string]any{"token": benToo.Refresh}), 200)
+		status(t, ts.refreshOriginal(benToo.Refresh), 401)
+		// Between clients.
 		x, xs := ts.createClient(map[string]any{"name": "client-x", "scope_ids": []string{"trade:read"}})
 		y, ys := ts.createClient(map[string]any{"name": "client-y", "scope_ids": []string{"trade:read"}})
 		xt, yt := ts.token(x, xs, nil), ts.token(y, ys, nil)
