@@ -129,6 +129,9 @@ type Config struct {
 	// lifetimes, key rotation, lockouts, sessions, rate limits, caches,
 	// purges); nil means time.Now. Tests advance it instead of sleeping.
 	Now func() time.Time
+	// After is the timer of the drain delay; nil means time.After. Tests
+	// fire it to close the listener at a moment of their choosing.
+	After func(time.Duration) <-chan time.Time
 }
 
 // defaults fills zero values, so tests and embedders may set only what
@@ -178,6 +181,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.After == nil {
+		c.After = time.After
 	}
 }
 
@@ -481,7 +487,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		s.log.Info("draining: readiness is false; press Ctrl-C again to exit at once", "delay", s.cfg.DrainDelay.String(), "timeout", s.cfg.ShutdownTimeout.String())
 		// Keep serving while readiness says no, so a load balancer takes
 		// this replica out before connections are refused.
-		time.Sleep(s.cfg.DrainDelay)
+		if s.cfg.DrainDelay > 0 {
+			<-s.cfg.After(s.cfg.DrainDelay)
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		if mtlsSrv != nil {
 			go mtlsSrv.Shutdown(sctx)
