@@ -39,7 +39,9 @@ func (s *Service) Authenticate(ctx context.Context, login, password, ip, userAge
 	u, err := s.cfg.Store.GetUserByLogin(ctx, login)
 	if errors.Is(err, store.ErrNotFound) {
 		s.verify(ctx, password, s.dummy)
-		s.record(ctx, m, "login.failure", outcomeFailure, "", map[string]any{"reason": "user_not_found", "login": login})
+		// What was typed is not kept: it names nobody, and is often a
+		// password typed into the username field.
+		s.record(ctx, m, "login.failure", outcomeFailure, "", map[string]any{"reason": "user_not_found"})
 		return nil, errInvalidLogin()
 	}
 	if err != nil {
