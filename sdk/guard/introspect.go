@@ -76,6 +76,10 @@ func (g *Guard) introspectionClaims(ir *wire.IntrospectionResponse) (*wire.Claim
 	switch {
 	case !ir.Active:
 		return nil, invalid("inactive")
+	case ir.Sub == "":
+		// As a local verification requires sub (RFC 9068 §2.2): a token
+		// that names no subject cannot be attributed.
+		return nil, invalid("no sub")
 	case ir.Iss != "" && ir.Iss != g.cfg.Issuer:
 		return nil, invalid("iss %q", ir.Iss)
 	case ir.Exp != 0 && !now.Before(time.Unix(ir.Exp, 0).Add(g.cfg.Leeway)):

@@ -145,6 +145,9 @@ func TestIntrospectionMode(t *testing.T) {
 	if _, err := g.Verify(ctx, iss.Mint(iss.Claims("svc", "https://other"))); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("other audience: err = %v", err)
 	}
+	if _, err := g.Verify(ctx, iss.Mint(iss.Claims("", testAudience, "trade:read"))); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("active, without sub: err = %v", err)
+	}
 	iss.Revoke(c.ID, c.Expiry)
 	clk.Add(time.Second) // past the introspection cache TTL
 	if _, err := g.Verify(ctx, tok); !errors.Is(err, ErrInvalidToken) {
