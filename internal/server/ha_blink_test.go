@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -199,6 +200,8 @@ func TestHAOutageServesKnownClients(t *testing.T) {
 	// about them is still on its way when PostgreSQL stops.
 	cfgA := replicaConfig(t, dir)
 	cfgA.DatabaseURL, cfgA.Issuer, cfgA.Now = pg.DSN, cfgB.Issuer, clk.Now
+	logsA := &logRecorder{}
+	cfgA.Logger = slog.New(logsA)
 	a := startReplica(t, cfgA).ts()
 	admin := b.adminToken()
 	tokenStatus := func(ts *testServer, id, secret string) int {
@@ -221,8 +224,26 @@ func TestHAOutageServesKnownClients(t *testing.T) {
 			}
 		}
 	}
-	if r := a.jsonReq("POST", "/api/v1/service-clients", admin, map[string]any{"name": "During"}); r.Status != 503 || r.str("error") != "temporarily_unavailable" {
+	// Writes fail fast, and their warnings are written once per interval
+	// with a count, not once each.
+	const writes = 30
+	loggedBefore, _ := logsA.count(slog.LevelWarn, "request failed")
+	first := clk.Now()
+	for range writes {
+		if r := a.jsonReq("POST", "/api/v1/service-clients", admin, map[string]any{"name": "During"}); r.Status != 503 || r.str("error") != "temporarily_unavailable" {
+			t.Fatalf("a write during the outage: %d %s", r.Status, r.Body)
+		}
+	}
+	spent := clk.Now().Sub(first)
+	clk.Advance(11 * time.Second) // past the 10s interval: the next one carries the count
+	if r := a.jsonReq("POST", "/api/v1/service-clients", admin, map[string]any{"name": "During"}); r.Status != 503 {
 		t.Fatalf("a write during the outage: %d %s", r.Status, r.Body)
+	}
+	written, occurrences := logsA.count(slog.LevelWarn, "request failed")
+	written -= loggedBefore
+	if limit := 2 + int(spent/(10*time.Second)) + 1; written > limit || occurrences < writes+1 {
+		t.Fatalf("%d failed writes logged %d warnings standing for %d (want at most %d lines whose counts add up to all of them)",
+			writes+1, written, occurrences, limit)
 	}
 
 	pg.start()
