@@ -60,6 +60,9 @@ type Config struct {
 // shared is one record every replica sees.
 type shared interface {
 	claim(ctx context.Context, key [32]byte, exp, now time.Time) (bool, error)
+	// record writes values whose first use was decided elsewhere, in as
+	// few round trips as the record allows.
+	record(ctx context.Context, values []pending, now time.Time) error
 	purge(ctx context.Context, now time.Time) error
 	name() string
 	close() error
@@ -281,19 +284,32 @@ func (r *Records) recovered(ctx context.Context, s shared) {
 	r.pending = nil
 	r.mu.Unlock()
 	now := r.cfg.Now()
-	lost := 0
-	for _, p := range back {
-		if !p.exp.After(now) {
-			continue
-		}
+	back = unexpired(back, now)
+	lost := r.write(ctx, s, back, now)
+	r.cfg.Logger.Info("replay records reachable again", "record", s.name(), "written_back", len(back)-lost, "not_written", lost)
+}
+
+// flushBatch is how many values one write carries, each with its own
+// timeout, so that a large backlog is not cut off by one deadline.
+const flushBatch = 5000
+
+// write records values in s in batches and returns how many were not
+// written.
+func (r *Records) write(ctx context.Context, s shared, values []pending, now time.Time) (lost int) {
+	for start := 0; start < len(values); start += flushBatch {
+		batch := values[start:min(start+flushBatch, len(values))]
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		_, err := s.claim(cctx, p.key, p.exp, now)
+		err := s.record(cctx, batch, now)
 		cancel()
 		if err != nil {
-			lost++
+			lost += len(batch)
 		}
 	}
-	r.cfg.Logger.Info("replay records reachable again", "record", s.name(), "written_back", len(back)-lost, "not_written", lost)
+	return lost
+}
+
+func unexpired(values []pending, now time.Time) []pending {
+	return slices.DeleteFunc(values, func(p pending) bool { return !p.exp.After(now) })
 }
 
 // Maintain drops expired values from memory, retries the write-back after
@@ -370,19 +386,10 @@ func (r *Records) Flush(ctx context.Context) {
 		return
 	}
 	now := r.cfg.Now()
-	failed := 0
-	for _, p := range batch {
-		if !p.exp.After(now) {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		_, err := r.shared[len(r.shared)-1].claim(cctx, p.key, p.exp, now)
-		cancel()
-		if err != nil {
-			failed++
-		}
-	}
-	if failed > 0 {
+	batch = unexpired(batch, now)
+	// One transaction per batch: a commit per value would cost the sole
+	// user more than deciding in memory saves.
+	if failed := r.write(ctx, r.shared[len(r.shared)-1], batch, now); failed > 0 {
 		r.cfg.Logger.Warn("replay records not written behind (memory still holds them)", "failed", failed, "of", len(batch))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -392,4 +393,26 @@ func TestSoleUserWarmWhenNothingIsLeft(t *testing.T) {
 	if ok, _ := db.ClaimReplay(t.Context(), key("ns", "x"), t0.Add(time.Minute), t0); !ok {
 		t.Fatal("the value reached the database before Flush: memory did not decide")
 	}
+}
+
+// TestSoleUserFlushesInBatches: a backlog larger than one write is written
+// behind whole, so a restarted replica refuses its first and last values.
+func TestSoleUserFlushesInBatches(t *testing.T) {
+	db := sqltest.SQLite(t)
+	clk := newClock()
+	cfg := replay.Config{Store: db, SoleUser: true, Horizon: 10 * time.Minute, Now: clk.Now}
+	r := newRecords(t, cfg)
+	const n = 12000 // more than two batches
+	exp := t0.Add(time.Minute)
+	for i := range n {
+		wantUse(t, r, "ns", strconv.Itoa(i), exp, nil)
+	}
+	r.Flush(t.Context())
+	for _, i := range []int{0, 4999, 5000, n - 1} {
+		if ok, err := db.ClaimReplay(t.Context(), key("ns", strconv.Itoa(i)), exp, t0); err != nil || ok {
+			t.Fatalf("value %d not written behind (claim: %v, %v)", i, ok, err)
+		}
+	}
+	after := newRecords(t, cfg)
+	wantUse(t, after, "ns", strconv.Itoa(n/2), exp, replay.ErrReplayed)
 }

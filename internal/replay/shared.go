@@ -19,6 +19,14 @@ func (d dbRecord) claim(ctx context.Context, key [32]byte, exp, now time.Time) (
 	return d.s.ClaimReplay(ctx, key[:], exp, now)
 }
 
+func (d dbRecord) record(ctx context.Context, values []pending, _ time.Time) error {
+	recs := make([]store.ReplayRecord, len(values))
+	for i, v := range values {
+		recs[i] = store.ReplayRecord{Key: v.key[:], ExpiresAt: v.exp}
+	}
+	return d.s.RecordReplays(ctx, recs)
+}
+
 func (d dbRecord) purge(ctx context.Context, now time.Time) error {
 	_, err := d.s.DeleteExpiredReplays(ctx, now)
 	return err
@@ -60,6 +68,28 @@ func (r *redisRecord) claim(ctx context.Context, key [32]byte, exp, now time.Tim
 		return false, nil
 	}
 	return false, err
+}
+
+// record sends SET NX PX for every value in one pipeline: a value another
+// replica recorded meanwhile keeps its record.
+func (r *redisRecord) record(ctx context.Context, values []pending, now time.Time) error {
+	cmds, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, v := range values {
+			ttl := max(v.exp.Sub(now), time.Millisecond)
+			p.SetArgs(ctx, r.prefix+hex.EncodeToString(v.key[:]), "1", redis.SetArgs{Mode: "NX", TTL: ttl})
+		}
+		return nil
+	})
+	for _, c := range cmds {
+		// redis.Nil is NX's answer for a value already recorded.
+		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			return e
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
 }
 
 func (r *redisRecord) purge(context.Context, time.Time) error { return nil }

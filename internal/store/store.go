@@ -135,10 +135,21 @@ type ReplayStore interface {
 	// already recorded and its record has not expired at now; the database
 	// decides the single winner among concurrent callers.
 	ClaimReplay(ctx context.Context, key []byte, expiresAt, now time.Time) (bool, error)
+	// RecordReplays writes keys whose first use was already decided
+	// elsewhere (a sole user's memory, a replica's own records through an
+	// outage), in one transaction: one commit, not one per key. A key
+	// already recorded keeps the later of the two expiries.
+	RecordReplays(ctx context.Context, records []ReplayRecord) error
 	DeleteExpiredReplays(ctx context.Context, now time.Time) (int, error)
 	// LastReplayExpiry returns the latest expiry of any record, the zero
 	// time when there is none.
 	LastReplayExpiry(ctx context.Context) (time.Time, error)
+}
+
+// ReplayRecord is one single-use key and when its record expires.
+type ReplayRecord struct {
+	Key       []byte
+	ExpiresAt time.Time
 }
 
 // KeyStore persists signing keys.

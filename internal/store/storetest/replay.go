@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,4 +51,23 @@ func testReplay(t *testing.T, s store.Store) {
 	close(start)
 	wg.Wait()
 	eq(t, "winners among concurrent claims", wins.Load(), int32(1))
+
+	// Records decided elsewhere are written in one transaction: an
+	// existing record keeps its later expiry, a key listed twice its latest.
+	noErr(t, s.RecordReplays(ctx, nil))
+	held, twice := []byte("held key"), []byte("listed twice")
+	eq(t, "claim before the batch", must(s.ClaimReplay(ctx, held, t0.Add(30*time.Minute), t0))(t), true)
+	batch := []store.ReplayRecord{{Key: held, ExpiresAt: t0.Add(10 * time.Minute)},
+		{Key: twice, ExpiresAt: t0.Add(40 * time.Minute)}, {Key: twice, ExpiresAt: t0.Add(5 * time.Minute)}}
+	for i := range 1200 { // more than one INSERT's worth
+		batch = append(batch, store.ReplayRecord{Key: fmt.Appendf(nil, "batch %d", i), ExpiresAt: t0.Add(50 * time.Minute)})
+	}
+	noErr(t, s.RecordReplays(ctx, batch))
+	eq(t, "batch kept the later expiry", must(s.ClaimReplay(ctx, held, t0.Add(time.Hour), t0.Add(20*time.Minute)))(t), false)
+	eq(t, "batch wrote a twice-listed key's latest expiry", must(s.ClaimReplay(ctx, twice, t0.Add(time.Hour), t0.Add(35*time.Minute)))(t), false)
+	eq(t, "first of the batch", must(s.ClaimReplay(ctx, []byte("batch 0"), t0.Add(time.Hour), t0.Add(45*time.Minute)))(t), false)
+	eq(t, "last of the batch", must(s.ClaimReplay(ctx, []byte("batch 1199"), t0.Add(time.Hour), t0.Add(45*time.Minute)))(t), false)
+	eq(t, "batch record expires", must(s.ClaimReplay(ctx, []byte("batch 7"), t0.Add(2*time.Hour), t0.Add(50*time.Minute)))(t), true)
+	noErr(t, s.RecordReplays(ctx, []store.ReplayRecord{{Key: held, ExpiresAt: t0.Add(2 * time.Hour)}}))
+	eq(t, "a later expiry extends the record", must(s.ClaimReplay(ctx, held, t0.Add(3*time.Hour), t0.Add(90*time.Minute)))(t), false)
 }

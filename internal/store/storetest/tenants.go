@@ -255,6 +255,8 @@ func testIsolationReads(t *testing.T, r store.Root) {
 	eq(t, "ListTrustBindings", len(must(b.ListTrustBindings(ctx, store.TrustBindingFilter{}))(t)), 0)
 	// A replay record is the tenant's own: the same value is new in B.
 	eq(t, "ClaimReplay of A's value in B", must(b.ClaimReplay(ctx, replayA, t0.Add(time.Hour), t0))(t), true)
+	noErr(t, b.RecordReplays(ctx, []store.ReplayRecord{{Key: []byte("b-batch"), ExpiresAt: t0.Add(time.Hour)}}))
+	eq(t, "RecordReplays of B reaches A", must(a.ClaimReplay(ctx, []byte("b-batch"), t0.Add(time.Hour), t0))(t), true)
 	f.unchanged(t, a)
 }
 
