@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/permiso-auth/permiso/internal/server"
 	"github.com/permiso-auth/permiso/sdk/jwt"
@@ -32,7 +33,9 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ts := newTestServer(t, func(c *server.Config) { c.TxnTrustDomain = trustDomain })
+	// Users sign in (Argon2id) all through these tests: answers may take
+	// longer than the usual write timeout on a loaded machine.
+	ts := newTestServer(t, func(c *server.Config) { c.TxnTrustDomain, c.WriteTimeout = trustDomain, 2*time.Minute })
 	w := &world{ts: ts, secrets: map[string]string{}}
 	trader := []string{"trade:read", "trade:open", "trade:close", "account:read", "market:data"}
 	// Nobody lets a client carry scopes they do not hold: the operator
@@ -162,4 +165,11 @@ func oauthError(t *testing.T, r *response, code string) {
 		t.Fatalf("want 400 %s with a description, got %d %s", code, r.Status, r.Body)
 	}
 	noInternals(t, r)
+}
+
+// mustExchange exchanges subject as client for aud and returns the token.
+func (w *world) mustExchange(t *testing.T, client, subject, aud string) string {
+	t.Helper()
+	tok, _ := w.exchangeOK(client, subject, url.Values{"audience": {aud}})
+	return tok
 }

@@ -34,58 +34,53 @@ func (w *world) chain(t *testing.T, username string) chain {
 	return chain{login: login, root: root, hop1: hop1, hop2: hop2, txn: r.str("access_token")}
 }
 
-// guards follow the revocation feed as risk and the ledger do.
-type guards struct{ risk, ledger *guard.Guard }
+// guards are the services of the chain, following the revocation feed:
+// risk, called by mt5-api for the trader with the transaction token, and
+// the ledger, called by risk.
+type guards struct{ risk, ledger *service }
 
 func (w *world) guards(t *testing.T) guards {
 	t.Helper()
-	mk := func(aud string) *guard.Guard {
-		g, err := guard.New(context.Background(), guard.Config{Issuer: w.ts.URL, Audience: aud,
-			TrustDomain: trustDomain, RevocationPoll: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(g.Close)
-		waitUntil(t, 10*time.Second, "guard ready", g.Ready)
-		return g
+	return guards{
+		risk:   w.service(t, riskAud, guard.ActingForUser(), guard.ActedBy("mt5-api"), guard.NoImpersonation(), guard.WithTxnToken()),
+		ledger: w.service(t, ledgerAud, guard.ActingForUser(), guard.ActedBy("risk")),
 	}
-	return guards{risk: mk(riskAud), ledger: mk(ledgerAud)}
 }
 
-// refusedEverywhere waits until introspection and both guards refuse every
-// token derived in c (the feed's delay), and checks they did accept them
-// before.
+// refusedEverywhere waits until introspection and both services refuse
+// every token derived in c (the feed's delay).
 func (gs guards) refusedEverywhere(t *testing.T, w *world, c chain) {
 	t.Helper()
-	ctx := context.Background()
 	for _, tok := range []string{c.hop1, c.hop2} {
 		if w.active(tok) {
 			t.Fatal("a derived token is still active at introspection")
 		}
 	}
-	waitUntil(t, 15*time.Second, "guards refuse the derived tokens", func() bool {
-		_, e1 := gs.risk.Verify(ctx, c.hop1)
-		_, e2 := gs.ledger.Verify(ctx, c.hop2)
-		_, e3 := gs.risk.VerifyTxnToken(ctx, c.txn)
-		return errors.Is(e1, guard.ErrInvalidToken) && errors.Is(e2, guard.ErrInvalidToken) && errors.Is(e3, guard.ErrInvalidToken)
+	took := waitUntil(t, 15*time.Second, "the services refuse the derived tokens", func() bool {
+		s1, _, e1 := gs.risk.call(c.hop1, c.txn)
+		s2, _, e2 := gs.ledger.call(c.hop2, "")
+		_, e3 := gs.risk.g.VerifyTxnToken(context.Background(), c.txn)
+		return s1 == http.StatusUnauthorized && e1 == wire.ErrInvalidToken &&
+			s2 == http.StatusUnauthorized && e2 == wire.ErrInvalidToken && errors.Is(e3, guard.ErrInvalidToken)
 	})
+	t.Logf("the services refused the chain %v after the revocation", took.Round(10*time.Millisecond))
 }
 
-// acceptedEverywhere checks that introspection and the guards accept c.
+// acceptedEverywhere checks that introspection and the services accept c:
+// risk sees the trader acted for by mt5-api, the ledger the whole chain.
 func (gs guards) acceptedEverywhere(t *testing.T, w *world, c chain) {
 	t.Helper()
-	ctx := context.Background()
 	if !w.active(c.hop1) || !w.active(c.hop2) {
 		t.Fatal("derived tokens inactive before any revocation")
 	}
-	if _, err := gs.risk.Verify(ctx, c.hop1); err != nil {
-		t.Fatalf("risk refuses hop 1: %v", err)
+	sub := tokenClaims(t, c.root).Subject
+	st, s, e := gs.risk.call(c.hop1, c.txn)
+	if st != http.StatusOK || s.Subject != sub || !slices.Equal(s.Actors, []string{"mt5-api"}) || s.Txn == "" || s.TxnSub != sub {
+		t.Fatalf("risk: %d %s %+v", st, e, s)
 	}
-	if _, err := gs.ledger.Verify(ctx, c.hop2); err != nil {
-		t.Fatalf("ledger refuses hop 2: %v", err)
-	}
-	if _, err := gs.risk.VerifyTxnToken(ctx, c.txn); err != nil {
-		t.Fatalf("risk refuses the transaction token: %v", err)
+	st, s, e = gs.ledger.call(c.hop2, "")
+	if st != http.StatusOK || s.Subject != sub || !slices.Equal(s.Actors, []string{"risk", "mt5-api"}) {
+		t.Fatalf("ledger: %d %s %+v", st, e, s)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/permiso-auth/permiso/sdk/dpop"
+	"github.com/permiso-auth/permiso/sdk/guard"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
@@ -286,6 +287,38 @@ func TestTokenExchange(t *testing.T) {
 			form.Set("subject_token_dpop", proof)
 			if r := exchangeWith(""); r.Status != http.StatusBadRequest || r.str("error") != wire.ErrInvalidDPoPProof {
 				t.Fatalf("%s: %d %s", name, r.Status, r.Body)
+			}
+		}
+	})
+
+	t.Run("a guarded service sees the trader acted for by mt5-api, and only what she holds", func(t *testing.T) {
+		// The scope last: the first requirement not met is the one refused.
+		risk := w.service(t, riskAud, guard.ActingForUser(), guard.ActedBy("mt5-api"), guard.NoImpersonation(), guard.AllOf("trade:open"))
+		tok, _ := w.exchangeOK("mt5-api", subject, url.Values{"audience": {riskAud}})
+		if st, s, e := risk.call(tok, ""); st != http.StatusOK || s.Subject != alice || s.Client != "mt5-api" ||
+			!slices.Equal(s.Actors, []string{"mt5-api"}) || !sameSet(s.Scopes, []string{"trade:read", "trade:open"}) {
+			t.Fatalf("risk: %d %s %+v", st, e, s)
+		}
+		bobTok := w.userToken("dashboard", "bob")["access_token"].(string)
+		narrow, _ := w.exchangeOK("mt5-api", subject, url.Values{"audience": {riskAud}, "scope": {"trade:read"}})
+		helperTok, _ := w.exchangeOK("helper", w.userToken("portal", "alice")["access_token"].(string), url.Values{"audience": {riskAud}})
+		impTok, _ := w.exchangeOK("imp", subject, url.Values{"audience": {riskAud}})
+		mt5Own := ts.token("mt5-api", w.secrets["mt5-api"], url.Values{"resource": {riskAud}})
+		refused := []struct {
+			name, token string
+			status      int
+			code        string
+		}{
+			{"the trader's own token, meant for mt5-api", subject, http.StatusUnauthorized, wire.ErrInvalidToken},
+			{"a scope the trader lacks (bob)", w.mustExchange(t, "mt5-api", bobTok, riskAud), http.StatusForbidden, wire.ErrInsufficientScope},
+			{"a scope mt5-api narrowed away", narrow, http.StatusForbidden, wire.ErrInsufficientScope},
+			{"another actor", helperTok, http.StatusForbidden, wire.ErrForbidden},
+			{"impersonation", impTok, http.StatusForbidden, wire.ErrForbidden},
+			{"mt5-api acting for itself", mt5Own, http.StatusForbidden, wire.ErrForbidden},
+		}
+		for _, tt := range refused {
+			if st, _, e := risk.call(tt.token, ""); st != tt.status || e != tt.code {
+				t.Errorf("%s: %d %s, want %d %s", tt.name, st, e, tt.status, tt.code)
 			}
 		}
 	})

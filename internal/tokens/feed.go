@@ -149,7 +149,17 @@ func (l *RevocationList) Feed(ctx context.Context, q FeedQuery) (*FeedPage, erro
 		// consumer comes from a replica that is further along. A snapshot
 		// is right either way.
 	}
-	return l.snapshotPage(pageKey{l.snapshotCursor(), 0}), nil
+	cur := l.snapshotCursor()
+	if cur == 0 {
+		// Nothing synced yet: the snapshot is cheap, and its consumers,
+		// holding cursor 0, can only ask for snapshots. A cached one would
+		// hide the revocations made here meanwhile (pending) from every
+		// guard for up to SnapshotInterval; each gets a fresh one.
+		p := l.buildSnapshotPage(pageKey{0, 0})
+		p.ETag = `W/"s0.0.` + strconv.Itoa(p.Entries) + `"`
+		return p, nil
+	}
+	return l.snapshotPage(pageKey{cur, 0}), nil
 }
 
 // catchUp makes sure the list has synced to cursor, syncing once if it
@@ -174,7 +184,8 @@ func (l *RevocationList) snapshotCursor() int64 {
 	f := &l.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.built && (f.latest == cur || now.Sub(f.latestAt) < l.cfg.SnapshotInterval) {
+	// An empty snapshot (cursor 0) is never reused: see Feed.
+	if f.built && f.latest > 0 && (f.latest == cur || now.Sub(f.latestAt) < l.cfg.SnapshotInterval) {
 		return f.latest
 	}
 	if f.built && f.latest != cur {

@@ -273,3 +273,42 @@ func jtis(t *testing.T, f wire.RevocationFeed) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestRevocationFeedFromEmpty: a consumer that subscribed while the list
+// was empty holds cursor 0 and polls with since=0, which asks for a
+// snapshot. The first revocation must reach it at its next poll, not when
+// a cached snapshot of the empty list has aged out (SnapshotInterval).
+func TestRevocationFeedFromEmpty(t *testing.T) {
+	clk := &clock{time.Now()}
+	_, _, db := newService(t, keys.ES256, clk)
+	ctx := context.Background()
+	l := tokens.NewRevocationList(tokens.RevocationConfig{Store: db, Now: clk.now, SnapshotInterval: time.Hour})
+	if err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := feed(t, l, "")
+	if first.Type != wire.FeedSnapshot || first.Cursor != "0" || len(first.Entries) != 0 {
+		t.Fatalf("empty list: %+v", first)
+	}
+	if err := l.Revoke(ctx, "j1", clk.t.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// Revoked here, not synced yet: the list's cursor is still 0.
+	if got := jtis(t, feed(t, l, "since="+first.Cursor)); !slices.Equal(got, []string{"j1"}) {
+		t.Fatalf("the next poll after the first revocation: %v", got)
+	}
+	p1, _ := l.Feed(ctx, tokens.FeedQuery{})
+	if err := l.Revoke(ctx, "j2", clk.t.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := l.Feed(ctx, tokens.FeedQuery{})
+	if p1.ETag == p2.ETag {
+		t.Fatalf("two different pages share the ETag %s", p1.ETag)
+	}
+	if err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := feed(t, l, "since=0"); got.Cursor == "0" || !slices.Equal(jtis(t, got), []string{"j1", "j2"}) {
+		t.Fatalf("after a sync: %+v", got)
+	}
+}
