@@ -128,15 +128,19 @@ func (l *Limiter) Close() error {
 // rate_limit_per_hour (zero: no limit) and counts the token when both
 // have room.
 func (l *Limiter) AllowToken(ctx context.Context, c *store.Client) (bool, time.Duration) {
+	return l.allowToken(ctx, "", c)
+}
+
+func (l *Limiter) allowToken(ctx context.Context, scope string, c *store.Client) (bool, time.Duration) {
 	var bs [2]bucket
 	n := 0
 	id := boundKey(c.ClientID)
 	if c.RateLimitPerMinute > 0 {
-		bs[n] = bucket{key: "tok:{" + id + "}:m", limit: c.RateLimitPerMinute, period: time.Minute}
+		bs[n] = bucket{key: scope + "tok:{" + id + "}:m", limit: c.RateLimitPerMinute, period: time.Minute}
 		n++
 	}
 	if c.RateLimitPerHour > 0 {
-		bs[n] = bucket{key: "tok:{" + id + "}:h", limit: c.RateLimitPerHour, period: time.Hour}
+		bs[n] = bucket{key: scope + "tok:{" + id + "}:h", limit: c.RateLimitPerHour, period: time.Hour}
 		n++
 	}
 	if n == 0 {
@@ -150,26 +154,34 @@ func (l *Limiter) AllowToken(ctx context.Context, c *store.Client) (bool, time.D
 // to authenticate: false once its failures filled the budget, with the
 // time until the next attempt is allowed.
 func (l *Limiter) AllowAuthAttempt(ctx context.Context, kind, key string) (bool, time.Duration) {
-	wait := l.admit(ctx, false, l.failureBucket(kind, key))
+	return l.allowAuthAttempt(ctx, "", kind, key)
+}
+
+func (l *Limiter) allowAuthAttempt(ctx context.Context, scope, kind, key string) (bool, time.Duration) {
+	wait := l.admit(ctx, false, l.failureBucket(scope, kind, key))
 	return wait == 0, wait
 }
 
 // FailedAuth counts a failed authentication against key.
 func (l *Limiter) FailedAuth(ctx context.Context, kind, key string) {
-	b := l.failureBucket(kind, key)
+	l.failedAuth(ctx, "", kind, key)
+}
+
+func (l *Limiter) failedAuth(ctx context.Context, scope, kind, key string) {
+	b := l.failureBucket(scope, kind, key)
 	// With Redis the local state is kept warm too, so a Redis outage does
 	// not hand a guesser a fresh budget on every replica.
 	l.mem.admit(l.cfg.Now().UnixNano(), true, b)
 	l.shared(ctx, true, b)
 }
 
-func (l *Limiter) failureBucket(kind, key string) bucket {
+func (l *Limiter) failureBucket(scope, kind, key string) bucket {
 	if kind == "ip" {
 		key = ipKey(key)
 	} else {
 		key = boundKey(key)
 	}
-	return bucket{key: "fail:" + kind + ":{" + key + "}", limit: l.cfg.AuthFailuresPerMinute, period: time.Minute}
+	return bucket{key: scope + "fail:" + kind + ":{" + key + "}", limit: l.cfg.AuthFailuresPerMinute, period: time.Minute}
 }
 
 // admit decides through Redis when configured and reachable, else with

@@ -26,10 +26,14 @@ type TokenUsage struct {
 // Redis when configured and reachable (what every replica enforces), else
 // from this replica's memory.
 func (l *Limiter) TokenUsage(ctx context.Context, c *store.Client) TokenUsage {
+	return l.tokenUsage(ctx, "", c)
+}
+
+func (l *Limiter) tokenUsage(ctx context.Context, scope string, c *store.Client) TokenUsage {
 	id := boundKey(c.ClientID)
 	bs := []bucket{
-		{key: "tok:{" + id + "}:m", limit: c.RateLimitPerMinute, period: time.Minute},
-		{key: "tok:{" + id + "}:h", limit: c.RateLimitPerHour, period: time.Hour},
+		{key: scope + "tok:{" + id + "}:m", limit: c.RateLimitPerMinute, period: time.Minute},
+		{key: scope + "tok:{" + id + "}:h", limit: c.RateLimitPerHour, period: time.Hour},
 	}
 	now, tats, ok := l.sharedTATs(ctx, bs)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/permiso-auth/permiso/internal/console"
@@ -14,16 +15,16 @@ import (
 // newConsole builds the admin console served at /admin. It calls api (the
 // mux that serves /api/v1 and the OAuth endpoints) in-process for
 // everything it shows or changes.
-func (s *Server) newConsole(ctx context.Context, master []byte, api http.Handler, secrets *oauth.Secrets) (*console.Console, error) {
+func (s *Server) newConsole(ctx context.Context, rt *runtime, api http.Handler, log *slog.Logger) (*console.Console, error) {
 	// The console's client secret is derived from the master key: every
 	// replica computes the same one, and none is stored or shared.
-	raw, err := keys.DeriveKey(master, "console client secret")
+	raw, err := keys.DeriveKey(s.master, secretLabel(rt.info, "console client secret"))
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	return console.New(ctx, console.Config{
-		Issuer: s.cfg.Issuer, Handler: api, Store: s.store, Hasher: secrets,
+		Issuer: rt.info.Issuer, Handler: api, Store: rt.store, Hasher: rt.secrets,
 		ClientSecret: oauth.SecretPrefix + base64.RawURLEncoding.EncodeToString(raw),
-		Logger:       s.log.With("component", "console"), Now: s.cfg.Now,
+		Logger:       log.With("component", "console"), Now: s.cfg.Now,
 	})
 }

@@ -1,59 +1,30 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"time"
 
-	"github.com/permiso-auth/permiso/internal/federation"
 	"github.com/permiso-auth/permiso/internal/mtls"
-	"github.com/permiso-auth/permiso/internal/outbound"
-	"github.com/permiso-auth/permiso/internal/remotekeys"
-	"github.com/permiso-auth/permiso/internal/replay"
-	"github.com/permiso-auth/permiso/internal/store/sqlstore"
 )
 
-// machine holds what clients without shared secrets need: the record of
-// used assertion ids, remote key sets, the trusts, client CAs and TLS.
+// machine holds the server-wide part of what clients without shared
+// secrets need: client CAs and TLS. Each tenant's used assertion ids,
+// remote key sets and trusts are its runtime's (runtime.go).
 type machine struct {
-	replay     *replay.Records
-	remoteKeys *remotekeys.Cache
-	federation *federation.Federation
-	clientCAs  *x509.CertPool
-	extractor  mtls.Extractor
-	serverTLS  *tls.Config // nil: plain HTTP on Addr
-	lastReload time.Time
+	clientCAs *x509.CertPool
+	extractor mtls.Extractor
+	serverTLS *tls.Config // nil: plain HTTP on Addr
 }
 
 // mtlsOn reports whether a client certificate can reach Permiso.
 func (m *machine) mtlsOn(cfg Config) bool { return cfg.MTLSAddr != "" || cfg.ClientCertHeader != "" }
 
-func (s *Server) initMachine(ctx context.Context) error {
+func (s *Server) initMachineShared() error {
 	cfg, m := s.cfg, &s.machine
-	var err error
-	// On SQLite this process owns the file: its memory decides and the
-	// database keeps the records across restarts.
-	sole := s.db.Dialect() == sqlstore.DialectSQLite
-	if m.replay, err = replay.New(replay.Config{Store: s.def, RedisURL: cfg.RedisURL, RedisPrefix: cfg.RedisPrefix,
-		Strict: cfg.ReplayStrict, SoleUser: sole, Horizon: max(cfg.AssertionMaxLifetime, 5*time.Minute) + time.Minute,
-		Logger: s.log.With("component", "replay"), Now: cfg.Now}); err != nil {
-		return fmt.Errorf("replay records: %w", err)
-	}
-	// Key sets are small: a tighter body limit than webhooks get.
-	keyClient := outbound.New(outbound.Config{Timeout: 5 * time.Second, MaxBodyBytes: 256 << 10, Allow: cfg.OutboundAllow})
-	m.remoteKeys = remotekeys.New(remotekeys.Config{Client: keyClient, RefetchInterval: cfg.KeyRefetchInterval,
-		Logger: s.log.With("component", "remotekeys"), Now: cfg.Now})
-	m.federation = federation.New(federation.Config{Store: s.def, Keys: m.remoteKeys, Issuer: cfg.Issuer,
-		Logger: s.log.With("component", "federation"), Now: cfg.Now})
-	if err := m.federation.Reload(ctx); err != nil {
-		return err
-	}
-	m.lastReload = time.Now()
 	if cfg.ClientCAFile != "" {
 		b, err := os.ReadFile(cfg.ClientCAFile)
 		if err != nil {
@@ -106,19 +77,4 @@ func (s *Server) mtlsServer(main *http.Server) *http.Server {
 	return &http.Server{Handler: main.Handler, ReadTimeout: main.ReadTimeout, ReadHeaderTimeout: main.ReadHeaderTimeout,
 		WriteTimeout: main.WriteTimeout, IdleTimeout: main.IdleTimeout, MaxHeaderBytes: main.MaxHeaderBytes,
 		ErrorLog: main.ErrorLog}
-}
-
-// tick reloads the trusts every 30 seconds, a backstop for a missed change.
-func (m *machine) tick(ctx context.Context, logErr func(error, string)) {
-	if time.Since(m.lastReload) < 30*time.Second {
-		return
-	}
-	m.lastReload = time.Now()
-	logErr(m.federation.Reload(ctx), "reload trusts")
-}
-
-func (m *machine) close() {
-	if m.replay != nil {
-		m.replay.Close()
-	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/permiso-auth/permiso/internal/account"
 )
@@ -9,7 +10,7 @@ import (
 // newAccounts builds the account service: users, passwords, lockout and
 // sessions. It is the provider's subject check and the password check of
 // every login (the original's, the password grant, the login page).
-func (s *Server) newAccounts() (*account.Service, error) {
+func (s *Server) newAccounts(rt *runtime, log *slog.Logger) (*account.Service, error) {
 	cfg := s.cfg
 	policy := account.DefaultPolicy()
 	policy.MinLength = cfg.PasswordMinLength
@@ -22,13 +23,13 @@ func (s *Server) newAccounts() (*account.Service, error) {
 		mailer = m
 	}
 	accounts, err := account.New(account.Config{
-		Store: s.store, Audit: s.audit, Logger: s.log.With("component", "account"),
+		Store: rt.store, Audit: rt.audit, Logger: log.With("component", "account"),
 		MaxLoginAttempts: cfg.MaxLoginAttempts, LockoutDuration: cfg.LockoutDuration,
 		DefaultUserRole: cfg.DefaultUserRole, Policy: &policy, Mailer: mailer,
-		SessionLifetime: cfg.RefreshTokenLifetime, BaseURL: cfg.Issuer, Now: cfg.Now,
+		SessionLifetime: cfg.RefreshTokenLifetime, BaseURL: rt.info.Issuer, Now: cfg.Now,
 		// Ended sessions go on the revocation feed, so guards refuse their
 		// tokens (and the tokens derived from them) too.
-		Sessions: s.revoked, TokenLifetime: cfg.AccessTokenLifetime,
+		Sessions: rt.revoked, TokenLifetime: cfg.AccessTokenLifetime,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)

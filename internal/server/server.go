@@ -16,15 +16,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/permiso-auth/permiso/internal/api"
 	"github.com/permiso-auth/permiso/internal/audit"
-	"github.com/permiso-auth/permiso/internal/console"
 	"github.com/permiso-auth/permiso/internal/keys"
 	"github.com/permiso-auth/permiso/internal/logthrottle"
 	"github.com/permiso-auth/permiso/internal/oauth"
-	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/store/sqlstore"
+	"github.com/permiso-auth/permiso/internal/tenant"
 	"github.com/permiso-auth/permiso/internal/tokens"
 	"github.com/permiso-auth/permiso/internal/web"
 )
@@ -119,6 +117,13 @@ type Config struct {
 	// jwks_uri (or trust keys) caused by an unknown kid; default 1m.
 	KeyRefetchInterval time.Duration
 
+	// MaxTenantRuntimes bounds how many tenants (besides the default) are
+	// loaded at once, the least recently used dropped first; default
+	// 5,000. TenantIdle drops a tenant's runtime after that long without
+	// a request; default an hour, negative never.
+	MaxTenantRuntimes int
+	TenantIdle        time.Duration
+
 	Logger *slog.Logger
 	// StoreHook, when set, wraps the default tenant's store before the
 	// components use it; tests use it to hold reads open or fail them.
@@ -155,6 +160,10 @@ func (c *Config) defaults() {
 	set(&c.AccessTokenLifetime, 30*time.Minute)
 	set(&c.RefreshTokenLifetime, 7*24*time.Hour)
 	set(&c.LockoutDuration, 15*time.Minute)
+	set(&c.TenantIdle, time.Hour)
+	if c.MaxTenantRuntimes == 0 {
+		c.MaxTenantRuntimes = 5000
+	}
 	if c.SigningAlg == "" {
 		c.SigningAlg = "ES256"
 	}
@@ -192,21 +201,25 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *sqlstore.DB
+	master   []byte
 	def      store.Store // the default tenant's store
 	throttle *logthrottle.Handler
-	// stopFollow ends the cache's subscription to changes.
-	stopFollow context.CancelFunc
-	store      *store.Cache
-	keys       *keys.Manager
-	revoked    *tokens.RevocationList
-	provider   *oauth.Provider
-	audit      *audit.Sink
-	usage      *oauth.Usage
-	handler    http.Handler
-	ops        *ops
-	machine    machine
-	draining   atomic.Bool
-	started    time.Time
+	// defaultRT is the default tenant's runtime, built at start; the
+	// fields below are its, for the server's own endpoints (health,
+	// metrics). tenants holds the others', built on demand.
+	defaultRT *runtime
+	tenants   *tenants
+	store     *store.Cache
+	keys      *keys.Manager
+	revoked   *tokens.RevocationList
+	provider  *oauth.Provider
+	audit     *audit.Sink
+	usage     *oauth.Usage
+	handler   http.Handler
+	ops       *ops
+	machine   machine
+	draining  atomic.Bool
+	started   time.Time
 }
 
 // New opens the store, migrates it, prepares keys, seeds defaults and
@@ -238,9 +251,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.db, err = sqlstore.Open(ctx, sqlstore.Config{URL: url, Logger: s.log}); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	if err := s.init(ctx, master); err != nil {
-		if s.stopFollow != nil {
-			s.stopFollow()
+	s.master = master
+	if err := s.init(ctx); err != nil {
+		if s.defaultRT != nil {
+			s.defaultRT.stopFollow()
+			s.defaultRT.replay.Close()
+		}
+		if s.ops != nil {
+			s.ops.close()
 		}
 		s.db.Close()
 		return nil, err
@@ -248,16 +266,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// init builds every component in dependency order, each constructed with
-// everything it needs: storage and keys; the shared services (audit,
-// usage, limits, metrics); tokens and the people behind user tokens; the
-// grants; the protocol (oauth.Provider), which takes every grant and what
-// client authentication needs here; the API and the console on top; then
-// the routes and the middleware around them. A new grant (token exchange)
-// is built before the provider and listed in its Config.Grants.
-func (s *Server) init(ctx context.Context, master []byte) error {
+// init migrates the database, builds the server-wide parts (rate limits,
+// metrics, TLS and client CAs), the default tenant's runtime (runtime.go:
+// every other tenant's is built the same way on its first request), and
+// the edge that routes each request to its tenant, with the middleware
+// around it.
+func (s *Server) init(ctx context.Context) error {
 	cfg := s.cfg
-	// Storage, signing keys, seed data.
 	if err := s.db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -265,139 +280,31 @@ func (s *Server) init(ctx context.Context, master []byte) error {
 	if cfg.StoreHook != nil {
 		s.def = cfg.StoreHook(s.def)
 	}
-	s.store = store.NewCache(s.def, store.CacheConfig{TTL: cfg.CacheTTL, StaleIfError: cfg.StaleIfError, Now: cfg.Now,
-		Logger: s.log.With("component", "cache")})
 	var err error
-	if s.keys, err = keys.New(keys.Config{Store: s.def, MasterKey: master, Alg: cfg.SigningAlg,
-		PublishDelay: cfg.KeyPublishDelay, RetainFor: cfg.KeyRetention, Logger: s.log, Now: cfg.Now}); err != nil {
-		return err
-	}
-	if err := s.keys.Init(ctx); err != nil {
-		return err
-	}
-	if err := rbac.Seed(ctx, s.store); err != nil {
-		return err
-	}
-	pepper, err := keys.DeriveKey(master, "client-secret pepper")
-	if err != nil {
-		return err
-	}
-	secrets := oauth.NewSecrets(pepper, nil)
-	if err := bootstrapAdmin(ctx, s.store, secrets, cfg.DataDir, cfg.Out, s.log); err != nil {
-		return err
-	}
-	// Every client, scope and role in memory, so unknown client_ids are
-	// answered without the database and an outage is ridden out. Changes
-	// are followed from before the load, so none made meanwhile is lost.
-	var follow context.Context
-	follow, s.stopFollow = context.WithCancel(context.WithoutCancel(ctx))
-	if err := s.store.Follow(follow); err != nil {
-		return err
-	}
-	if err := s.store.Load(ctx); err != nil {
-		return err
-	}
-	s.revoked = tokens.NewRevocationList(tokens.RevocationConfig{Store: s.def, Logger: s.log, Issuer: cfg.Issuer, Now: cfg.Now})
-	if err := s.revoked.Reload(ctx); err != nil {
-		return err
-	}
-
-	// Shared services: audit log, usage counters, rate limits and metrics.
-	s.audit = audit.NewSink(audit.Config{Store: s.def, Logger: s.log.With("component", "audit"), Now: cfg.Now})
-	s.usage = oauth.NewUsage(s.def, s.audit, s.log, cfg.Now)
 	if s.ops, err = newOps(ctx, s); err != nil {
 		return err
 	}
-	limiter, observer := s.ops.limiter(), s.ops.observer()
+	if err := s.initMachineShared(); err != nil {
+		return err
+	}
+	info := tenant.Info{ID: store.DefaultTenant, Name: tenant.DefaultName, Issuer: cfg.Issuer}
+	rt, err := s.newRuntime(ctx, info, s.def)
+	if err != nil {
+		return err
+	}
+	s.defaultRT = rt
+	s.store, s.keys, s.revoked, s.provider, s.audit, s.usage = rt.store, rt.keys, rt.revoked, rt.provider, rt.audit, rt.usage
+	// The server's own endpoints, and the tenants API, only at the root.
+	s.mountHealth(rt.mux)
+	s.ops.mount(rt.mux)
+	rt.finish()
+	s.tenants = newTenants(s)
 
-	// Access tokens, and the people behind user tokens.
-	tok := tokens.New(tokens.Config{Keys: s.keys, Issuer: cfg.Issuer, Now: cfg.Now})
-	own := apiAudiences(cfg)
-	minter := oauth.Minter{Issuer: cfg.Issuer, APIAudiences: own, Tokens: tok}
-	accounts, err := s.newAccounts()
-	if err != nil {
-		return err
-	}
-	userTokens, err := oauth.NewUserTokens(oauth.UserTokensConfig{Minter: minter, Store: s.store, Accounts: accounts,
-		Audit: s.audit, Limiter: limiter, Observer: observer, Logger: s.log, Now: cfg.Now,
-		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenLifetime: cfg.RefreshTokenLifetime,
-		Sessions: s.revoked})
-	if err != nil {
-		return err
-	}
-	if err := userTokens.EnsureFirstPartyClient(ctx); err != nil {
-		return err
-	}
-	authz, err := s.newAuthorize(master, minter, limiter, accounts, userTokens)
-	if err != nil {
-		return err
-	}
-
-	// Clients without shared secrets: used assertion ids, remote keys,
-	// trusts, client CAs (machine.go).
-	if err := s.initMachine(ctx); err != nil {
-		return err
-	}
-	m := &s.machine
-	// Token exchange (RFC 8693) and transaction tokens verify subject
-	// tokens with the same path as the provider (and external ones with
-	// the trusts), and remember exchanged tokens in the replay records.
-	exchange, err := oauth.NewExchange(oauth.ExchangeConfig{Minter: minter, Roots: m.replay, Federation: m.federation,
-		Verifier: oauth.AccessVerifier{Tokens: tok, Revocations: s.revoked, Clients: s.store, Subjects: accounts},
-		Users:    s.store, TrustDomain: cfg.TxnTrustDomain, TxnLifetime: cfg.TxnTokenLifetime,
-		Audit: s.audit, Logger: s.log, Now: cfg.Now})
-	if err != nil {
-		return err
-	}
-
-	// The protocol, with every grant beyond client_credentials.
-	nonceKey, err := keys.DeriveKey(master, "dpop nonce")
-	if err != nil {
-		return err
-	}
-	s.provider = oauth.New(oauth.Config{Issuer: cfg.Issuer, APIAudiences: own, Store: s.store, Tokens: tok, Revocations: s.revoked,
-		DPoP: oauth.DPoPConfig{Nonce: cfg.DPoPNonce, NonceSecret: nonceKey},
-		Keys: s.keys, Secrets: secrets, Audit: s.audit, Usage: s.usage, Logger: s.log, Now: cfg.Now,
-		Limiter: limiter, Observer: observer, FeedRequiresAuth: cfg.RevocationFeedAuth,
-		Grants:        append(userTokens.Grants(), authz.Grant(), exchange.Grant()),
-		Subjects:      accounts,
-		RefreshTokens: userTokens,
-		// The authorize handler serves /oauth2/authorize (mounted below).
-		AuthorizationEndpoint: true,
-		Replay:                m.replay, RemoteKeys: m.remoteKeys, Federation: m.federation, ClientCAs: m.clientCAs,
-		MTLS: m.mtlsOn(cfg), MTLSBaseURL: cfg.MTLSBaseURL, MaxAssertionLifetime: cfg.AssertionMaxLifetime,
-	})
-	hooks, err := newWebhooks(master, cfg.OutboundAllow, cfg.Now)
-	if err != nil {
-		return err
-	}
-	a := api.New(api.Config{Audiences: append([]string{cfg.Issuer}, own...), Store: s.store, OAuth: s.provider, Tokens: tok, Limiter: limiter, Keys: s.keys,
-		Revocations: s.revoked, Secrets: secrets, Audit: s.audit, Logger: s.log, Now: cfg.Now, Version: cfg.Version,
-		Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace,
-		People:   api.PeopleConfig{Accounts: accounts, Tokens: userTokens, Started: s.started},
-		Webhooks: hooks, RateLimits: s.ops.limit,
-		RemoteKeys: m.remoteKeys, Federation: m.federation})
-
-	// Routes. The console calls the same mux in-process.
-	mux := http.NewServeMux()
-	s.provider.Mount(mux)
-	a.Mount(mux)
-	authz.Mount(mux)
-	s.mountHealth(mux)
-	adminConsole, err := s.newConsole(ctx, master, mux, secrets)
-	if err != nil {
-		return err
-	}
-	mux.Handle(console.Path, adminConsole)
-	mux.Handle(console.Path+"/", adminConsole)
-	s.ops.mount(mux)
-	mux.Handle("/", web.NotFoundHandler(mux))
-
-	var h http.Handler = mux
+	var h http.Handler = http.HandlerFunc(s.route)
 	h = limitBodies(1<<20, h)
 	h = cors(cfg.CORSOrigins, h)
 	h = securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), h)
-	h = m.extractor.Wrap(h)
+	h = s.machine.extractor.Wrap(h)
 	h = observe(s.log, s.ops.requestDone, h)
 	s.handler = web.IPResolver{TrustedProxies: cfg.TrustedProxies}.Edge(h)
 	return nil
@@ -408,9 +315,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close releases the database (and the metrics listener and limiter).
 func (s *Server) Close() error {
-	s.stopFollow()
+	s.tenants.closeAll()
+	s.defaultRT.stopFollow()
 	s.ops.close()
-	s.machine.close()
+	s.defaultRT.replay.Close()
 	return s.db.Close()
 }
 
@@ -421,14 +329,16 @@ func (s *Server) Close() error {
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		s.stopFollow()
+		s.tenants.closeAll()
+		s.defaultRT.stopFollow()
 		s.db.Close()
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
 	mtlsLn, err := s.listenMTLS()
 	if err != nil {
 		ln.Close()
-		s.stopFollow()
+		s.tenants.closeAll()
+		s.defaultRT.stopFollow()
 		s.db.Close()
 		return err
 	}
@@ -453,7 +363,10 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	go func() { s.audit.Run(auditCtx); close(auditDone) }()
 	wg.Go(func() { s.usage.Run(bg, s.cfg.UsageFlushInterval) })
 	wg.Go(func() { s.store.Run(bg) })
-	wg.Go(func() { s.follow(bg) })
+	wg.Go(func() { s.defaultRT.follow(bg, s.logErr) })
+	if err := s.tenants.fan.follow(func(c store.Change) { s.tenants.onChange(bg, c) }); err != nil {
+		s.log.Error("subscribe to tenant changes", "err", err)
+	}
 	wg.Go(func() { s.housekeeping(bg) })
 	wg.Go(func() { s.ops.run(bg) })
 
@@ -465,7 +378,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 			defer stopProfiler()
 		}
 	}
-	wg.Go(func() { s.machine.replay.Run(bg, time.Minute) })
+	wg.Go(func() { s.defaultRT.replay.Run(bg, time.Minute) })
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
 	var mtlsSrv *http.Server
@@ -505,13 +418,14 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	stopBG()
 	wg.Wait()
-	s.stopFollow()
+	s.tenants.closeAll()
+	s.defaultRT.stopFollow()
 	if mtlsSrv != nil {
 		mtlsSrv.Close()
 	}
 	stopAudit()
 	<-auditDone
-	s.machine.close()
+	s.defaultRT.replay.Close()
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
@@ -520,48 +434,6 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	s.log.Info("stopped")
 	return err
-}
-
-// follow applies changes announced by other replicas (and this one) to
-// the in-memory revocation list and keys. A full reload of the revocation
-// list runs on its own goroutine, so the changes announced meanwhile are
-// still applied to the list that answers until the reload swaps in.
-func (s *Server) follow(ctx context.Context) {
-	reload := make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-reload:
-				s.logErr(s.revoked.Reload(ctx), "reload revocations")
-			}
-		}
-	})
-	err := s.def.Subscribe(ctx, func(c store.Change) {
-		switch c.Kind {
-		case store.ChangeRevocation:
-			s.logErr(s.revoked.Sync(ctx), "sync revocations")
-		case store.ChangeKey:
-			s.logErr(s.keys.Reload(ctx), "reload keys")
-		case store.ChangeTrust:
-			s.logErr(s.machine.federation.Reload(ctx), "reload trusts")
-		case "*":
-			// Notifications were missed, perhaps by a database that failed
-			// over: reload aside; the current list answers until then.
-			s.logErr(s.keys.Reload(ctx), "reload keys")
-			select {
-			case reload <- struct{}{}:
-			default: // one is queued already
-			}
-		}
-	})
-	if err != nil {
-		s.log.Error("subscribe to changes", "err", err)
-	}
-	<-ctx.Done()
-	wg.Wait()
 }
 
 // housekeeping runs the periodic backstops: revocation sync, the key
@@ -576,9 +448,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-fast.C:
-			s.logErr(s.revoked.Sync(ctx), "sync revocations")
-			s.logErr(s.keys.Tick(ctx), "key schedule")
-			s.machine.tick(ctx, s.logErr)
+			s.defaultRT.tick(ctx, s.logErr)
 			s.throttle.Flush(ctx)
 		case <-slow.C:
 			now := s.cfg.Now()
@@ -588,6 +458,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 			}
 			_, err := s.db.PurgeExpired(ctx, now, auditBefore)
 			s.logErr(err, "purge expired rows")
+			_, err = s.db.PurgeTenants(ctx, now)
+			s.logErr(err, "purge deleted tenants")
+			s.tenants.evictIdle(now, s.cfg.TenantIdle)
 		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 // their own derived from the master key, deliveries through the one
 // outbound client with the operator's allowed internal prefixes, no
 // redirects, and a small answer cap (only the status is used).
-func newWebhooks(master []byte, allow []netip.Prefix, now func() time.Time) (*webhook.Sender, error) {
-	key, err := keys.DeriveKey(master, "webhook secrets")
+func newWebhooks(master []byte, label string, allow []netip.Prefix, now func() time.Time) (*webhook.Sender, error) {
+	key, err := keys.DeriveKey(master, label)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/store"
@@ -46,6 +47,11 @@ type RevocationList struct {
 	pending map[string]int64 // revoked here, not seen in a sync yet
 	cursor  int64            // highest sequence number synced
 	pruned  time.Time
+
+	// issuedBefore, when not zero, covers every token whose iat is
+	// before it (Unix seconds): those of a tenant issued before it was
+	// disabled.
+	issuedBefore atomic.Int64
 
 	syncMu   sync.Mutex // one sync (or a reload's swap) at a time
 	reloadMu sync.Mutex // one reload at a time
@@ -115,6 +121,9 @@ func splitKey(key string) (kind, value string) {
 // Covers reports whether any entry covers the token with claims c: its jti,
 // its session (sid) or the token it was derived from (root_jti).
 func (l *RevocationList) Covers(c *wire.Claims) bool {
+	if nb := l.issuedBefore.Load(); nb != 0 && c.IssuedAt < nb {
+		return true
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if _, ok := l.byJTI[c.ID]; ok {
@@ -131,6 +140,12 @@ func (l *RevocationList) Covers(c *wire.Claims) bool {
 		}
 	}
 	return false
+}
+
+// SetIssuedBefore makes Covers cover every token issued at or before t
+// (iat has whole seconds, so a token of t's second is covered too).
+func (l *RevocationList) SetIssuedBefore(t time.Time) {
+	l.issuedBefore.Store(t.Unix() + 1)
 }
 
 // RevokeSession revokes every token of session sid until exp, the latest
