@@ -1,14 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/sha256"
+	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
-	"math/big"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/permiso-auth/permiso/sdk/jwt"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 func TestKeysExport(t *testing.T) {
@@ -43,7 +44,8 @@ func TestKeysExport(t *testing.T) {
 	runCLI(t, runKeys, "export", "--pem").fails(t, "2 keys are published", "--kid")
 }
 
-// verifiesWith checks tok's ES256 signature with the PEM public key.
+// verifiesWith checks tok with the PEM public key through the one verifier
+// (sdk/jwt), bound to ES256 under the token's kid (a PEM carries none).
 func verifiesWith(t *testing.T, pemText, tok string) bool {
 	t.Helper()
 	block, _ := pem.Decode([]byte(pemText))
@@ -54,15 +56,25 @@ func verifiesWith(t *testing.T, pemText, tok string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ec, ok := pub.(*ecdsa.PublicKey)
-	if !ok {
-		t.Fatalf("key type %T", pub)
+	u, err := jwt.ParseUnverified(tok)
+	if err != nil {
+		t.Fatal(err)
 	}
-	i := strings.LastIndexByte(tok, '.')
-	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("signature: %v", err)
+	key, err := jwt.NewKey(u.Header.KeyID, jwt.ES256, pub)
+	if err != nil {
+		t.Fatal(err)
 	}
-	d := sha256.Sum256([]byte(tok[:i]))
-	return ecdsa.Verify(ec, d[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+	set, err := jwt.NewSet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jwt.NewVerifier(jwt.Config{Keys: set, Types: []string{wire.AccessTokenJWTType}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), tok)
+	if err != nil && !errors.Is(err, jwt.ErrSignature) {
+		t.Fatalf("verify: %v", err)
+	}
+	return err == nil
 }

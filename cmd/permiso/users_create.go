@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/apitype"
@@ -181,11 +182,8 @@ func usersResetPassword(ctx context.Context, args []string, stdin io.Reader, std
 	return printNewPassword(conn, stdout, stderr, raw, u, password, generated, "new password for")
 }
 
+// containsFold reports whether list holds s in any case (role names are
+// case-insensitive).
 func containsFold(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
 }

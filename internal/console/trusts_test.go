@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,7 +159,7 @@ func TestTrustPages(t *testing.T) {
 			t.Errorf("trust page lacks %q:\n%s", want, body)
 		}
 	}
-	if slicesContain(calls, "GET /api/v1/trusts/prod-k8s/keys") {
+	if slices.Contains(calls, "GET /api/v1/trusts/prod-k8s/keys") {
 		t.Fatal("the trust page fetched keys unasked")
 	}
 	if _, body = b.get("/admin/trusts/prod-k8s?check=keys"); !strings.Contains(body, "Permiso fetched 2 keys: <code>k8s-1, k8s-2</code>") {
@@ -192,7 +193,7 @@ func TestTrustPages(t *testing.T) {
 		t.Fatal(res.Header.Get("Location"))
 	}
 	for _, c := range []string{"DELETE /api/v1/trusts/prod-k8s/bindings/b1", "DELETE /api/v1/trusts/prod-k8s"} {
-		if !slicesContain(calls, c) {
+		if !slices.Contains(calls, c) {
 			t.Errorf("no call %s in %v", c, calls)
 		}
 	}
@@ -214,15 +215,6 @@ func TestTrustPages(t *testing.T) {
 	if got := bodies["PUT /api/v1/service-clients/bot"]; !reflect.DeepEqual(got, wantC) {
 		t.Fatalf("credentials body:\n got %v\nwant %v", got, wantC)
 	}
-}
-
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func TestParseConditions(t *testing.T) {

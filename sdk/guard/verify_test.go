@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -210,12 +212,19 @@ func TestStaleKeysWhenIssuerDown(t *testing.T) {
 }
 
 func TestUnavailableBeforeKeys(t *testing.T) {
-	// The issuer is gone before the guard starts, so the guard can never
-	// have fetched its keys, however the goroutines are scheduled.
+	// The guard's issuer answers 503 to everything, so the guard can never
+	// have fetched its keys, however the goroutines are scheduled (a closed
+	// issuer's port could be taken by another test's server meanwhile).
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
 	iss := testissuer.New()
-	tok := iss.Mint(iss.Claims("svc", testAudience))
-	iss.Close()
-	g, err := New(context.Background(), Config{Issuer: iss.URL, Audience: testAudience})
+	defer iss.Close()
+	claims := iss.Claims("svc", testAudience)
+	claims.Issuer = down.URL
+	tok := iss.Mint(claims)
+	g, err := New(context.Background(), Config{Issuer: down.URL, Audience: testAudience})
 	if err != nil {
 		t.Fatal(err)
 	}
