@@ -9,6 +9,7 @@ import (
 
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/federation"
+	"github.com/permiso-auth/permiso/internal/remotekeys"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/jwt"
@@ -276,6 +277,12 @@ func (p *Provider) refuse(ctx context.Context, in *presented, ip string, fail *a
 	}
 	if m := in.match; m != nil {
 		details["trust"], details["issuer"], details["subject"] = m.Trust, m.Issuer, truncate(m.Subject, 256)
+	}
+	if fail.reason == "keys_unavailable" && fail.err != nil {
+		// Why the client's or trust's keys could not be had (an internal
+		// address refused, a timeout, a body too large) is for the operator:
+		// the caller only ever reads that authentication failed.
+		details["keys_error"] = remotekeys.Describe(fail.err)
 	}
 	p.cfg.Audit.Record(ctx, store.AuditEvent{Type: "client.auth_failure", Outcome: audit.Failure, ActorType: "client",
 		ActorID: truncate(in.clientID, 128), IP: ip, RequestID: web.RequestID(ctx), Details: details})

@@ -1,10 +1,16 @@
 package server_test
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,5 +246,59 @@ func TestPrivateKeyJWTReplayAcrossReplicas(t *testing.T) {
 		if ok != 1 {
 			t.Fatalf("round %d: %d of 4 concurrent uses accepted (%v), want 1", round, ok, statuses)
 		}
+	}
+}
+
+// TestPrivateKeyJWTInternalJWKSURI: a jwks_uri is judged by the address
+// Permiso actually dials: a name that resolves to loopback is refused, and
+// so is a redirect from an allowed address to one that is not, before any
+// request reaches it. The caller reads only that authentication failed;
+// the audit event says why.
+func TestPrivateKeyJWTInternalJWKSURI(t *testing.T) {
+	key := jwttest.NewKey(t, "ES256", "k1")
+	var internalFetches atomic.Int32
+	internal := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalFetches.Add(1)
+		w.Write(jwttest.JWKS(key))
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.2:0") // stands for an internal address
+	if err != nil {
+		t.Skipf("no 127.0.0.2 on this machine: %v", err)
+	}
+	internal.Listener = ln
+	internal.Start()
+	defer internal.Close()
+	var redirects atomic.Int32
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		redirects.Add(1)
+		http.Redirect(w, r, internal.URL+"/jwks.json", http.StatusFound)
+	}))
+	defer redirector.Close()
+
+	for _, tc := range []struct {
+		name, jwksURI string
+		allow         []netip.Prefix
+		redirected    bool // the allowed first address was asked
+	}{
+		// The name passes registration; its address is checked at dial time.
+		{"a name resolving to loopback", "https://localhost:" + strconv.Itoa(redirector.Listener.Addr().(*net.TCPAddr).Port) + "/jwks.json", nil, false},
+		{"a redirect to an address not allowed", redirector.URL + "/jwks.json", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, func(c *server.Config) { c.OutboundAllow = tc.allow })
+			ts.mustJSON(t, "POST", "/api/v1/service-clients", map[string]any{"name": "Internal keys", "client_id": "internal-keys",
+				"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": tc.jwksURI}, 201)
+			wantInvalidClient(t, tc.name, ts.assertionToken(wire.AssertionTypeJWTBearer, assertion(t, key, "internal-keys", ts.URL, nil)), "")
+			e := ts.wantAuditReason(t, "keys_unavailable")
+			if d, _ := e["details"].(map[string]any); !strings.Contains(fmt.Sprint(d["keys_error"]), "internal") {
+				t.Fatalf("audit details %v do not say the address was internal", d)
+			}
+			if got := redirects.Swap(0) > 0; got != tc.redirected {
+				t.Fatalf("the allowed address was asked: %v, want %v", got, tc.redirected)
+			}
+		})
+	}
+	if n := internalFetches.Load(); n != 0 {
+		t.Fatalf("the internal address was fetched %d times", n)
 	}
 }
