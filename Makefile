@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
 	$(GO) test -run '^$$' -fuzz '^FuzzClientAssertion$$' -fuzztime $(FUZZTIME) ./internal/oauth
 	$(GO) test -run '^$$' -fuzz '^FuzzExchangeRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
+	$(GO) test -run '^$$' -fuzz '^FuzzRedirectURI$$' -fuzztime $(FUZZTIME) ./internal/oauth
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/outbound
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseXFCC$$' -fuzztime $(FUZZTIME) ./clientcert
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseEscapedPEM$$' -fuzztime $(FUZZTIME) ./clientcert

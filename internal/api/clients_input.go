@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/permiso-auth/permiso/internal/apitype"
+	"github.com/permiso-auth/permiso/internal/oauth"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -114,6 +115,11 @@ func (f clientFields) apply(c *store.Client, problems *web.Fields) {
 	}
 	if f.RedirectURIs != nil {
 		c.RedirectURIs = uriList("redirect_uris", *f.RedirectURIs, problems)
+		for _, u := range c.RedirectURIs {
+			if p := oauth.RedirectURIProblem(u); p != "" {
+				problems.Addf("redirect_uris: %s %s", web.QuoteList([]string{u}, 10), p)
+			}
+		}
 	}
 	if f.GrantTypes != nil {
 		c.GrantTypes = []string{}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/permiso-auth/permiso/internal/oauth"
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
@@ -133,15 +134,18 @@ func (h *Handler) validate(ctx context.Context, p authParams) (*authRequest, err
 		req.redirect = c.RedirectURIs[0]
 	case p.RedirectURI == "":
 		return nil, errBadRequestPage("The request does not say where to return to (redirect_uri is missing).")
-	case slices.Contains(c.RedirectURIs, p.RedirectURI):
+	case oauth.MatchRedirectURI(c.RedirectURIs, p.RedirectURI):
 		// Exact string comparison (RFC 9700 §4.1.3): no prefix, no
-		// normalisation, so nothing an attacker appends can pass.
+		// normalisation, so nothing an attacker appends can pass; only a
+		// loopback URI's port is free (RFC 8252 §7.3).
 		req.redirect = p.RedirectURI
 	default:
 		return nil, errBadRequestPage("The return address (redirect_uri) is not registered for this application.")
 	}
-	if _, err := url.Parse(req.redirect); err != nil {
-		return nil, errBadRequestPage("The registered return address of this application is not a valid URI.")
+	// A URI registered before the rule held is not used either; Permiso's
+	// own console lives at the issuer, whatever scheme the operator chose.
+	if oauth.RedirectURIProblem(req.redirect) != "" && !strings.HasPrefix(req.redirect, h.issuer+"/") {
+		return nil, errBadRequestPage("The registered return address of this application is not allowed (it must be https, http on a loopback address, or an app's own scheme).")
 	}
 	if err := h.checkRequest(req); err != nil {
 		return req, err

@@ -1,12 +1,16 @@
 package authorize_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/permiso-auth/permiso/internal/store"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // TestAuthorizeRequestErrors checks each rule of the authorization
@@ -35,6 +39,8 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		{"wrong redirect_uri", with(func(v url.Values) { v.Set("redirect_uri", "http://evil.example/cb") }), 400, ""},
 		{"redirect_uri with extra query", with(func(v url.Values) { v.Set("redirect_uri", f.callback+"&x=1") }), 400, ""},
 		{"redirect_uri prefix", with(func(v url.Values) { v.Set("redirect_uri", "http://127.0.0.1:9/cb") }), 400, ""},
+		{"loopback, another host", with(func(v url.Values) { v.Set("redirect_uri", "http://127.0.0.2:9/cb?app=1") }), 400, ""},
+		{"loopback, https", with(func(v url.Values) { v.Set("redirect_uri", "https://127.0.0.1:9/cb?app=1") }), 400, ""},
 		{"repeated redirect_uri", with(func(v url.Values) { v.Add("redirect_uri", f.callback) }), 400, ""},
 		{"omitted redirect_uri, two registered", f.srv.URL + "/oauth2/authorize?client_id=webapp&response_type=code", 400, ""},
 		{"over-long client_id", with(func(v url.Values) { v.Set("client_id", strings.Repeat("a", 3000)) }), 400, ""},
@@ -138,5 +144,32 @@ func TestLoginPage(t *testing.T) {
 	css := f.get(f.browser(), f.srv.URL+"/oauth2/assets/login.css")
 	if css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") || !strings.Contains(css.body, ":focus-visible") {
 		t.Errorf("stylesheet: %d %s", css.status, css.header.Get("Content-Type"))
+	}
+}
+
+// TestLoopbackRedirectAnyPort: a native app's loopback redirect URI is
+// accepted on whatever port the app listens (RFC 8252 §7.3), and the
+// answer goes to that port; a redirect URI registered before the scheme
+// rule held (javascript:) is never used.
+func TestLoopbackRedirectAnyPort(t *testing.T) {
+	f := newFixture(t)
+	v := url.Values{"client_id": {"spa"}, "response_type": {"token"}, "state": {"s"},
+		"redirect_uri": {"http://127.0.0.1:53124/cb?app=1"}}
+	p := f.get(f.browser(), f.srv.URL+"/oauth2/authorize?"+v.Encode())
+	loc := location(t, p)
+	if loc.Host != "127.0.0.1:53124" || loc.Path != "/cb" || loc.Query().Get("error") != "unsupported_response_type" {
+		t.Fatalf("redirected to %s", loc)
+	}
+
+	if _, err := f.db.CreateClient(context.Background(), store.Client{ClientID: "legacy", Name: "Legacy", Type: wire.ClientTypePublic,
+		Active: true, GrantTypes: []string{wire.GrantAuthorizationCode}, RedirectURIs: []string{"javascript:alert(document.domain)//"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"client_id=legacy&response_type=code", "client_id=legacy&response_type=code&redirect_uri=" +
+		url.QueryEscape("javascript:alert(document.domain)//")} {
+		p := f.get(f.browser(), f.srv.URL+"/oauth2/authorize?"+q)
+		if p.status != 400 || p.header.Get("Location") != "" || !strings.Contains(p.body, "not allowed") {
+			t.Fatalf("%s: %d Location=%q %.300s", q, p.status, p.header.Get("Location"), p.body)
+		}
 	}
 }
