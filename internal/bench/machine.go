@@ -30,6 +30,7 @@ const (
 	ScenarioFederated     = "federated"
 	ScenarioSPIFFE        = "spiffe"
 	ScenarioTLSClientAuth = "tls-client-auth"
+	ScenarioSelfSignedTLS = "self-signed-tls"
 )
 
 // issuerOf returns the server's issuer identifier, the aud of assertions.
@@ -253,6 +254,9 @@ type mtlsBench struct {
 	caFile  string
 	escaped string // the leaf as nginx's $ssl_client_escaped_cert
 	dns     string
+	// A self-signed certificate and its public key (self-signed-tls).
+	selfEscaped string
+	selfPub     crypto.PublicKey
 }
 
 // tlsServerArgs are the serve options the tls-client-auth scenario needs.
@@ -277,6 +281,29 @@ func prepareTLSClientAuth(ctx context.Context, s *setup) (func(int) Op, error) {
 	op := func(int) Op {
 		r := formRequest(s.base, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}}, "", "")
 		r.header.Set("X-SSL-Client-Cert", s.mtls.escaped)
+		return okOp(r, checkToken)
+	}
+	return op, s.probe(ctx, op)
+}
+
+// prepareSelfSignedTLS: self_signed_tls_client_auth with a self-signed
+// certificate a proxy forwards; Permiso parses it and finds its public key
+// among the client's registered keys. No chain is verified.
+func prepareSelfSignedTLS(ctx context.Context, s *setup) (func(int) Op, error) {
+	if s.mtls == nil {
+		return nil, &unavailableError{errors.New("needs a server the benchmark starts (it passes --client-cert-header)")}
+	}
+	jwks, err := publicJWKS(s.mtls.selfPub, "bench-self")
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.keylessClient(ctx, "self-tls", map[string]any{"token_endpoint_auth_method": wire.AuthSelfSignedTLSClientAuth, "jwks": jwks})
+	if err != nil {
+		return nil, err
+	}
+	op := func(int) Op {
+		r := formRequest(s.base, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}}, "", "")
+		r.header.Set("X-SSL-Client-Cert", s.mtls.selfEscaped)
 		return okOp(r, checkToken)
 	}
 	return op, s.probe(ctx, op)

@@ -50,5 +50,19 @@ func newMTLSBench(dir string) (*mtlsBench, error) {
 		return nil, err
 	}
 	m.escaped = url.PathEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})))
+	// A self-signed certificate for self_signed_tls_client_auth: its key is
+	// what the client registers, no CA is involved.
+	selfKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	selfTmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "bench self-signed bot"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	selfDER, err := x509.CreateCertificate(rand.Reader, selfTmpl, selfTmpl, &selfKey.PublicKey, selfKey)
+	if err != nil {
+		return nil, fmt.Errorf("bench self-signed certificate: %w", err)
+	}
+	m.selfEscaped, m.selfPub = url.PathEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: selfDER}))), &selfKey.PublicKey
 	return m, nil
 }

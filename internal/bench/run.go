@@ -136,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var mb *mtlsBench
 	if cfg.Target == "" {
 		args := cfg.ServerArgs
-		if slices.Contains(cfg.Scenarios, ScenarioTLSClientAuth) { // named: it needs serve options
+		if slices.Contains(cfg.Scenarios, ScenarioTLSClientAuth) || slices.Contains(cfg.Scenarios, ScenarioSelfSignedTLS) { // named: they need serve options
 			dir, err := os.MkdirTemp("", "permiso-bench-certs-")
 			if err != nil {
 				return nil, err

@@ -64,6 +64,7 @@ func scenarios() []scenario {
 		{name: ScenarioFederated, help: "client_credentials, federated_jwt: a Kubernetes service account token, reused", reference: true, prepare: prepareFederated},
 		{name: ScenarioSPIFFE, help: "client_credentials, spiffe_jwt: a JWT-SVID, reused", reference: true, prepare: prepareSPIFFE},
 		{name: ScenarioTLSClientAuth, help: "client_credentials, tls_client_auth: a certificate forwarded by a trusted proxy", reference: true, prepare: prepareTLSClientAuth},
+		{name: ScenarioSelfSignedTLS, help: "client_credentials, self_signed_tls_client_auth: a self-signed certificate forwarded by a trusted proxy", reference: true, prepare: prepareSelfSignedTLS},
 		{name: ScenarioIntrospect, help: "POST /oauth2/introspect of a live token", reference: false, prepare: prepareIntrospect},
 		{name: ScenarioJWKS, help: "GET /.well-known/jwks.json", reference: false, prepare: func(_ context.Context, s *setup) (func(int) Op, error) {
 			return getOp(s.base, "/.well-known/jwks.json", "keys"), nil

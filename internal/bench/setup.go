@@ -39,7 +39,7 @@ type setup struct {
 	liveToken  string // an access token of ccID, for introspection
 	user       *userLogin
 	userErr    error
-	mtls       *mtlsBench // set when the benchmark started the server for tls-client-auth
+	mtls       *mtlsBench // set when the benchmark started the server for the certificate scenarios
 }
 
 // userLogin is how the benchmark's user gets tokens: the request that
