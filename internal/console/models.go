@@ -2,10 +2,12 @@ package console
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/apitype"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // The API's shapes are internal/apitype's; the views below only add what
@@ -127,3 +129,22 @@ func (c clientView) TLSSubject() (field, value string) {
 // TLSField and TLSValue are TLSSubject's halves, for the templates.
 func (c clientView) TLSField() string { f, _ := c.TLSSubject(); return f }
 func (c clientView) TLSValue() string { _, v := c.TLSSubject(); return v }
+
+// ExchangeGrant reports whether the client may use the token-exchange grant.
+func (c clientView) ExchangeGrant() bool {
+	return slices.Contains(c.GrantTypes, wire.GrantTokenExchange)
+}
+
+// ExchangeJSON is the client's token-exchange policy as indented JSON for
+// the form, or "" when it has none.
+func (c clientView) ExchangeJSON() string {
+	p := c.TokenExchange
+	if len(p.Resources) == 0 && len(p.Targets) == 0 && len(p.Actors) == 0 && !p.Delegate && !p.Impersonate {
+		return ""
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/permiso-auth/permiso/internal/apitype"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 const clientsAPI = "/api/v1/service-clients"
@@ -299,4 +301,48 @@ func (c *Console) send(r *http.Request, sess *session, method, path string, body
 		return err
 	}
 	return res.Err()
+}
+
+// exchangeHelp is the message for a policy that does not parse.
+const exchangeHelp = `The token-exchange policy must be one JSON object of its members: ` +
+	`{"resources": [...], "targets": [{"audience": "...", "scopes": [...]}], "delegate": true, "impersonate": false, "max_depth": 3, "actors": [...]}.`
+
+// clientExchange sets the client's token-exchange policy
+// (docs/delegation.md) and whether it may use the grant. An empty policy
+// removes it; the API applies its rules (and the delegation rule: the
+// administrator must hold every scope the policy lets the client carry).
+func (c *Console) clientExchange(r *http.Request, sess *session) (string, *flash, error) {
+	id := r.PathValue("id")
+	back := Path + "/clients/" + url.PathEscape(id)
+	var pol apitype.ExchangePolicy
+	if v := strings.TrimSpace(r.PostFormValue("token_exchange")); v != "" {
+		// Unknown members are refused, so a misspelt one is not dropped.
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&pol); err != nil {
+			return back, &flash{Kind: "error", Message: exchangeHelp}, nil
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return back, &flash{Kind: "error", Message: exchangeHelp}, nil
+		}
+	}
+	res, err := c.api(r, sess, call{Method: http.MethodGet, Path: clientsAPI + "/" + url.PathEscape(id)})
+	if err != nil {
+		return back, nil, err
+	}
+	if err := res.Err(); err != nil {
+		return back, nil, err
+	}
+	var cl apitype.Client
+	if err := res.Decode(&cl); err != nil {
+		return back, nil, err
+	}
+	grants := slices.DeleteFunc(slices.Clone(cl.GrantTypes), func(g string) bool { return g == wire.GrantTokenExchange })
+	msg := "Token-exchange policy of " + id + " saved; it may not use the grant."
+	if r.PostFormValue("grant") == "1" {
+		grants = append(grants, wire.GrantTokenExchange)
+		msg = "Token-exchange policy of " + id + " saved; it may use the grant."
+	}
+	body := apitype.ClientFields{TokenExchange: &pol, GrantTypes: &grants}
+	return back, &flash{Kind: "ok", Message: msg}, c.send(r, sess, http.MethodPut, clientsAPI+"/"+url.PathEscape(id), body)
 }

@@ -32,6 +32,7 @@ func (c *Console) routes() {
 	m.Handle("POST "+Path+"/clients/{id}/status", c.action(c.clientStatus))
 	m.Handle("POST "+Path+"/clients/{id}/rotate", c.action(c.clientRotate))
 	m.Handle("POST "+Path+"/clients/{id}/credentials", c.action(c.clientCredentials))
+	m.Handle("POST "+Path+"/clients/{id}/exchange", c.action(c.clientExchange))
 	m.Handle("POST "+Path+"/clients/{id}/delete", c.action(c.clientDelete))
 
 	m.Handle("GET "+Path+"/trusts", c.page(c.trustList))
