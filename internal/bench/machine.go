@@ -23,8 +23,10 @@ import (
 )
 
 // Scenarios of clients without a shared secret (docs/machine-identity.md).
-// Each is compared with the reference handler's client_secret_basic, so
-// its ratio is the whole cost of the method beside a secret check.
+// private-key-jwt is compared with the reference handler's minimal
+// private_key_jwt (the load generator signs an assertion per request for
+// both); the others with its client_secret_basic, so their ratio is the
+// whole cost of the method beside a secret check.
 const (
 	ScenarioPrivateKeyJWT = "private-key-jwt"
 	ScenarioFederated     = "federated"
@@ -132,16 +134,32 @@ func preparePrivateKeyJWT(ctx context.Context, s *setup) (func(int) Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := func() (string, error) {
+	op := assertionOp(s.base, wire.AssertionTypeJWTBearer, freshAssertion(signer, id, iss, "bench"))
+	return op, s.probe(ctx, op)
+}
+
+// refPrivateKeyJWTOp is private-key-jwt against the reference handler: the
+// same fresh ES256 assertion per request, signed by the load generator
+// alike, checked by the reference's minimal private_key_jwt.
+func refPrivateKeyJWTOp(_ context.Context, _ *setup, ref *referenceServer) (func(int) Op, error) {
+	signer, err := jwt.NewSigner(ref.clientKey)
+	if err != nil {
+		return nil, err
+	}
+	return assertionOp(ref.baseURL, wire.AssertionTypeJWTBearer, freshAssertion(signer, ref.clientID, ref.baseURL, "reference-client")), nil
+}
+
+// freshAssertion returns a function that signs a new private_key_jwt
+// assertion (new jti) for every request.
+func freshAssertion(signer *jwt.Signer, clientID, aud, kid string) func() (string, error) {
+	return func() (string, error) {
 		var jti [12]byte
 		rand.Read(jti[:])
 		now := time.Now()
-		return signer.Compact(jwt.Header{KeyID: "bench", Type: wire.ClientAssertionJWTType}, map[string]any{
-			"iss": id, "sub": id, "aud": iss, "jti": base64.RawURLEncoding.EncodeToString(jti[:]),
+		return signer.Compact(jwt.Header{KeyID: kid, Type: wire.ClientAssertionJWTType}, map[string]any{
+			"iss": clientID, "sub": clientID, "aud": aud, "jti": base64.RawURLEncoding.EncodeToString(jti[:]),
 			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
 	}
-	op := assertionOp(s.base, wire.AssertionTypeJWTBearer, next)
-	return op, s.probe(ctx, op)
 }
 
 // prepareFederated: a Kubernetes-shaped service account token (RS256, as

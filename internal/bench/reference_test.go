@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"math/big"
 	"net/http"
@@ -222,4 +223,79 @@ func TestReferenceExchange(t *testing.T) {
 			t.Errorf("%s subject token: %d %s", name, w.Code, w.Body)
 		}
 	}
+}
+
+// TestReferencePrivateKeyJWT: the reference's minimal private_key_jwt
+// issues a token for a fresh assertion and refuses what any server must.
+func TestReferencePrivateKeyJWT(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	clientKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ref, err := NewReference(ReferenceConfig{ClientID: "svc", Secret: "pms_s3cret", Issuer: "http://issuer.test",
+		Now: func() time.Time { return now }, ClientKey: &clientKey.PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sign := func(k *ecdsa.PrivateKey, mutate func(map[string]any)) string {
+		s, err := jwt.NewSigner(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := map[string]any{"iss": "svc", "sub": "svc", "aud": "http://issuer.test", "jti": randomJTI(t),
+			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+		if mutate != nil {
+			mutate(c)
+		}
+		a, err := s.Compact(jwt.Header{Type: "client-authentication+jwt"}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	post := func(a string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		ref.ServeHTTP(w, tokenRequest(url.Values{"grant_type": {"client_credentials"},
+			"client_assertion_type": {referenceAssertionType}, "client_assertion": {a}}, "", ""))
+		return w
+	}
+	good := sign(clientKey, nil)
+	if w := post(good); w.Code != 200 {
+		t.Fatalf("fresh assertion: %d %s", w.Code, w.Body)
+	} else {
+		var body referenceResponse
+		json.Unmarshal(w.Body.Bytes(), &body)
+		if _, claims := verifyES256(t, body.AccessToken, ref.PublicKey()); claims["sub"] != "svc" {
+			t.Fatalf("token claims %v", claims)
+		}
+	}
+	for name, a := range map[string]string{
+		"replayed":      good,
+		"another key":   sign(other, nil),
+		"expired":       sign(clientKey, func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() }),
+		"exp too far":   sign(clientKey, func(c map[string]any) { c["exp"] = now.Add(time.Hour).Unix() }),
+		"wrong aud":     sign(clientKey, func(c map[string]any) { c["aud"] = "http://elsewhere.test" }),
+		"another sub":   sign(clientKey, func(c map[string]any) { c["sub"] = "other" }),
+		"no jti":        sign(clientKey, func(c map[string]any) { delete(c, "jti") }),
+		"not a JWT":     "x.y",
+		"bad signature": good[:len(good)-4] + "AAAA",
+	} {
+		if w := post(a); w.Code != 401 {
+			t.Errorf("%s: %d %s, want 401", name, w.Code, w.Body)
+		}
+	}
+	// Without a client key, assertions are refused.
+	w := httptest.NewRecorder()
+	newTestReference(t).ServeHTTP(w, tokenRequest(url.Values{"grant_type": {"client_credentials"},
+		"client_assertion_type": {referenceAssertionType}, "client_assertion": {sign(clientKey, nil)}}, "", ""))
+	if w.Code != 401 {
+		t.Fatalf("no client key: %d", w.Code)
+	}
+}
+
+func randomJTI(t *testing.T) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

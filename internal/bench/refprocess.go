@@ -3,7 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
+	"crypto/ecdsa"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -29,6 +30,10 @@ const (
 // (never on the command line, where ps would show it).
 const referenceSecretEnv = "PERMISO_BENCH_REFERENCE_SECRET"
 
+// referenceClientKeyEnv passes the public key of the reference client's
+// private_key_jwt assertions (base64url of its PKIX DER).
+const referenceClientKeyEnv = "PERMISO_BENCH_REFERENCE_CLIENT_KEY"
+
 // ServeReference serves the reference handler on addr until ctx ends,
 // printing "listening http://HOST:PORT" on out once bound. The client
 // secret comes from the environment; it is how `permiso bench
@@ -38,12 +43,25 @@ func ServeReference(ctx context.Context, addr string, out *os.File) error {
 	if secret == "" {
 		return fmt.Errorf("%s is not set", referenceSecretEnv)
 	}
+	var clientKey *ecdsa.PublicKey
+	if enc := os.Getenv(referenceClientKeyEnv); enc != "" {
+		der, err := base64.RawURLEncoding.DecodeString(enc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", referenceClientKeyEnv, err)
+		}
+		pub, err := x509.ParsePKIXPublicKey(der)
+		k, ok := pub.(*ecdsa.PublicKey)
+		if err != nil || !ok {
+			return fmt.Errorf("%s: not an EC public key", referenceClientKeyEnv)
+		}
+		clientKey = k
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("reference listener: %w", err)
 	}
 	base := "http://" + l.Addr().String()
-	h, err := NewReference(ReferenceConfig{ClientID: "bench-reference", Secret: secret, Issuer: base})
+	h, err := NewReference(ReferenceConfig{ClientID: "bench-reference", Secret: secret, Issuer: base, ClientKey: clientKey})
 	if err != nil {
 		l.Close()
 		return err
@@ -65,14 +83,17 @@ func ServeReference(ctx context.Context, addr string, out *os.File) error {
 // startReferenceProcess starts `bin bench --serve-reference` and waits
 // for its address.
 func startReferenceProcess(ctx context.Context, bin string) (*referenceServer, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return nil, fmt.Errorf("reference secret: %w", err)
+	rs, err := newReferenceServer()
+	if err != nil {
+		return nil, err
 	}
-	rs := &referenceServer{clientID: "bench-reference", secret: "pms_" + base64.RawURLEncoding.EncodeToString(raw[:])}
+	pub, err := x509.MarshalPKIXPublicKey(&rs.clientKey.PublicKey)
+	if err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	cmd := exec.CommandContext(pctx, bin, "bench", "--serve-reference", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), referenceSecretEnv+"="+rs.secret)
+	cmd.Env = append(os.Environ(), referenceSecretEnv+"="+rs.secret, referenceClientKeyEnv+"="+base64.RawURLEncoding.EncodeToString(pub))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -222,20 +224,34 @@ type referenceServer struct {
 	stop             func()
 	baseURL          string
 	clientID, secret string
+	// clientKey signs the reference client's private_key_jwt assertions.
+	clientKey *ecdsa.PrivateKey
 }
 
-func startReference() (*referenceServer, error) {
+// newReferenceServer draws the reference client's secret and key.
+func newReferenceServer() (*referenceServer, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, fmt.Errorf("reference secret: %w", err)
 	}
-	rs := &referenceServer{clientID: "bench-reference", secret: "pms_" + base64.RawURLEncoding.EncodeToString(raw[:])}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("reference client key: %w", err)
+	}
+	return &referenceServer{clientID: "bench-reference", secret: "pms_" + base64.RawURLEncoding.EncodeToString(raw[:]), clientKey: k}, nil
+}
+
+func startReference() (*referenceServer, error) {
+	rs, err := newReferenceServer()
+	if err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("reference listener: %w", err)
 	}
 	rs.baseURL = "http://" + l.Addr().String()
-	h, err := NewReference(ReferenceConfig{ClientID: rs.clientID, Secret: rs.secret, Issuer: rs.baseURL})
+	h, err := NewReference(ReferenceConfig{ClientID: rs.clientID, Secret: rs.secret, Issuer: rs.baseURL, ClientKey: &rs.clientKey.PublicKey})
 	if err != nil {
 		l.Close()
 		return nil, err

@@ -46,7 +46,8 @@ type scenario struct {
 // referenceOps are the requests to the reference handler of the scenarios
 // that do not compare with its client_credentials request.
 var referenceOps = map[string]func(ctx context.Context, s *setup, ref *referenceServer) (func(worker int) Op, error){
-	ScenarioExchange: refExchangeOp,
+	ScenarioExchange:      refExchangeOp,
+	ScenarioPrivateKeyJWT: refPrivateKeyJWTOp,
 }
 
 func scenarios() []scenario {
@@ -60,7 +61,7 @@ func scenarios() []scenario {
 			return ccOp(s.base, id, secret, true), err
 		}},
 		{name: ScenarioDPoP, help: "client_credentials with a fresh DPoP proof per request (RFC 9449)", reference: true, prepare: prepareDPoP},
-		{name: ScenarioPrivateKeyJWT, help: "client_credentials, private_key_jwt: a fresh ES256 assertion per request, jti recorded", reference: true, prepare: preparePrivateKeyJWT},
+		{name: ScenarioPrivateKeyJWT, help: "client_credentials, private_key_jwt: a fresh ES256 assertion per request, jti recorded (reference: its minimal private_key_jwt)", reference: true, prepare: preparePrivateKeyJWT},
 		{name: ScenarioFederated, help: "client_credentials, federated_jwt: a Kubernetes service account token, reused", reference: true, prepare: prepareFederated},
 		{name: ScenarioSPIFFE, help: "client_credentials, spiffe_jwt: a JWT-SVID, reused", reference: true, prepare: prepareSPIFFE},
 		{name: ScenarioTLSClientAuth, help: "client_credentials, tls_client_auth: a certificate forwarded by a trusted proxy", reference: true, prepare: prepareTLSClientAuth},
