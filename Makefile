@@ -50,6 +50,8 @@ fuzz:
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseXFCC$$' -fuzztime $(FUZZTIME) ./clientcert
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseEscapedPEM$$' -fuzztime $(FUZZTIME) ./clientcert
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDN$$' -fuzztime $(FUZZTIME) ./internal/mtls
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBundle$$' -fuzztime $(FUZZTIME) ./internal/remotekeys
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSPIFFEID$$' -fuzztime $(FUZZTIME) ./internal/federation
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzCleanPath$$' -fuzztime $(FUZZTIME) ./forwardauth
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./forwardauth
 	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./jwt
