@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/store"
@@ -19,16 +21,24 @@ const (
 )
 
 // Authenticate checks a login (username or email, case-insensitive) and
-// password, applying lockout. It fails with a *web.Error: 401
-// invalid_grant for an unknown user or a wrong password (the same answer,
-// after the same Argon2id work), and only after a correct password 403
-// account_disabled or 423 account_locked with locked_until. Every attempt
-// is audited; the password never is.
+// password from source address ip, applying lockout. It fails with a
+// *web.Error: 401 invalid_grant for an unknown user or a wrong password
+// (the same answer, after the same Argon2id work), and only after a
+// correct password 403 account_disabled or 423 account_locked with
+// locked_until. Every attempt is audited; the password never is, and what
+// was typed as the login only when it names a user (as the user's id).
 //
-// Lockout counts consecutive wrong passwords: the MaxLoginAttempts-th
-// locks the account for LockoutDuration. Wrong passwords during a lock do
-// not extend it; the first wrong password after a lock ended starts a new
-// count; a successful login resets the count.
+// Lockout is kept per user and source (an IPv4 address, or the /64 of an
+// IPv6 address), so that an attacker at one address cannot lock the user
+// out of logins from others: MaxLoginAttempts consecutive wrong passwords
+// from one source lock that source out for LockoutDuration. Across
+// sources a slower limit still stops guessing from many addresses:
+// MaxUserLoginAttempts failures from all sources within LockoutDuration
+// lock the user out from every source for LockoutDuration. Wrong passwords
+// during a lock are not counted (so do not extend it); the first wrong
+// password after a lock ended starts a new count; a successful login
+// clears its own source only. A lock refuses new logins only: sessions and
+// tokens already issued keep working.
 func (s *Service) Authenticate(ctx context.Context, login, password, ip, userAgent string) (*store.User, error) {
 	m := Meta{IP: ip, UserAgent: userAgent, RequestID: web.RequestID(ctx)}
 	if login == "" || len(login) > maxLoginLen || len(password) > maxPasswordLen || !plain(login) {
@@ -48,20 +58,25 @@ func (s *Service) Authenticate(ctx context.Context, login, password, ip, userAge
 		return nil, unavailable("load user", err)
 	}
 	m.ActorID, m.ActorType = u.ID, "user"
+	source := SourceKey(ip)
 	if !s.verify(ctx, password, u.PasswordHash) {
-		return nil, s.failedPassword(ctx, m, &u)
+		return nil, s.failedPassword(ctx, m, &u, source)
 	}
 	now := s.cfg.Now()
 	if !u.Active {
 		s.record(ctx, m, "login.failure", outcomeDenied, u.ID, map[string]any{"reason": "account_disabled"})
 		return nil, errDisabled()
 	}
-	if Locked(&u, now) {
-		s.record(ctx, m, "login.failure", outcomeDenied, u.ID, map[string]any{"reason": "account_locked"})
-		return nil, errLocked(*u.LockedUntil)
+	if until := lockedFor(u.LoginSources, source, now); until != nil {
+		s.record(ctx, m, "login.failure", outcomeDenied, u.ID, map[string]any{"reason": "account_locked", "source": source})
+		return nil, errLocked(*until)
 	}
 	u, err = s.cfg.Store.UpdateUser(ctx, u.ID, func(x store.User) (store.User, error) {
-		x.FailedLoginAttempts, x.LockedUntil, x.LastLogin = 0, nil, &now
+		// Only this source's count is cleared: a lock of another source
+		// (an attacker's) keeps running.
+		x.LoginSources = slices.DeleteFunc(slices.Clone(x.LoginSources), func(e store.LoginSource) bool { return e.Source == source })
+		x.FailedLoginAttempts, x.LastLogin = 0, &now
+		x.LockedUntil = latestLock(x.LoginSources, now)
 		return x, nil
 	})
 	if err != nil {
@@ -71,42 +86,156 @@ func (s *Service) Authenticate(ctx context.Context, login, password, ip, userAge
 	return &u, nil
 }
 
-// failedPassword counts a wrong password and locks the account when the
-// count reaches the limit.
-func (s *Service) failedPassword(ctx context.Context, m Meta, u *store.User) error {
+// allSources is the LoginSource entry of the lock across every source.
+const allSources = "*"
+
+// maxLoginSources bounds the sources kept per user: beyond it the oldest
+// ones without a running lock are forgotten first. The lock across sources
+// still counts what they contributed while they were kept.
+const maxLoginSources = 32
+
+// SourceKey is the unit a lockout counts: an IPv4 address, or the /64 of
+// an IPv6 address (one host commonly holds a whole /64 and could otherwise
+// rotate addresses for a fresh count). An unparsable address is one
+// source of its own, "unknown".
+func SourceKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "unknown"
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// lockedFor returns the end of the lock that refuses a login from source
+// at now (of the source, or across sources), or nil.
+func lockedFor(sources []store.LoginSource, source string, now time.Time) *time.Time {
+	var until *time.Time
+	for _, e := range sources {
+		if (e.Source == source || e.Source == allSources) && running(e, now) && (until == nil || e.LockedUntil.After(*until)) {
+			until = e.LockedUntil
+		}
+	}
+	return until
+}
+
+func running(e store.LoginSource, now time.Time) bool {
+	return e.LockedUntil != nil && e.LockedUntil.After(now)
+}
+
+// latestLock is the end of the latest lock running at now, or nil: what
+// users.locked_until shows.
+func latestLock(sources []store.LoginSource, now time.Time) *time.Time {
+	var until *time.Time
+	for _, e := range sources {
+		if running(e, now) && (until == nil || e.LockedUntil.After(*until)) {
+			t := *e.LockedUntil
+			until = &t
+		}
+	}
+	return until
+}
+
+// failedPassword counts a wrong password from source and locks the source,
+// or the user across sources, when a count reaches its limit.
+func (s *Service) failedPassword(ctx context.Context, m Meta, u *store.User, source string) error {
 	now := s.cfg.Now()
-	var locked bool
+	var locked string // the source locked now: source, allSources or ""
 	_, err := s.cfg.Store.UpdateUser(ctx, u.ID, func(x store.User) (store.User, error) {
-		locked = false
-		if Locked(&x, now) {
+		locked = ""
+		if lockedFor(x.LoginSources, source, now) != nil {
 			return x, nil // a running lock is not extended
 		}
-		if x.LockedUntil != nil { // an ended lock: start counting again
-			x.LockedUntil, x.FailedLoginAttempts = nil, 0
+		sources := slices.Clone(x.LoginSources)
+		i := slices.IndexFunc(sources, func(e store.LoginSource) bool { return e.Source == source })
+		if i < 0 {
+			sources = append(sources, store.LoginSource{Source: source})
+			i = len(sources) - 1
 		}
-		x.FailedLoginAttempts++
-		if x.FailedLoginAttempts >= s.cfg.MaxLoginAttempts {
+		e := &sources[i]
+		if e.LockedUntil != nil { // an ended lock: start counting again
+			e.LockedUntil, e.Failures = nil, 0
+		}
+		e.Failures++
+		e.Last = now
+		if e.Failures >= s.cfg.MaxLoginAttempts {
 			until := now.Add(s.cfg.LockoutDuration)
-			x.LockedUntil, locked = &until, true
+			e.LockedUntil, locked = &until, source
 		}
+		// Across sources: the failures of every source within the last
+		// LockoutDuration. One source adds at most MaxLoginAttempts before
+		// its own lock stops it, so a single address never gets here.
+		recent := 0
+		for _, e := range sources {
+			if e.Source != allSources && now.Sub(e.Last) < s.cfg.LockoutDuration {
+				recent += e.Failures
+			}
+		}
+		if recent >= s.cfg.MaxUserLoginAttempts {
+			until := now.Add(s.cfg.LockoutDuration)
+			sources = slices.DeleteFunc(sources, func(e store.LoginSource) bool { return e.Source == allSources })
+			// The sources that counted are spent: after this lock each
+			// starts again.
+			for j := range sources {
+				if !running(sources[j], now) {
+					sources[j].Failures = 0
+				}
+			}
+			sources = append(sources, store.LoginSource{Source: allSources, Failures: recent, Last: now, LockedUntil: &until})
+			locked = allSources
+		}
+		x.LoginSources = pruneSources(sources, now, s.cfg.LockoutDuration)
+		x.FailedLoginAttempts++
+		x.LockedUntil = latestLock(x.LoginSources, now)
 		return x, nil
 	})
 	if err != nil {
 		return unavailable("count failed login", err)
 	}
-	s.record(ctx, m, "login.failure", outcomeFailure, u.ID, map[string]any{"reason": "invalid_password"})
-	if locked {
+	s.record(ctx, m, "login.failure", outcomeFailure, u.ID, map[string]any{"reason": "invalid_password", "source": source})
+	if locked != "" {
+		details := map[string]any{"source": locked, "locked_until": now.Add(s.cfg.LockoutDuration).UTC().Format(time.RFC3339)}
+		if locked == allSources {
+			details["attempts"], details["scope"] = s.cfg.MaxUserLoginAttempts, "all_sources"
+		} else {
+			details["attempts"], details["scope"] = s.cfg.MaxLoginAttempts, "source"
+		}
 		s.record(ctx, Meta{IP: m.IP, UserAgent: m.UserAgent, RequestID: m.RequestID, ActorType: "system"},
-			"account.locked", outcomeDenied, u.ID, map[string]any{"attempts": s.cfg.MaxLoginAttempts,
-				"locked_until": now.Add(s.cfg.LockoutDuration).UTC().Format(time.RFC3339)})
+			"account.locked", outcomeDenied, u.ID, details)
 	}
 	return errInvalidLogin()
+}
+
+// pruneSources drops entries that no longer matter (no running lock, last
+// failure older than window and no count) and bounds the rest, forgetting
+// the oldest unlocked sources first.
+func pruneSources(sources []store.LoginSource, now time.Time, window time.Duration) []store.LoginSource {
+	sources = slices.DeleteFunc(sources, func(e store.LoginSource) bool {
+		return !running(e, now) && (e.Failures == 0 || now.Sub(e.Last) >= window && e.Source == allSources)
+	})
+	if len(sources) <= maxLoginSources {
+		return sources
+	}
+	slices.SortStableFunc(sources, func(a, b store.LoginSource) int {
+		if ra, rb := running(a, now), running(b, now); ra != rb {
+			if ra {
+				return 1
+			}
+			return -1
+		}
+		return a.Last.Compare(b.Last)
+	})
+	return sources[len(sources)-maxLoginSources:]
 }
 
 // Unlock clears a user's lock and failed-attempt count.
 func (s *Service) Unlock(ctx context.Context, id string, m Meta) (store.User, error) {
 	u, err := s.cfg.Store.UpdateUser(ctx, id, func(x store.User) (store.User, error) {
-		x.LockedUntil, x.FailedLoginAttempts = nil, 0
+		x.LockedUntil, x.FailedLoginAttempts, x.LoginSources = nil, 0, nil
 		return x, nil
 	})
 	if err != nil {
@@ -132,7 +261,7 @@ func (s *Service) StartSession(ctx context.Context, u *store.User, clientID, ip,
 }
 
 // SubjectActive implements the oauth subject check: a user token is
-// active only while its user exists, is active and not locked, and its
+// active only while its user exists and is active, and its
 // session (claim sid) is neither ended nor expired. Nothing is cached, so a
 // disabled user or an ended session stops working at once.
 func (s *Service) SubjectActive(ctx context.Context, c *wire.Claims) (bool, error) {
@@ -146,8 +275,9 @@ func (s *Service) SubjectActive(ctx context.Context, c *wire.Claims) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("subject check: %w", err)
 	}
-	now := s.cfg.Now()
-	if !u.Active || Locked(&u, now) {
+	// A lockout refuses new logins only: the tokens of a session opened
+	// before it keep working, or an attacker could end them by failing.
+	if !u.Active {
 		return false, nil
 	}
 	if c.SessionID == "" {

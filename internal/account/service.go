@@ -40,9 +40,15 @@ type Config struct {
 	Audit  Recorder     // nil: events are dropped
 	Logger *slog.Logger // nil: discard
 	Now    func() time.Time
-	// MaxLoginAttempts is how many consecutive wrong passwords lock an
+	// MaxLoginAttempts is how many consecutive wrong passwords from one
+	// source (an IPv4 address or an IPv6 /64) lock that source out of the
 	// account; default 5.
 	MaxLoginAttempts int
+	// MaxUserLoginAttempts is how many wrong passwords from all sources
+	// together within LockoutDuration lock the account from every source;
+	// default (and at least) 4 × MaxLoginAttempts, so that one source
+	// never reaches it.
+	MaxUserLoginAttempts int
 	// LockoutDuration is how long a lock lasts; default 15 minutes.
 	LockoutDuration time.Duration
 	// DefaultUserRole is given to registered users; default "user". A role
@@ -114,6 +120,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.LockoutDuration <= 0 {
 		cfg.LockoutDuration = 15 * time.Minute
+	}
+	if cfg.MaxUserLoginAttempts <= cfg.MaxLoginAttempts {
+		cfg.MaxUserLoginAttempts = 4 * cfg.MaxLoginAttempts
 	}
 	if cfg.DefaultUserRole == "" {
 		cfg.DefaultUserRole = "user"
@@ -196,7 +205,7 @@ func errLocked(until time.Time) *web.Error {
 		With("locked_until", until.UTC().Format(time.RFC3339))
 }
 
-// Locked reports whether u is locked at now.
+// Locked reports whether a lock of u, of any source, is running at now.
 func Locked(u *store.User, now time.Time) bool {
 	return u.LockedUntil != nil && u.LockedUntil.After(now)
 }

@@ -91,8 +91,9 @@ func (ut *UserTokens) Refresh(ctx context.Context, req *TokenRequest, c *store.C
 		return nil, ut.refuse(ctx, req, t.UserID, "user_gone", errRefresh("Refresh token not found or expired"))
 	case err != nil:
 		return nil, web.Unavailable(fmt.Errorf("load user: %w", err))
-	case !u.Active || (u.LockedUntil != nil && u.LockedUntil.After(now)):
-		return nil, ut.refuse(ctx, req, u.ID, "user_inactive", errRefresh("User account is disabled or locked"))
+	case !u.Active:
+		// A lockout refuses new logins only; refreshing continues a login.
+		return nil, ut.refuse(ctx, req, u.ID, "user_inactive", errRefresh("User account is disabled"))
 	}
 	if t.SessionID != "" {
 		sess, err := ut.cfg.Store.UpdateSession(ctx, t.SessionID, func(s store.Session) (store.Session, error) {
@@ -210,7 +211,7 @@ func (ut *UserTokens) IntrospectRefresh(ctx context.Context, raw string) (wire.I
 	if err != nil {
 		return wire.IntrospectionResponse{}, fmt.Errorf("load user: %w", err)
 	}
-	if !u.Active || (u.LockedUntil != nil && u.LockedUntil.After(now)) {
+	if !u.Active {
 		return wire.IntrospectionResponse{}, nil
 	}
 	if t.SessionID != "" {

@@ -195,14 +195,26 @@ type User struct {
 	Verified            bool
 	Superuser           bool
 	FailedLoginAttempts int
-	LockedUntil         *time.Time
-	LastLogin           *time.Time
-	PasswordChangedAt   time.Time
+	LockedUntil         *time.Time // the end of the latest running lock (of any source)
+	// LoginSources is the lockout's state: recent failed logins per
+	// source. The account service owns its meaning.
+	LoginSources      []LoginSource
+	LastLogin         *time.Time
+	PasswordChangedAt time.Time
 	// RoleIDs is what writes set. Reads fill both RoleIDs and Roles (with their scopes).
 	RoleIDs   []string
 	Roles     []Role
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// LoginSource is a user's failed logins from one source: an IPv4 address,
+// an IPv6 /64, or "*" for the lock across every source.
+type LoginSource struct {
+	Source      string     `json:"source"`
+	Failures    int        `json:"failures"`
+	Last        time.Time  `json:"last"`
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
 // Session is one login of a user through a client.

@@ -67,7 +67,7 @@ func (g codeGrant) Token(ctx context.Context, req *oauth.TokenRequest, c *store.
 		return nil, g.refuse(ctx, req, c, "user_gone", invalidGrant())
 	case err != nil:
 		return nil, web.Unavailable(fmt.Errorf("load user: %w", err))
-	case !u.Active || (u.LockedUntil != nil && u.LockedUntil.After(now)):
+	case !u.Active: // a lock ends no login already made, this code's included
 		return nil, g.refuse(ctx, req, c, "user_inactive", invalidGrant())
 	}
 	sess, err := h.cfg.Store.GetSession(ctx, code.SessionID)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,20 +12,23 @@ import (
 )
 
 const userCols = `id, username, email, password_hash, first_name, last_name, display_name, bio,
-	is_active, is_verified, is_superuser, failed_login_attempts, locked_until, last_login,
+	is_active, is_verified, is_superuser, failed_login_attempts, locked_until, login_sources, last_login,
 	password_changed_at, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
 	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.FirstName, &u.LastName, &u.DisplayName,
 		&u.Bio, &u.Active, &u.Verified, &u.Superuser, &u.FailedLoginAttempts, ntscan{&u.LockedUntil},
-		ntscan{&u.LastLogin}, tscan{&u.PasswordChangedAt}, tscan{&u.CreatedAt}, tscan{&u.UpdatedAt})
+		jsonValue{&u.LoginSources}, ntscan{&u.LastLogin}, tscan{&u.PasswordChangedAt}, tscan{&u.CreatedAt}, tscan{&u.UpdatedAt})
+	if len(u.LoginSources) == 0 {
+		u.LoginSources = nil
+	}
 	return u, err
 }
 
 // userWriteCols are the columns userArgs fills.
 const userWriteCols = `username, email, password_hash, first_name, last_name, display_name, bio,
-	is_active, is_verified, is_superuser, failed_login_attempts, locked_until, last_login,
+	is_active, is_verified, is_superuser, failed_login_attempts, locked_until, login_sources, last_login,
 	password_changed_at, username_key, email_key`
 
 // userArgs are the values of userWriteCols: the writable fields plus the
@@ -32,7 +36,7 @@ const userWriteCols = `username, email, password_hash, first_name, last_name, di
 // (SQLite has no ILIKE-aware unique index on Unicode).
 func (st *Tenant) userArgs(u store.User) []any {
 	return []any{u.Username, u.Email, u.PasswordHash, u.FirstName, u.LastName, u.DisplayName, u.Bio,
-		u.Active, u.Verified, u.Superuser, u.FailedLoginAttempts, st.tsp(u.LockedUntil), st.tsp(u.LastLogin),
+		u.Active, u.Verified, u.Superuser, u.FailedLoginAttempts, st.tsp(u.LockedUntil), loginSourcesArg(u.LoginSources), st.tsp(u.LastLogin),
 		st.ts(u.PasswordChangedAt), strings.ToLower(u.Username), nullStr(strings.ToLower(u.Email))}
 }
 
@@ -53,7 +57,7 @@ func (st *Tenant) CreateUser(ctx context.Context, u store.User) (store.User, err
 		args := append([]any{st.id, u.ID}, st.userArgs(u)...)
 		args = append(args, st.ts(u.CreatedAt), st.ts(u.CreatedAt))
 		if _, err := t.exec(ctx, "INSERT INTO users (tenant_id, id, "+userWriteCols+", created_at, updated_at) VALUES "+
-			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
+			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
 			return mapErr(err)
 		}
 		if err := setRoles(ctx, t, u.ID, u.RoleIDs); err != nil {
@@ -231,7 +235,7 @@ func (st *Tenant) UpdateUser(ctx context.Context, id string, fn func(store.User)
 		args := append(st.userArgs(u), st.ts(now()), st.id, id)
 		if _, err := t.exec(ctx, `UPDATE users SET username = ?, email = ?, password_hash = ?, first_name = ?,
 			last_name = ?, display_name = ?, bio = ?, is_active = ?, is_verified = ?, is_superuser = ?,
-			failed_login_attempts = ?, locked_until = ?, last_login = ?, password_changed_at = ?,
+			failed_login_attempts = ?, locked_until = ?, login_sources = ?, last_login = ?, password_changed_at = ?,
 			username_key = ?, email_key = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`, args...); err != nil {
 			return mapErr(err)
 		}
@@ -291,7 +295,7 @@ func (st *Tenant) UnlockExpired(ctx context.Context, now time.Time) (int, error)
 	var n int
 	err := st.inTx(ctx, func(t *tx) error {
 		var err error
-		n, err = affected(t.exec(ctx, "UPDATE users SET locked_until = NULL, failed_login_attempts = 0 WHERE tenant_id = ? AND locked_until IS NOT NULL AND locked_until <= ?",
+		n, err = affected(t.exec(ctx, "UPDATE users SET locked_until = NULL, failed_login_attempts = 0, login_sources = '[]' WHERE tenant_id = ? AND locked_until IS NOT NULL AND locked_until <= ?",
 			st.id, st.ts(now)))
 		if err != nil || n == 0 {
 			return err
@@ -302,4 +306,13 @@ func (st *Tenant) UnlockExpired(ctx context.Context, now time.Time) (int, error)
 		return 0, fmt.Errorf("unlock expired: %w", err)
 	}
 	return n, nil
+}
+
+// loginSourcesArg is the JSON text of a user's login sources.
+func loginSourcesArg(l []store.LoginSource) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // strings, ints and times always marshal
+	return string(b)
 }

@@ -60,9 +60,13 @@ func testUsers(t *testing.T, s store.Store) {
 		old.DisplayName = "Alice L."
 		old.LockedUntil = nil
 		old.FailedLoginAttempts = 0
+		old.LoginSources = []store.LoginSource{{Source: "192.0.2.1", Failures: 3, Last: t0},
+			{Source: "2001:db8::/64", Failures: 5, Last: t0, LockedUntil: ptr(t0.Add(15 * time.Minute))}}
 		old.RoleIDs = []string{viewer.ID}
 		return old, nil
 	}))(t)
+	eq(t, "login sources", len(up.LoginSources), 2)
+	eqTimeP(t, "source lock", up.LoginSources[1].LockedUntil, ptr(t0.Add(15*time.Minute)))
 	eq(t, "updated roles", up.RoleIDs, []string{viewer.ID})
 	eq(t, "updated display", up.DisplayName, "Alice L.")
 	eqTimeP(t, "unlocked", up.LockedUntil, nil)

@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/permiso-auth/permiso/internal/server"
+)
+
+// TestLockoutPerAddressOverHTTP: through the original's login behind a
+// trusted proxy, wrong passwords from one address lock that address only;
+// the user signs in from another, keeps their tokens during a lock, and a
+// spray from many addresses locks every address until the lock ends.
+func TestLockoutPerAddressOverHTTP(t *testing.T) {
+	ts := peopleServer(t, func(c *server.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.register("petra")
+	from := func(ip, password string) *response {
+		body := url.Values{"username": {"petra"}, "password": {password}}.Encode()
+		return ts.do("POST", "/api/v1/auth/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			"X-Forwarded-For": {ip}}, strings.NewReader(body))
+	}
+	home := from("198.51.100.7", goodPassword)
+	status(t, home, 200)
+	access, refresh := home.str("access_token"), home.str("refresh_token")
+
+	for range 5 {
+		status(t, from("203.0.113.9", "Wrong!Password-1"), 401)
+	}
+	locked := from("203.0.113.9", goodPassword)
+	status(t, locked, 423)
+	if locked.str("error") != "account_locked" || locked.str("locked_until") == "" {
+		t.Fatalf("body: %s", locked.Body)
+	}
+	status(t, from("198.51.100.7", goodPassword), 200)
+	status(t, from("203.0.113.9", goodPassword), 423)
+	ev := ts.waitEvent("account.locked", "")
+	if d, _ := ev["details"].(map[string]any); d["source"] != "203.0.113.9" || d["scope"] != "source" {
+		t.Fatalf("account.locked event: %v", ev)
+	}
+
+	// Many addresses: the account is locked from all of them, and from home.
+	for i := range 20 {
+		status(t, from(fmt.Sprintf("2001:db8:%x::1", i+1), "Wrong!Password-1"), 401)
+	}
+	status(t, from("198.51.100.7", goodPassword), 423)
+	// The earlier login's tokens still work: a lock refuses new logins only.
+	status(t, ts.jsonReq("GET", "/api/v1/users/me", access, nil), 200)
+	status(t, ts.refreshOriginal(refresh), 200)
+
+	ts.Clock.Advance(15*time.Minute + time.Second)
+	status(t, from("198.51.100.7", goodPassword), 200)
+	status(t, from("203.0.113.9", goodPassword), 200)
+}
