@@ -58,6 +58,10 @@ type Config struct {
 	// Federation reloads trusts after a change, so this replica sees it at
 	// once (others follow the store's change feed).
 	Federation *federation.Federation
+	// Tenants administers tenants for operators (admin:tenants); only the
+	// default tenant's API has it, and without it /api/v1/tenants is not
+	// mounted.
+	Tenants Tenants
 }
 
 // API is the /api/v1 surface.
@@ -100,6 +104,9 @@ func (a *API) Mount(mux *http.ServeMux) {
 		a.mountPeople(mux)
 	}
 	a.mountTrusts(mux)
+	if a.cfg.Tenants != nil {
+		a.mountTenants(mux)
+	}
 }
 
 // handle registers h for pattern ("METHOD /path") in both slash forms, so

@@ -109,6 +109,9 @@ func (s *Server) newRuntime(ctx context.Context, info tenant.Info, st store.Stor
 	}
 	rt.secrets = oauth.NewSecrets(pepper, nil)
 	if info.Default() {
+		if err := seedOperatorScope(ctx, rt.store); err != nil {
+			return nil, err
+		}
 		if err := bootstrapAdmin(ctx, rt.store, rt.secrets, cfg.DataDir, cfg.Out, s.log); err != nil {
 			return nil, err
 		}
@@ -215,12 +218,16 @@ func (s *Server) newRuntime(ctx context.Context, info tenant.Info, st store.Stor
 	if err != nil {
 		return nil, err
 	}
+	var tenantsAPI api.Tenants
+	if info.Default() {
+		tenantsAPI = tenantAdmin{s}
+	}
 	a := api.New(api.Config{Audiences: append([]string{issuer}, own...), Store: rt.store, OAuth: rt.provider, Tokens: tok, Limiter: limiter, Keys: rt.keys,
 		Revocations: rt.revoked, Secrets: rt.secrets, Audit: rt.audit, Logger: log, Now: cfg.Now, Version: cfg.Version,
 		Environment: cfg.Environment, DefaultSecretGrace: cfg.SecretGrace,
 		People:   api.PeopleConfig{Accounts: accounts, Tokens: rt.userTokens, Started: s.started},
 		Webhooks: hooks, RateLimits: rateLimits,
-		RemoteKeys: rt.remoteKeys, Federation: rt.federation})
+		RemoteKeys: rt.remoteKeys, Federation: rt.federation, Tenants: tenantsAPI})
 
 	// Routes. The console calls the same mux in-process. The server's own
 	// endpoints (health, metrics) and the tenants API are the server's,

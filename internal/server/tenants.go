@@ -155,6 +155,13 @@ func (ts *tenants) loaded(id string) *runtime {
 	return nil
 }
 
+// forget forgets that the name was unknown (a tenant was created).
+func (ts *tenants) forget(name string) {
+	ts.mu.Lock()
+	delete(ts.unknown, name)
+	ts.mu.Unlock()
+}
+
 // drop unloads the runtime of the tenant named name, if loaded, and
 // forgets that a name was unknown (a tenant was created or deleted).
 func (ts *tenants) drop(name string) {
