@@ -28,6 +28,7 @@ func commands(stdin io.Reader) []command {
 		{"scopes", "manage scopes through the admin API", runScopes},
 		{"roles", "manage roles through the admin API", runRoles},
 		{"trusts", "manage trusts for workload identity federation through the admin API", runTrusts},
+		{"tenants", "create, list, disable, enable and delete tenants, and hand them to their administrators", runTenants},
 		{"keys", "list, rotate or export signing keys", runKeys},
 		{"token", "get an access token with client credentials, or inspect one", runToken(stdin)},
 		{"bench", "load-benchmark a Permiso server", runBench},

@@ -26,6 +26,8 @@ const (
 	// own; "all" leaves them out (name them in --scenario).
 	ScenarioClients100k = "clients100k"
 	ScenarioFeed1M      = "feed-1m"
+	// ScenarioTenants1k starts a server of 1,000 tenants of 10 clients.
+	ScenarioTenants1k = "tenants"
 )
 
 // scenario is one kind of load: prepare creates what it needs on the
@@ -81,6 +83,8 @@ func scenarios() []scenario {
 			standalone: runClients100k, scale: true},
 		{name: ScenarioFeed1M, help: "1,000,000 revocations: tokens while 4 clients poll the revocation feed vs without",
 			standalone: runFeed1M, scale: true},
+		{name: ScenarioTenants1k, help: "1,000 tenants of 10 clients: a random tenant per request vs one; heap per loaded tenant",
+			standalone: runTenants1k, scale: true},
 	}
 }
 

@@ -30,6 +30,10 @@ type seededServer struct {
 type seedSpec struct {
 	clients     int // copies of the template client, named bench-NNNNNNN
 	revocations int
+	// tenants adds tenants bench-tNNNN, each with clientsPerTenant copies
+	// of the template client (bench-0000001...) sharing its secret.
+	tenants int
+	secret  string // the template client's secret (set by startSeeded)
 }
 
 // benchClientID names the i-th seeded client (1-based).
@@ -63,7 +67,8 @@ func startSeeded(ctx context.Context, cfg Config, log *slog.Logger, spec seedSpe
 		return ss, err
 	}
 	ss.proc.stop(log)
-	log.Info("seeding", "clients", spec.clients, "revocations", spec.revocations)
+	spec.secret = ss.secret
+	log.Info("seeding", "clients", spec.clients, "revocations", spec.revocations, "tenants", spec.tenants)
 	begin := time.Now()
 	if err := seedSQLite(ctx, filepath.Join(sc.dataDir, "permiso.db"), ss.clientID, spec); err != nil {
 		return ss, fmt.Errorf("seed: %w", err)
@@ -151,6 +156,11 @@ func seedSQLite(ctx context.Context, path, templateID string, spec seedSpec) err
 		// The statistics summary is counted again on its next read.
 		if _, err := tx.ExecContext(ctx, "DELETE FROM client_stats WHERE tenant_id IS NOT NULL"); err != nil {
 			return fmt.Errorf("reset client statistics: %w", err)
+		}
+	}
+	if spec.tenants > 0 {
+		if err := seedTenants(ctx, tx, filepath.Dir(path), templateID, tplUUID, spec.secret, uuid, counter, copyRows, spec.tenants); err != nil {
+			return err
 		}
 	}
 	if spec.revocations > 0 {

@@ -142,7 +142,7 @@ func (s *Server) newRuntime(ctx context.Context, info tenant.Info, st store.Stor
 	auditCfg := audit.Config{Store: st, Logger: log.With("component", "audit"), Now: cfg.Now}
 	if !info.Default() {
 		// A thousand tenants must not each hold the default's queue.
-		auditCfg.QueueSize = 512
+		auditCfg.QueueSize = 128
 	}
 	rt.audit = audit.NewSink(auditCfg)
 	rt.usage = oauth.NewUsage(st, rt.audit, log, cfg.Now)
@@ -236,13 +236,44 @@ func (s *Server) newRuntime(ctx context.Context, info tenant.Info, st store.Stor
 	rt.provider.Mount(rt.mux)
 	a.Mount(rt.mux)
 	authz.Mount(rt.mux)
-	adminConsole, err := s.newConsole(ctx, rt, rt.mux, log)
-	if err != nil {
-		return nil, err
+	var adminConsole http.Handler
+	if info.Default() {
+		if adminConsole, err = s.newConsole(ctx, rt, rt.mux, log); err != nil {
+			return nil, err
+		}
+	} else {
+		// Most tenants' consoles are never opened: build one on first use.
+		adminConsole = &lazyHandler{build: func(ctx context.Context) (http.Handler, error) {
+			return s.newConsole(ctx, rt, rt.mux, log)
+		}}
 	}
 	rt.mux.Handle(console.Path, adminConsole)
 	rt.mux.Handle(console.Path+"/", adminConsole)
 	return rt, nil
+}
+
+// lazyHandler builds its handler on the first request; a failed build is
+// tried again on the next.
+type lazyHandler struct {
+	mu    sync.Mutex
+	h     http.Handler
+	build func(ctx context.Context) (http.Handler, error)
+}
+
+func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	if l.h == nil {
+		h, err := l.build(context.WithoutCancel(r.Context()))
+		if err != nil {
+			l.mu.Unlock()
+			web.WriteError(w, r, nil, web.Unavailable(err))
+			return
+		}
+		l.h = h
+	}
+	h := l.h
+	l.mu.Unlock()
+	h.ServeHTTP(w, r)
 }
 
 // finish adds the not-found handler, after every route is mounted.
