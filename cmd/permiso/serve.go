@@ -72,7 +72,7 @@ func serverConfig(c *config.Config, logger *slog.Logger, out io.Writer) server.C
 		RevocationFeedAuth: c.RevocationFeedAuth, DPoPNonce: c.DPoPNonce,
 		TxnTrustDomain: c.TxnTrustDomain, TxnTokenLifetime: c.TxnTokenLifetime,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
-		MaxLoginAttempts: c.MaxLoginAttempts, LockoutDuration: c.LockoutDuration, DefaultUserRole: c.DefaultUserRole,
+		MaxLoginAttempts: c.MaxLoginAttempts, MaxUserLoginAttempts: c.MaxUserLoginAttempts, LockoutDuration: c.LockoutDuration, DefaultUserRole: c.DefaultUserRole,
 		PasswordMinLength: c.PasswordMinLength, SMTPURL: c.SMTPURL, MailFrom: c.MailFrom,
 		MetricsAddr: c.MetricsAddr, PprofAddr: c.PprofAddr, RedisURL: c.RedisURL, RedisPrefix: c.RedisPrefix, AuthFailuresPerMin: c.AuthFailuresPerMin,
 		TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, MTLSAddr: c.MTLSAddr, MTLSBaseURL: c.MTLSBaseURL, ClientCAFile: c.ClientCAFile,

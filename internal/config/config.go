@@ -51,6 +51,7 @@ type Config struct {
 	RefreshTokenLifetime time.Duration
 	SecretGrace          time.Duration
 	MaxLoginAttempts     int
+	MaxUserLoginAttempts int
 	LockoutDuration      time.Duration
 	AuditRetention       time.Duration
 	DefaultUserRole      string
@@ -270,6 +271,10 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxLoginAttempts <= 0 {
 		add("max-login-attempts must be positive")
+	}
+	if c.MaxUserLoginAttempts != 0 && c.MaxUserLoginAttempts <= c.MaxLoginAttempts {
+		// Otherwise one address could lock a user out of every address.
+		add("max-user-login-attempts must be 0 or more than max-login-attempts")
 	}
 	if c.PasswordMinLength < 6 {
 		add("password-min-length must be at least 6")

@@ -57,6 +57,40 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestMaxUserLoginAttempts: the lock across addresses must need more
+// failures than one address can make, or one address could lock a user out
+// of every address.
+func TestMaxUserLoginAttempts(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		ok   bool
+		want int
+	}{
+		{nil, true, 0},
+		{[]string{"--max-user-login-attempts", "50"}, true, 50},
+		{[]string{"--max-login-attempts", "5", "--max-user-login-attempts", "5"}, false, 0},
+		{[]string{"--max-login-attempts", "10", "--max-user-login-attempts", "6"}, false, 0},
+	} {
+		c, err := Load("serve", tt.args, []string{}, io.Discard)
+		if (err == nil) != tt.ok {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "max-user-login-attempts must be 0 or more than max-login-attempts") {
+				t.Fatalf("%v: %v", tt.args, err)
+			}
+			continue
+		}
+		if c.MaxUserLoginAttempts != tt.want {
+			t.Fatalf("%v: %d", tt.args, c.MaxUserLoginAttempts)
+		}
+	}
+	c, err := Load("serve", nil, []string{"PERMISO_MAX_USER_LOGIN_ATTEMPTS=40"}, io.Discard)
+	if err != nil || c.MaxUserLoginAttempts != 40 {
+		t.Fatalf("from the environment: %v %v", c.MaxUserLoginAttempts, err)
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	if _, err := Load("serve", nil, []string{"PERMISO_SHUTDOWN_TIMEOUT=soon"}, io.Discard); err == nil || !strings.Contains(err.Error(), "PERMISO_SHUTDOWN_TIMEOUT") {
 		t.Errorf("bad env duration: %v", err)

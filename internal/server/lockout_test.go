@@ -58,3 +58,22 @@ func TestLockoutPerAddressOverHTTP(t *testing.T) {
 	status(t, from("198.51.100.7", goodPassword), 200)
 	status(t, from("203.0.113.9", goodPassword), 200)
 }
+
+// TestMaxUserLoginAttemptsOption: the limit across addresses is the
+// server's to set.
+func TestMaxUserLoginAttemptsOption(t *testing.T) {
+	ts := peopleServer(t, func(c *server.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.MaxUserLoginAttempts = 6
+	})
+	ts.register("quentin")
+	from := func(ip, password string) *response {
+		body := url.Values{"username": {"quentin"}, "password": {password}}.Encode()
+		return ts.do("POST", "/api/v1/auth/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			"X-Forwarded-For": {ip}}, strings.NewReader(body))
+	}
+	for i := range 6 {
+		status(t, from(fmt.Sprintf("192.0.2.%d", i+1), "Wrong!Password-1"), 401)
+	}
+	status(t, from("198.51.100.7", goodPassword), 423)
+}

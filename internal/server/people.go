@@ -24,7 +24,7 @@ func (s *Server) newAccounts(rt *runtime, log *slog.Logger) (*account.Service, e
 	}
 	accounts, err := account.New(account.Config{
 		Store: rt.store, Audit: rt.audit, Logger: log.With("component", "account"),
-		MaxLoginAttempts: cfg.MaxLoginAttempts, LockoutDuration: cfg.LockoutDuration,
+		MaxLoginAttempts: cfg.MaxLoginAttempts, MaxUserLoginAttempts: cfg.MaxUserLoginAttempts, LockoutDuration: cfg.LockoutDuration,
 		DefaultUserRole: cfg.DefaultUserRole, Policy: &policy, Mailer: mailer,
 		SessionLifetime: cfg.RefreshTokenLifetime, BaseURL: rt.info.Issuer, Now: cfg.Now,
 		// Ended sessions go on the revocation feed, so guards refuse their

@@ -84,6 +84,7 @@ type Config struct {
 	AccessTokenLifetime  time.Duration
 	RefreshTokenLifetime time.Duration
 	MaxLoginAttempts     int
+	MaxUserLoginAttempts int // 0: 4 × MaxLoginAttempts (account.Config)
 	LockoutDuration      time.Duration
 	DefaultUserRole      string
 	PasswordMinLength    int
