@@ -302,3 +302,80 @@ func TestPrivateKeyJWTInternalJWKSURI(t *testing.T) {
 		t.Fatalf("the internal address was fetched %d times", n)
 	}
 }
+
+// TestPrivateKeyJWTKeyFetchBounds: a jwks_uri is cached for its
+// Cache-Control max-age within [1 minute, 24 hours], and assertions with
+// invented kids cause at most one refetch a minute, so they cannot make
+// Permiso hammer the client's server.
+func TestPrivateKeyJWTKeyFetchBounds(t *testing.T) {
+	ts := newTestServer(t, allowLoopback)
+	k1 := jwttest.NewKey(t, "ES256", "k1")
+	var mu sync.Mutex
+	var fetches int
+	cacheControl := "max-age=0"
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		w.Header().Set("Cache-Control", cacheControl)
+		w.Write(jwttest.JWKS(k1))
+	}))
+	defer keys.Close()
+	ts.mustJSON(t, "POST", "/api/v1/service-clients", map[string]any{"name": "Fetched keys", "client_id": "fetched",
+		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": keys.URL + "/jwks.json"}, 201)
+	// Assertions on the server's clock, which the test moves.
+	sign := func(k *jwttest.Key) string {
+		return assertion(t, k, "fetched", ts.URL, func(c, h map[string]any) {
+			now := ts.Clock.Now()
+			c["iat"], c["exp"] = now.Unix(), now.Add(time.Minute).Unix()
+		})
+	}
+	wantFetches := func(what string, want int) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if fetches != want {
+			t.Fatalf("%s: %d fetches, want %d", what, fetches, want)
+		}
+	}
+	ok := func(what string) {
+		t.Helper()
+		if r := ts.assertionToken(wire.AssertionTypeJWTBearer, sign(k1)); r.Status != 200 {
+			t.Fatalf("%s: %d %s", what, r.Status, r.Body)
+		}
+	}
+	invented := func(n int) {
+		t.Helper()
+		for i := range n {
+			wantInvalidClient(t, "invented kid", ts.assertionToken(wire.AssertionTypeJWTBearer,
+				sign(jwttest.NewKey(t, "ES256", "invented-"+strconv.Itoa(i)))), "")
+		}
+	}
+
+	ok("first use")
+	wantFetches("first use", 1)
+	invented(10)
+	wantFetches("invented kids right after a fetch", 1)
+	ok("max-age=0 is held for the minimum of a minute")
+	wantFetches("within the minimum", 1)
+
+	ts.Clock.Advance(61 * time.Second)
+	ok("after the minimum")
+	wantFetches("after the minimum", 2)
+	ts.Clock.Advance(61 * time.Second)
+	invented(10)
+	wantFetches("invented kids a minute later: one refetch", 3)
+
+	mu.Lock()
+	cacheControl = "max-age=31536000" // a year, held for at most a day
+	mu.Unlock()
+	ts.Clock.Advance(2 * time.Minute)
+	ok("after a max-age=0 set expired")
+	wantFetches("a year's max-age fetched", 4)
+	ts.Clock.Advance(23 * time.Hour)
+	ok("within a day")
+	wantFetches("within a day", 4)
+	ts.Clock.Advance(2 * time.Hour)
+	ok("after a day")
+	wantFetches("after a day", 5)
+}
