@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -66,8 +67,39 @@ func NewSink(cfg Config) *Sink {
 		flushed: make(chan chan struct{}), done: make(chan struct{})}
 }
 
+// BatchRecorder also writes a batch at once, waiting for it: a burst
+// recorded in the background (one event per active client at a usage
+// flush, tens of thousands with many clients) must not overflow a queue
+// sized for requests and be dropped.
+type BatchRecorder interface {
+	Recorder
+	RecordAll(ctx context.Context, events []store.AuditEvent) error
+}
+
+// RecordAll writes events now, in one transaction, after logging each as
+// Record does. It fills in ids and times.
+func (s *Sink) RecordAll(ctx context.Context, events []store.AuditEvent) error {
+	for i := range events {
+		s.prepare(ctx, &events[i])
+	}
+	if err := s.cfg.Store.AppendAuditEvents(ctx, events); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
 // Record queues e without blocking. It fills in the id and time.
 func (s *Sink) Record(ctx context.Context, e store.AuditEvent) {
+	s.prepare(ctx, &e)
+	select {
+	case s.queue <- e:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+// prepare fills in e's id and time and logs it.
+func (s *Sink) prepare(ctx context.Context, e *store.AuditEvent) {
 	if e.ID == "" {
 		var b [16]byte
 		rand.Read(b[:])
@@ -82,11 +114,6 @@ func (s *Sink) Record(ctx context.Context, e store.AuditEvent) {
 			slog.String("actor_type", e.ActorType), slog.String("actor", e.ActorID),
 			slog.String("target", e.Target), slog.String("ip", e.IP),
 			slog.String("request_id", e.RequestID), slog.Any("details", e.Details))
-	}
-	select {
-	case s.queue <- e:
-	default:
-		s.dropped.Add(1)
 	}
 }
 

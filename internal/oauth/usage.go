@@ -54,12 +54,29 @@ func (u *Usage) Flush(ctx context.Context) {
 	counts, since := u.counts, u.since
 	u.counts, u.since = make(map[usageKey]int64, len(counts)), at
 	u.mu.Unlock()
+	if len(counts) == 0 {
+		return
+	}
 	perClient := make(map[string]int64, len(counts))
+	events := make([]store.AuditEvent, 0, len(counts))
+	from, to := since.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano)
 	for k, n := range counts {
 		perClient[k.client] += n
-		u.audit.Record(ctx, store.AuditEvent{Type: "token.issued", Outcome: audit.Success, ActorType: "client",
+		events = append(events, store.AuditEvent{Type: "token.issued", Outcome: audit.Success, ActorType: "client",
 			ActorID: k.client, Target: k.client, Time: at,
-			Details: map[string]any{"grant": k.grant, "count": n, "from": since.Format(time.RFC3339Nano), "to": at.Format(time.RFC3339Nano)}})
+			Details: map[string]any{"grant": k.grant, "count": n, "from": from, "to": to}})
+	}
+	// With many active clients a flush is one event per client: written
+	// here, in one transaction, rather than through the request queue,
+	// which a burst of tens of thousands would overflow.
+	if br, ok := u.audit.(audit.BatchRecorder); ok {
+		if err := br.RecordAll(ctx, events); err != nil && u.logger != nil {
+			u.logger.Error("write token usage audit events", "events", len(events), "err", err)
+		}
+	} else {
+		for _, e := range events {
+			u.audit.Record(ctx, e)
+		}
 	}
 	// One transaction for every client: with many clients, one commit
 	// (and one fsync) a flush instead of one per client.
