@@ -8,20 +8,24 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 )
 
 // feedPollers are consumers of the revocation feed that follow it as the
 // SDK's guard does (the whole snapshot, page by page, then deltas by
-// cursor), with conditional requests and gzip, and poll in a loop with no
-// pause: each round revalidates every snapshot page and asks for the delta
-// after its cursor.
+// cursor), with conditional requests and gzip, but poll in a loop with no
+// pause. With refetch set they download the whole snapshot every round.
 type feedPollers struct {
 	base     string
 	pollers  []*feedPoller
 	requests atomic.Int64
 	bytes    atomic.Int64 // as sent (gzipped)
+	// refetch makes every round download the whole snapshot again,
+	// unconditionally, as a consumer that ignores ETags and deltas does;
+	// the bytes are discarded. Set it only between runs.
+	refetch bool
 }
 
 type feedPoller struct {
@@ -34,6 +38,7 @@ type feedPoller struct {
 }
 
 type feedPage struct {
+	Type    string            `json:"type"`
 	Cursor  string            `json:"cursor"`
 	Entries []json.RawMessage `json:"entries"`
 	Next    string            `json:"next"`
@@ -77,45 +82,68 @@ func (fp *feedPollers) during(run func() error) error {
 	return err
 }
 
-// round revalidates the snapshot (downloading pages that changed) and
-// fetches the delta after the cursor.
+// round does what one poll of the SDK's guard does: with no cursor yet,
+// it collects the whole snapshot page by page; then it asks for the
+// delta after its cursor (following next links, also when the server
+// answers a stale cursor with a new snapshot). Pages are asked for with
+// the ETags of earlier answers.
 func (p *feedPoller) round(ctx context.Context) error {
+	if p.p.refetch {
+		for _, u := range p.pages {
+			if err := p.download(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	u := p.p.base + "/oauth2/revocations"
-	var pages []string
-	held, changed := 0, false
+	if p.cursor != "" {
+		u += "?since=" + url.QueryEscape(p.cursor)
+	}
+	var snapshot []string // the URLs of a snapshot's pages, if this answer is one
+	snapHeld := 0
 	for u != "" {
 		page, fresh, err := p.get(ctx, u)
 		if err != nil {
 			return err
 		}
-		pages = append(pages, u)
-		if !fresh { // 304: the page we hold
-			if len(pages) > len(p.pages) {
-				break
-			}
-			u = ""
-			if len(pages) < len(p.pages) {
-				u = p.pages[len(pages)]
-			}
-			continue
+		if !fresh { // 304: nothing new
+			return nil
 		}
-		changed = true
-		held += len(page.Entries)
-		p.cursor = page.Cursor
-		u = page.Next
+		if page.Type == "snapshot" {
+			snapshot = append(snapshot, u)
+			snapHeld += len(page.Entries)
+		} else {
+			p.held += len(page.Entries)
+		}
+		p.cursor, u = page.Cursor, page.Next
 	}
-	if changed {
-		p.pages, p.held = pages, held
+	if snapshot != nil {
+		p.pages, p.held = snapshot, snapHeld
 	}
-	if p.cursor == "" {
-		return nil
-	}
-	d, fresh, err := p.get(ctx, p.p.base+"/oauth2/revocations?since="+p.cursor)
+	return nil
+}
+
+// download fetches one page unconditionally and discards it.
+func (p *feedPoller) download(ctx context.Context, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
-	if fresh && d.Cursor != "" {
-		p.cursor = d.Cursor
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	p.p.requests.Add(1)
+	p.p.bytes.Add(n)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{Code: resp.StatusCode}
 	}
 	return nil
 }

@@ -103,6 +103,9 @@ func runFeed1M(ctx context.Context, cfg Config, log *slog.Logger) ScenarioResult
 	}
 	res.Figures["first_full_sync_seconds"] = time.Since(first).Seconds() / feedPollerCount
 	res.Figures["feed_entries"] = float64(pollers.entries())
+	res.Figures["snapshot_mib_gzipped"] = float64(pollers.bytes.Load()) / feedPollerCount / (1 << 20)
+	pollers.requests.Store(0)
+	pollers.bytes.Store(0)
 	polled := &sample{name: "polled", newOp: ccOp(base, srv.clientID, srv.secret, false), pid: srv.proc.pid(), around: pollers.during}
 	unpolled := &sample{name: "unpolled", newOp: ccOp(base, srv.clientID, srv.secret, false), pid: srv.proc.pid()}
 	if err := compare(ctx, cfg, log, res.Name, polled, unpolled); err != nil {
@@ -117,6 +120,23 @@ func runFeed1M(ctx context.Context, cfg Config, log *slog.Logger) ScenarioResult
 	if w := polled.lr.Window.Seconds(); w > 0 {
 		res.Figures["poller_requests_per_second"] = float64(pollers.requests.Load()) / w
 		res.Figures["poller_mib_per_second"] = float64(pollers.bytes.Load()) / w / (1 << 20)
+	}
+	// The worst consumer: the same pollers download the whole snapshot
+	// again and again, ignoring ETags and deltas.
+	pollers.refetch = true
+	pollers.requests.Store(0)
+	pollers.bytes.Store(0)
+	refetched := &sample{name: "refetched", newOp: ccOp(base, srv.clientID, srv.secret, false), pid: srv.proc.pid(), around: pollers.during}
+	unpolled2 := &sample{name: "unpolled", newOp: ccOp(base, srv.clientID, srv.secret, false), pid: srv.proc.pid()}
+	if err := compare(ctx, cfg, log, res.Name+" (refetching pollers)", refetched, unpolled2); err != nil {
+		res.Status, res.Reason = StatusFailed, err.Error()
+		return res
+	}
+	if r := unpolled2.measurement().OKPerSecond; r > 0 {
+		res.Figures["ratio_with_refetching_pollers"] = refetched.measurement().OKPerSecond / r
+	}
+	if w := refetched.lr.Window.Seconds(); w > 0 {
+		res.Figures["refetch_mib_per_second"] = float64(pollers.bytes.Load()) / w / (1 << 20)
 	}
 	return res
 }

@@ -164,10 +164,12 @@ func seedSQLite(ctx context.Context, path, templateID string, spec seedSpec) err
 		}
 	}
 	if spec.revocations > 0 {
+		// Random ids, as real ones are (128 bits): the feed's pages
+		// compress as they would in production.
 		now := time.Now()
 		exp, created := now.Add(2*time.Hour).UnixMicro(), now.UnixMicro()
 		if _, err := tx.ExecContext(ctx, counter+`INSERT INTO revocations (tenant_id, jti, expires_at, created_at)
-			SELECT 'default', printf('bench%017d', n.i), ?, ? FROM n`, spec.revocations, exp, created); err != nil {
+			SELECT 'default', lower(hex(randomblob(16))), ?, ? FROM n`, spec.revocations, exp, created); err != nil {
 			return fmt.Errorf("seed revocations: %w", err)
 		}
 	}
