@@ -324,6 +324,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	u := *r.URL
 	u.Path, u.RawPath = rt.Path, ""
 	r2.URL = &u
+	if browserPath(rt.Path) {
+		pw := &prefixWriter{ResponseWriter: w, prefix: tenant.PathPrefix + rt.Name}
+		run.mux.ServeHTTP(pw, r2)
+		pw.finish()
+		return
+	}
 	run.mux.ServeHTTP(w, r2)
 }
 

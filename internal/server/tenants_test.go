@@ -465,3 +465,64 @@ func TestTenantsAdministration(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantsConsole: a tenant's administrator signs in to the tenant's
+// console, under the tenant's path, and sees the tenant's clients only;
+// the same person is unknown to another tenant's console sign-in.
+func TestTenantsConsole(t *testing.T) {
+	ts := newTestServer(t, nil)
+	a, b := ts.newTenant("acme"), ts.newTenant("globex")
+	ts.tenantClient(a, "acme-svc", nil)
+	ts.tenantClient(b, "globex-svc", nil)
+
+	br := newBrowser(t)
+	start := br.get(ts.URL + a.Path + "/admin/signin?return=/admin/clients")
+	loc := start.Header.Get("Location")
+	if start.Status != http.StatusSeeOther || !strings.HasPrefix(loc, a.Issuer+"/oauth2/authorize?") ||
+		!strings.Contains(loc, url.QueryEscape(a.Issuer+"/admin/callback")) {
+		t.Fatalf("sign-in: %d %s", start.Status, loc)
+	}
+	login := br.signIn(ts.URL, loc, "alice", goodPassword)
+	if login.Status != http.StatusSeeOther {
+		t.Fatalf("login: %d %.300s", login.Status, login.Body)
+	}
+	cb := br.get(login.Header.Get("Location"))
+	if cb.Status != http.StatusSeeOther || cb.Header.Get("Location") != a.Path+"/admin/clients" {
+		t.Fatalf("callback: %d %s", cb.Status, cb.Header.Get("Location"))
+	}
+	page := br.get(ts.URL + a.Path + "/admin/clients")
+	if page.Status != 200 || !strings.Contains(page.Body, "acme-svc") || strings.Contains(page.Body, "globex-svc") {
+		t.Fatalf("acme's clients page: %d %.500s", page.Status, page.Body)
+	}
+	// Every link of the page stays in the tenant.
+	for _, attr := range []string{`href="/`, `action="/`, `src="/`} {
+		for _, rest := range strings.Split(page.Body, attr)[1:] {
+			if !strings.HasPrefix(rest, "t/acme/") {
+				t.Fatalf("a link leaves the tenant: %s%.40s", attr, rest)
+			}
+		}
+	}
+	// The session is acme's: globex's console does not know it, and the
+	// default tenant's neither.
+	for _, p := range []string{b.Path, ""} {
+		if r := br.get(ts.URL + p + "/admin/clients"); r.Status == 200 {
+			t.Fatalf("acme's console session at %q: %d", p, r.Status)
+		}
+	}
+	// bob of acme cannot sign in to globex's console.
+	if r := ts.jsonReq("POST", a.Path+"/api/v1/users", a.Admin, map[string]any{"username": "bob", "email": "bob@acme.example",
+		"password": goodPassword, "is_verified": true, "role_ids": []string{}}); r.Status != 201 {
+		t.Fatalf("create bob: %d %s", r.Status, r.Body)
+	}
+	other := newBrowser(t)
+	s := other.get(ts.URL + b.Path + "/admin/signin?return=/admin/clients")
+	p := other.get(s.Header.Get("Location"))
+	if p.Status != 200 || !strings.HasPrefix(p.Action, b.Path+"/") {
+		t.Fatalf("globex login page: %d, form to %q", p.Status, p.Action)
+	}
+	p.Form.Set("username", "bob")
+	p.Form.Set("password", goodPassword)
+	if r := other.post(ts.URL+p.Action, p.Form); r.Status == http.StatusSeeOther {
+		t.Fatalf("unknown user signed in to globex: %s", r.Header.Get("Location"))
+	}
+}
