@@ -62,7 +62,7 @@ func (p *Provider) newProofVerifier() (*dpop.Verifier, error) {
 		}
 	}
 	return dpop.NewVerifier(dpop.Config{Algorithms: p.cfg.DPoP.Algorithms, MaxAge: p.cfg.DPoP.MaxAge,
-		Replay: dpopReplay{p.replays()}, Nonces: nonces, Now: p.cfg.Now})
+		Replay: dpopReplay{p.replay}, Nonces: nonces, Now: p.cfg.Now})
 }
 
 // DPoPAlgorithms returns the proof algorithms the token endpoint accepts

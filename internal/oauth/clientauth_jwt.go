@@ -107,7 +107,7 @@ func (p *Provider) checkPrivateKeyJWT(ctx context.Context, c *store.Client, in *
 	if fail != nil {
 		return fail
 	}
-	tok, err := p.assertions().Verify(withClientKeys(ctx, keys), in.creds.Assertion)
+	tok, err := p.assertionVerifier.Verify(withClientKeys(ctx, keys), in.creds.Assertion)
 	switch {
 	case err == nil:
 	case !errors.Is(err, jwt.ErrInvalid):
@@ -120,7 +120,7 @@ func (p *Provider) checkPrivateKeyJWT(ctx context.Context, c *store.Client, in *
 		return &authFailure{reason: "assertion_signature", err: err}
 	}
 	exp := tok.Claims.Expiry.Time().Add(p.assertionLeeway())
-	switch err := p.replays().Use(ctx, "private_key_jwt", c.ClientID+" "+tok.Claims.ID, exp); {
+	switch err := p.replay.Use(ctx, "private_key_jwt", c.ClientID+" "+tok.Claims.ID, exp); {
 	case errors.Is(err, replay.ErrReplayed):
 		return failedBecause("assertion_replayed", "This client assertion was used before; sign a new one, with a new jti, for every request")
 	case err != nil:
@@ -193,30 +193,15 @@ func (contextKeys) Key(ctx context.Context, kid string) (*jwt.Key, error) {
 	return keys.Key(ctx, kid)
 }
 
-// assertions returns the verifier of private_key_jwt assertions, built
-// once: alg, typ, the client's key by kid, the signature, and exp, nbf and
-// iat against the clock (iss, sub, aud and jti were checked before).
-func (p *Provider) assertions() *jwt.Verifier {
-	p.assertionOnce.Do(func() {
-		v, err := jwt.NewVerifier(jwt.Config{Keys: contextKeys{}, Types: assertionTypes, Algorithms: AssertionAlgorithms,
-			Require: []string{jwt.ClaimIssuer, jwt.ClaimSubject, jwt.ClaimAudience, jwt.ClaimExpiry, jwt.ClaimID},
-			Leeway:  p.assertionLeeway(), Now: p.cfg.Now})
-		if err != nil {
-			panic("oauth: assertion verifier: " + err.Error()) // the config above is fixed
-		}
-		p.assertionVerifier = v
-	})
-	return p.assertionVerifier
-}
-
-// replays returns the single-use record of assertion ids: the configured
-// one, shared by replicas, or one in this process's memory.
-func (p *Provider) replays() *replay.Records {
-	if p.cfg.Replay != nil {
-		return p.cfg.Replay
+// newAssertionVerifier returns the verifier of private_key_jwt assertions:
+// alg, typ, the client's key by kid, the signature, and exp, nbf and iat
+// against the clock (iss, sub, aud and jti were checked before).
+func (p *Provider) newAssertionVerifier() *jwt.Verifier {
+	v, err := jwt.NewVerifier(jwt.Config{Keys: contextKeys{}, Types: assertionTypes, Algorithms: AssertionAlgorithms,
+		Require: []string{jwt.ClaimIssuer, jwt.ClaimSubject, jwt.ClaimAudience, jwt.ClaimExpiry, jwt.ClaimID},
+		Leeway:  p.assertionLeeway(), Now: p.cfg.Now})
+	if err != nil {
+		panic("oauth: assertion verifier: " + err.Error()) // the config above is fixed
 	}
-	p.localReplayOnce.Do(func() {
-		p.localReplay, _ = replay.New(replay.Config{Now: p.cfg.Now, Logger: p.cfg.Logger})
-	})
-	return p.localReplay
+	return v
 }

@@ -16,7 +16,6 @@ func (p *Provider) checkTLSClientAuth(c *store.Client, cert *mtls.Presented) *au
 	if p.cfg.ClientCAs == nil {
 		return &authFailure{reason: "no_client_ca", err: errors.New("tls_client_auth needs --client-ca-file")}
 	}
-	p.chainsOnce.Do(func() { p.chains = mtls.NewChainVerifier(p.cfg.ClientCAs) })
 	if err := p.chains.Verify(cert.Chain, p.cfg.Now()); err != nil {
 		return &authFailure{reason: "cert_untrusted", err: err}
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/audit"
@@ -150,12 +149,9 @@ type Provider struct {
 	grants map[string]GrantType
 
 	jwks              jwksCache
-	assertionOnce     sync.Once
-	assertionVerifier *jwt.Verifier
-	localReplayOnce   sync.Once
-	localReplay       *replay.Records
-	chainsOnce        sync.Once
-	chains            *mtls.ChainVerifier
+	assertionVerifier *jwt.Verifier       // private_key_jwt assertions
+	replay            *replay.Records     // cfg.Replay, or records in this process's memory
+	chains            *mtls.ChainVerifier // tls_client_auth chains that verified
 	proofs            *dpop.Verifier
 }
 
@@ -182,6 +178,18 @@ func New(cfg Config) *Provider {
 		}
 		p.grants[g.Name] = g
 	}
+	// Everything client authentication needs is built here, so nothing is
+	// set up on a request's path.
+	p.replay = cfg.Replay
+	if p.replay == nil {
+		local, err := replay.New(replay.Config{Now: cfg.Now, Logger: cfg.Logger})
+		if err != nil {
+			panic("oauth: replay records in memory: " + err.Error()) // only a Redis URL can fail
+		}
+		p.replay = local
+	}
+	p.chains = mtls.NewChainVerifier(cfg.ClientCAs)
+	p.assertionVerifier = p.newAssertionVerifier()
 	proofs, err := p.newProofVerifier()
 	if err != nil {
 		panic("oauth: DPoP: " + err.Error()) // a wiring bug: the server validates its configuration first

@@ -187,7 +187,7 @@ func (p *Provider) Revoke(ctx context.Context, raw string, by Revoker) error {
 	}
 	// Revocation follows derivation: the tokens obtained by exchanging this
 	// one (they carry its jti as root_jti and never outlive it) go with it.
-	if c.RootID == "" && exchangedRoot(ctx, p.replays(), c.ID, exp) {
+	if c.RootID == "" && exchangedRoot(ctx, p.replay, c.ID, exp) {
 		if err := p.cfg.Revocations.RevokeDerived(ctx, c.ID, exp); err != nil {
 			return err
 		}
