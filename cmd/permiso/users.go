@@ -77,6 +77,16 @@ func userStatus(u apitype.User) string {
 	switch {
 	case !u.IsActive:
 		return "disabled"
+	case u.IsLocked && len(u.Lockouts) > 0:
+		var parts []string
+		for _, l := range u.Lockouts {
+			from := "from " + l.Source
+			if l.Source == "*" {
+				from = "from every address"
+			}
+			parts = append(parts, fmt.Sprintf("locked %s until %s", from, fmtTime(&l.LockedUntil)))
+		}
+		return strings.Join(parts, "; ")
 	case u.IsLocked:
 		return "locked until " + fmtTime(u.LockedUntil)
 	}

@@ -114,7 +114,7 @@ func TestUsersCommands(t *testing.T) {
 		if got := login(t, s, "bob", "Correct-Horse-42!"); got != http.StatusLocked {
 			t.Fatalf("after 5 failures: %d, want 423", got)
 		}
-		users("", "show", "bob").ok(t, "locked until")
+		users("", "show", "bob").ok(t, "locked from 127.0.0.1 until")
 		users("", "unlock", "bob").ok(t, "unlocked user bob")
 		if got := login(t, s, "bob", "Correct-Horse-42!"); got != http.StatusOK {
 			t.Errorf("after unlock: %d", got)

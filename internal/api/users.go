@@ -51,9 +51,15 @@ func newUserResponse(u store.User, now time.Time) apitype.User {
 		LastName: nullable(u.LastName), DisplayName: nullable(u.DisplayName), Bio: nullable(u.Bio),
 		IsActive: u.Active, IsVerified: u.Verified, IsSuperuser: u.Superuser, IsLocked: account.Locked(&u, now),
 		FailedLoginAttempts: u.FailedLoginAttempts, LastLogin: u.LastLogin, PasswordChangedAt: u.PasswordChangedAt,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Roles: []apitype.RoleBrief{}, Scopes: rbac.UserScopes(&u)}
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Roles: []apitype.RoleBrief{}, Scopes: rbac.UserScopes(&u),
+		Lockouts: []apitype.Lockout{}}
 	if out.IsLocked {
 		out.LockedUntil = u.LockedUntil
+	}
+	for _, l := range u.LoginSources {
+		if l.LockedUntil != nil && l.LockedUntil.After(now) {
+			out.Lockouts = append(out.Lockouts, apitype.Lockout{Source: l.Source, LockedUntil: *l.LockedUntil})
+		}
 	}
 	switch full := strings.TrimSpace(u.FirstName + " " + u.LastName); {
 	case full != "":

@@ -5,18 +5,21 @@ import "time"
 // User is the original's UserResponse plus the lock state. Hashes and
 // tokens are never part of it.
 type User struct {
-	ID                  string      `json:"id"`
-	Username            string      `json:"username"`
-	Email               string      `json:"email"`
-	FirstName           *string     `json:"first_name"`
-	LastName            *string     `json:"last_name"`
-	DisplayName         *string     `json:"display_name"`
-	Bio                 *string     `json:"bio"`
-	IsActive            bool        `json:"is_active"`
-	IsVerified          bool        `json:"is_verified"`
-	IsSuperuser         bool        `json:"is_superuser"`
-	IsLocked            bool        `json:"is_locked"`
-	LockedUntil         *time.Time  `json:"locked_until"`
+	ID          string     `json:"id"`
+	Username    string     `json:"username"`
+	Email       string     `json:"email"`
+	FirstName   *string    `json:"first_name"`
+	LastName    *string    `json:"last_name"`
+	DisplayName *string    `json:"display_name"`
+	Bio         *string    `json:"bio"`
+	IsActive    bool       `json:"is_active"`
+	IsVerified  bool       `json:"is_verified"`
+	IsSuperuser bool       `json:"is_superuser"`
+	IsLocked    bool       `json:"is_locked"`
+	LockedUntil *time.Time `json:"locked_until"`
+	// Lockouts are the running locks: per source address, or "*" across
+	// every address (docs/users.md#lockout).
+	Lockouts            []Lockout   `json:"lockouts"`
 	FailedLoginAttempts int         `json:"failed_login_attempts"`
 	FullName            string      `json:"full_name"`
 	LastLogin           *time.Time  `json:"last_login"`
@@ -26,6 +29,13 @@ type User struct {
 	Roles               []RoleBrief `json:"roles"`
 	ScopeNames          []string    `json:"scope_names"`
 	Scopes              []string    `json:"scopes"`
+}
+
+// Lockout is one running lock of a user's logins: Source is an IPv4
+// address, an IPv6 /64, or "*" for every address.
+type Lockout struct {
+	Source      string    `json:"source"`
+	LockedUntil time.Time `json:"locked_until"`
 }
 
 // RoleNames lists the user's roles by name.

@@ -93,7 +93,7 @@ func fakeServer(t *testing.T, secret string) http.Handler {
 		"/api/v1/admin/dashboard/stats": `{"users":{"total":3,"active":2,"locked":1},"service_clients":{"total":4,"active":3},"roles_and_permissions":{"total_roles":4,"total_scopes":20},"authentication":{"total_logins_today":5,"failed_logins_today":1,"active_sessions":2}}`,
 		"/api/v1/admin/audit/events":    `{"events":[{"id":"e1","time":"2026-11-29T10:00:00Z","type":"login.failure","outcome":"failure","actor_type":"anonymous","target":"ada","ip":"10.1.1.1","details":{"reason":"bad password"}}],"total":1,"page":1,"per_page":50,"pages":3}`,
 		"/api/v1/users":                 `{"users":[{"id":"u-1","username":"ada","email":"ada@example.com","is_active":true,"roles":[{"id":"r1","name":"admin"}]}],"total":1,"page":1,"per_page":25,"pages":1}`,
-		"/api/v1/users/u-1":             `{"id":"u-1","username":"ada","email":"ada@example.com","is_active":true,"locked_until":"2999-01-01T00:00:00Z","roles":[{"id":"r1","name":"admin"}]}`,
+		"/api/v1/users/u-1":             `{"id":"u-1","username":"ada","email":"ada@example.com","is_active":true,"locked_until":"2999-01-01T00:00:00Z","lockouts":[{"source":"203.0.113.9","locked_until":"2999-01-01T00:00:00Z"}],"roles":[{"id":"r1","name":"admin"}]}`,
 		"/api/v1/roles":                 `{"roles":[{"id":"r1","name":"admin","description":"Administrators","scopes":[{"id":"s1","name":"admin:users"}],"user_count":1}],"total":1,"page":1,"per_page":100,"pages":1}`,
 		"/api/v1/roles/scopes":          `{"scopes":[{"id":"s1","name":"admin:users","description":"Manage users","role_count":1},{"id":"s2","name":"market:data"}],"total":2}`,
 		"/api/v1/sessions":              `{"sessions":[{"session_id":"se1","ip_address":"10.1.1.1","user_agent":"Chromium","created_at":"2026-11-29T10:00:00Z","expires_at":"2026-11-29T11:00:00Z"}],"total":1}`,
@@ -154,7 +154,7 @@ func TestSignInPagesAndActions(t *testing.T) {
 	for path, want := range map[string]string{
 		"/admin/":          "login.failure",
 		"/admin/users":     "ada@example.com",
-		"/admin/users/u-1": "locked until 2999-01-01 00:00:00 UTC",
+		"/admin/users/u-1": "locked until 2999-01-01 00:00:00 UTC</span> <small class=\"lockout\">from 203.0.113.9 until 2999-01-01 00:00:00 UTC",
 		"/admin/roles":     `value="s1" checked`,
 		"/admin/sessions":  "Chromium",
 		"/admin/audit?outcome=failure&since=2026-11-29T09:00": "reason=bad password",

@@ -20,7 +20,7 @@ func TestLockoutPerAddressOverHTTP(t *testing.T) {
 	ts := peopleServer(t, func(c *server.Config) {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	ts.register("petra")
+	id := ts.register("petra")
 	from := func(ip, password string) *response {
 		body := url.Values{"username": {"petra"}, "password": {password}}.Encode()
 		return ts.do("POST", "/api/v1/auth/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
@@ -40,6 +40,10 @@ func TestLockoutPerAddressOverHTTP(t *testing.T) {
 	}
 	status(t, from("198.51.100.7", goodPassword), 200)
 	status(t, from("203.0.113.9", goodPassword), 423)
+	u := ts.jsonReq("GET", "/api/v1/users/"+id, ts.adminToken(), nil)
+	if l, _ := u.JSON["lockouts"].([]any); u.JSON["is_locked"] != true || len(l) != 1 || l[0].(map[string]any)["source"] != "203.0.113.9" {
+		t.Fatalf("the user's lockouts: %s", u.Body)
+	}
 	ev := ts.waitEvent("account.locked", "")
 	if d, _ := ev["details"].(map[string]any); d["source"] != "203.0.113.9" || d["scope"] != "source" {
 		t.Fatalf("account.locked event: %v", ev)
