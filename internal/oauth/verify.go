@@ -44,7 +44,8 @@ func (r Revoker) owns(clientID, subject string) bool {
 }
 
 // SubjectChecker decides whether the subject behind a user token may still
-// act (the user exists, is active and unlocked, the session lives). The
+// act (the user exists and is active, the session lives; a lockout
+// refuses new logins only). The
 // account service implements it (Config.Subjects).
 type SubjectChecker interface {
 	SubjectActive(ctx context.Context, c *wire.Claims) (bool, error)
