@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/permiso-auth/permiso/internal/apitype"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -21,10 +20,9 @@ func splitList(s string) []string {
 // userView is the API's user with what the pages ask of it.
 type userView struct{ apitype.User }
 
-// Locked reports a lockout in force.
-func (u userView) Locked() bool {
-	return u.IsLocked || (u.LockedUntil != nil && u.LockedUntil.After(time.Now()))
-}
+// Locked reports a lockout in force, as the API decided it on its clock
+// (is_locked); the console does not read the time itself.
+func (u userView) Locked() bool { return u.IsLocked }
 
 // HasRole reports whether the user holds the role with id.
 func (u userView) HasRole(id string) bool {
