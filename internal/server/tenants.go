@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/tenant"
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // limiter is what a runtime needs of the rate limiter.
@@ -46,7 +49,8 @@ type tenants struct {
 	mu       sync.Mutex
 	byName   map[string]*runtime
 	building map[string]*build
-	unknown  map[string]int64 // name -> unix nanos until which it is known not to exist
+	unknown  map[string]int64         // name -> unix nanos until which it is known not to exist
+	gone     map[string]*store.Tenant // tombstones among the unknown names
 }
 
 type build struct {
@@ -58,13 +62,21 @@ type build struct {
 // errNoTenant is a name that names no live tenant.
 var errNoTenant = errors.New("no such tenant")
 
+// deletedError is the tombstone of a deleted tenant whose name is still
+// reserved: its feed and an empty key set are still served.
+type deletedError struct{ t *store.Tenant }
+
+func (e *deletedError) Error() string { return "tenant deleted" }
+func (e *deletedError) Unwrap() error { return errNoTenant }
+
 // maxUnknown bounds the memory of names known not to exist.
 const maxUnknown = 4096
 
 func newTenants(s *Server) *tenants {
 	life, end := context.WithCancel(context.Background())
 	return &tenants{s: s, fan: newFanout(s.db), life: life, end: end,
-		byName: map[string]*runtime{}, building: map[string]*build{}, unknown: map[string]int64{}}
+		byName: map[string]*runtime{}, building: map[string]*build{}, unknown: map[string]int64{},
+		gone: map[string]*store.Tenant{}}
 }
 
 // get returns the runtime of the tenant named name, building it if it is
@@ -78,7 +90,11 @@ func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
 		return rt, nil
 	}
 	if until, ok := ts.unknown[name]; ok && now < until {
+		gone := ts.gone[name]
 		ts.mu.Unlock()
+		if gone != nil {
+			return nil, &deletedError{gone}
+		}
 		return nil, errNoTenant
 	}
 	b, ok := ts.building[name]
@@ -99,8 +115,15 @@ func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
 		case errors.Is(b.err, errNoTenant):
 			if len(ts.unknown) >= maxUnknown {
 				clear(ts.unknown)
+				clear(ts.gone)
 			}
 			ts.unknown[name] = now + int64(5*time.Second)
+			var d *deletedError
+			if errors.As(b.err, &d) {
+				ts.gone[name] = d.t
+			} else {
+				delete(ts.gone, name)
+			}
 		}
 		ts.mu.Unlock()
 		close(b.done)
@@ -121,8 +144,11 @@ func (ts *tenants) load(ctx context.Context, name string) (*runtime, error) {
 		return nil, errNoTenant
 	}
 	t, err := ts.s.db.GetTenantByName(ctx, name)
-	if errors.Is(err, store.ErrNotFound) || err == nil && t.Deleted() {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoTenant
+	}
+	if err == nil && t.Deleted() {
+		return nil, &deletedError{&t}
 	}
 	if err != nil {
 		return nil, err
@@ -169,6 +195,7 @@ func (ts *tenants) drop(name string) {
 	rt := ts.byName[name]
 	delete(ts.byName, name)
 	delete(ts.unknown, name)
+	delete(ts.gone, name)
 	ts.mu.Unlock()
 	if rt != nil {
 		go rt.close()
@@ -224,6 +251,7 @@ func (ts *tenants) onChange(ctx context.Context, c store.Change) {
 	}
 	if c.Kind == store.ChangeTenant {
 		clear(ts.unknown) // the name of a new tenant may be there
+		clear(ts.gone)
 	}
 	ts.mu.Unlock()
 	for _, rt := range rts {
@@ -307,6 +335,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := s.tenants.get(r.Context(), rt.Name)
 	if err != nil {
+		var d *deletedError
+		if errors.As(err, &d) && r.Method == http.MethodGet {
+			switch rt.Path {
+			case oauth.PathRevocations:
+				s.tombstoneFeed(w, d.t, rt.Name)
+				return
+			case oauth.PathJWKS:
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Cache-Control", "no-store")
+				io.WriteString(w, `{"keys":[]}`+"\n")
+				return
+			}
+		}
 		if errors.Is(err, errNoTenant) {
 			web.WriteError(w, r, nil, web.NotFound("Not found"))
 			return
@@ -331,6 +372,21 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run.mux.ServeHTTP(w, r2)
+}
+
+// tombstoneFeed is the revocation feed of a deleted tenant until its name
+// is freed: one iss entry revoking every token it issued, so a resource
+// server that follows the feed refuses them at once.
+func (s *Server) tombstoneFeed(w http.ResponseWriter, t *store.Tenant, name string) {
+	exp := t.DeletedAt.Unix()
+	if t.PurgeAfter != nil {
+		exp = t.PurgeAfter.Unix()
+	}
+	f := wire.RevocationFeed{Type: wire.FeedSnapshot, Cursor: "deleted-" + strconv.FormatInt(t.DeletedAt.Unix(), 10),
+		Entries: []wire.RevocationEntry{{Kind: wire.RevokeIssuer, Value: tenant.Issuer(s.cfg.Issuer, name), Exp: exp,
+			Before: t.DeletedAt.Unix() + 1}}}
+	w.Header().Set("Cache-Control", "no-store")
+	web.WriteJSON(w, http.StatusOK, f)
 }
 
 // fannedStore is a tenant's store whose Subscribe joins the server's one

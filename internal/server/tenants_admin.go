@@ -140,6 +140,17 @@ func (ta tenantAdmin) Update(ctx context.Context, name string, in apitype.Tenant
 	if rt := ta.s.tenants.loaded(t.ID); rt != nil {
 		rt.setRecord(t) // at once here; other replicas follow the change
 	}
+	if old.Active && !t.Active && t.TokensValidAfter != nil {
+		// Resource servers that follow the feed learn it too.
+		rt, err := ta.s.tenants.get(ctx, t.Name)
+		if err != nil {
+			return apitype.Tenant{}, web.Unavailable(err)
+		}
+		before := *t.TokensValidAfter
+		if err := rt.revoked.RevokeIssuer(ctx, rt.info.Issuer, before, before.Add(max(ta.s.cfg.AccessTokenLifetime, maxTokenLifetime))); err != nil {
+			return apitype.Tenant{}, web.Unavailable(err)
+		}
+	}
 	return ta.out(t), nil
 }
 

@@ -425,6 +425,21 @@ func TestTenantsAdministration(t *testing.T) {
 			t.Fatalf("%s while disabled: %d", p, r.Status)
 		}
 	}
+	// The feed says so to resource servers: an iss entry, which the SDK's
+	// guard enforces.
+	feed := ts.do("GET", a.Path+"/oauth2/revocations", nil, nil)
+	if !strings.Contains(string(feed.Body), `"kind":"iss","value":"`+a.Issuer+`"`) || !strings.Contains(string(feed.Body), `"before":`) {
+		t.Fatalf("feed after disable: %s", feed.Body)
+	}
+	g, err := guard.New(context.Background(), guard.Config{Issuer: a.Issuer, Audience: a.Issuer, RevocationPoll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	waitUntil(t, 10*time.Second, "the guard refuses the disabled tenant's old token", func() bool {
+		_, err := g.Verify(context.Background(), old)
+		return err != nil && g.Status().Revocations.Synced
+	})
 	// Enable: new tokens work, the old one stays refused.
 	if r := ts.jsonReq("PUT", "/api/v1/tenants/acme", op, map[string]any{"is_active": true}); r.Status != 200 {
 		t.Fatalf("enable: %d %s", r.Status, r.Body)
@@ -454,6 +469,18 @@ func TestTenantsAdministration(t *testing.T) {
 	if r := ts.jsonReq("GET", "/api/v1/tenants/acme", op, nil); r.Status != 404 {
 		t.Fatalf("get after delete: %d", r.Status)
 	}
+	// Until its name is freed, the deleted tenant's feed says every token
+	// it issued is revoked, and its key set is empty.
+	if r := ts.do("GET", a.Path+"/oauth2/revocations", nil, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"kind":"iss","value":"`+a.Issuer+`"`) {
+		t.Fatalf("feed after delete: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do("GET", a.Path+"/.well-known/jwks.json", nil, nil); r.Status != 200 || strings.TrimSpace(string(r.Body)) != `{"keys":[]}` {
+		t.Fatalf("JWKS after delete: %d %s", r.Status, r.Body)
+	}
+	waitUntil(t, 10*time.Second, "the guard refuses a deleted tenant's token", func() bool {
+		_, err := g.Verify(context.Background(), fresh)
+		return err != nil
+	})
 	if r := ts.jsonReq("POST", "/api/v1/tenants", op, map[string]any{"name": "acme"}); r.Status != 409 {
 		t.Fatalf("name reused at once: %d %s", r.Status, r.Body)
 	}

@@ -314,12 +314,20 @@ func render(typ string, cursor int64, entries []seqEntry, next string) *FeedPage
 			b = append(b, ',')
 		}
 		kind, value := splitKey(e.jti)
+		var before string
+		if kind == wire.RevokeIssuer {
+			value, before = splitIssuer(value)
+		}
 		b = append(b, `{"kind":"`...)
 		b = append(b, kind...)
 		b = append(b, `","value":`...)
 		b = appendJSONString(b, value)
 		b = append(b, `,"exp":`...)
 		b = strconv.AppendInt(b, e.exp, 10)
+		if before != "" {
+			b = append(b, `,"before":`...)
+			b = append(b, before...)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, ']')

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,6 +147,28 @@ func (l *RevocationList) Covers(c *wire.Claims) bool {
 // (iat has whole seconds, so a token of t's second is covered too).
 func (l *RevocationList) SetIssuedBefore(t time.Time) {
 	l.issuedBefore.Store(t.Unix() + 1)
+}
+
+// RevokeIssuer revokes, until exp, every token of issuer issued before
+// before (a tenant disabled or deleted): an entry of kind iss on the feed.
+// It also covers them here at once.
+func (l *RevocationList) RevokeIssuer(ctx context.Context, issuer string, before, exp time.Time) error {
+	l.SetIssuedBefore(before)
+	return l.revoke(ctx, entryKey(wire.RevokeIssuer, issuer+issuerSep+strconv.FormatInt(before.Unix()+1, 10)), exp)
+}
+
+// issuerSep separates the issuer from the before time in the stored key
+// of an iss entry (a URL holds no space).
+const issuerSep = " "
+
+// splitIssuer returns the issuer and the before time (as written) of the
+// value of a stored iss entry.
+func splitIssuer(v string) (issuer, before string) {
+	i := strings.LastIndex(v, issuerSep)
+	if i < 0 {
+		return v, ""
+	}
+	return v[:i], v[i+1:]
 }
 
 // RevokeSession revokes every token of session sid until exp, the latest

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,8 +92,20 @@ func (r *revocations) revoked(c *wire.Claims) bool {
 			return true
 		}
 	}
+	// iss entries are few (a tenant disabled or deleted): a scan.
+	for k := range r.set[wire.RevokeIssuer] {
+		iss, before, _ := strings.Cut(k, issSep)
+		if iss == c.Issuer {
+			if b, err := strconv.ParseInt(before, 10, 64); err == nil && c.IssuedAt < b {
+				return true
+			}
+		}
+	}
 	return false
 }
+
+// issSep joins an iss entry's issuer and before time in the set's key.
+const issSep = " "
 
 func (r *revocations) len() int {
 	r.mu.RLock()
@@ -113,6 +127,10 @@ func add(set map[string]map[string]int64, entries []wire.RevocationEntry, cutoff
 		if m == nil {
 			m = make(map[string]int64)
 			set[e.Kind] = m
+		}
+		if e.Kind == wire.RevokeIssuer {
+			m[e.Value+issSep+strconv.FormatInt(e.Before, 10)] = e.Exp
+			continue
 		}
 		m[e.Value] = e.Exp
 	}
@@ -294,7 +312,7 @@ func (g *Guard) fetchFeed(ctx context.Context, u string) (*wire.RevocationFeed, 
 // enforce.
 func (r *revocations) noteKinds(entries []wire.RevocationEntry, log interface{ Warn(string, ...any) }) {
 	for _, e := range entries {
-		if e.Kind == wire.RevokeJTI || e.Kind == wire.RevokeSession || e.Kind == wire.RevokeRoot {
+		if e.Kind == wire.RevokeJTI || e.Kind == wire.RevokeSession || e.Kind == wire.RevokeRoot || e.Kind == wire.RevokeIssuer {
 			continue
 		}
 		r.stMu.Lock()

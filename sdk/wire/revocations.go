@@ -27,6 +27,10 @@ const (
 	// every token derived by token exchange from the token with that jti,
 	// however many exchanges ago.
 	RevokeRoot = "root_jti"
+	// RevokeIssuer revokes every token whose iss claim equals Value and
+	// whose iat is before Before: those of a tenant that was disabled or
+	// deleted.
+	RevokeIssuer = "iss"
 )
 
 // RevocationFeed is one answer (one page) of the revocation feed.
@@ -52,4 +56,7 @@ type RevocationEntry struct {
 	// Exp (Unix seconds) is when every token the entry covers has expired;
 	// the entry can be forgotten then.
 	Exp int64 `json:"exp"`
+	// Before (Unix seconds) is set on RevokeIssuer entries: tokens issued
+	// before it are revoked.
+	Before int64 `json:"before,omitempty"`
 }
