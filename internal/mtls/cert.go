@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/permiso-auth/permiso/sdk/clientcert"
@@ -96,15 +98,22 @@ func (e Extractor) Wrap(next http.Handler) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cache := &headerCache{chains: map[string][]*x509.Certificate{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := e.extract(r, log); p != nil {
+		if p := e.extract(r, log, cache); p != nil {
 			r = r.WithContext(WithPresented(r.Context(), p))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func (e Extractor) extract(r *http.Request, log *slog.Logger) *Presented {
+func (e Extractor) extract(r *http.Request, log *slog.Logger, cache *headerCache) *Presented {
+	value, cacheable := e.cacheable(r)
+	if cacheable {
+		if chain := cache.get(value); chain != nil {
+			return &Presented{Chain: chain, Source: SourceHeader}
+		}
+	}
 	chain, source, err := e.forwarded().Chain(r)
 	switch {
 	case errors.Is(err, clientcert.ErrUntrustedPeer):
@@ -116,7 +125,68 @@ func (e Extractor) extract(r *http.Request, log *slog.Logger) *Presented {
 	case chain == nil:
 		return nil
 	}
+	if cacheable && source == SourceHeader {
+		cache.put(value, chain)
+	}
 	return &Presented{Chain: chain, Source: source}
+}
+
+// cacheable returns the forwarded header value of a request whose chain
+// may come from the cache: one value, from a trusted proxy, on a
+// connection without a certificate of its own (which takes precedence).
+func (e Extractor) cacheable(r *http.Request) (string, bool) {
+	if e.Header == "" || r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return "", false
+	}
+	values := r.Header.Values(e.Header)
+	if len(values) != 1 || len(values[0]) > maxCachedHeader {
+		return "", false
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return "", false
+	}
+	for _, p := range e.TrustedProxies {
+		if p.Contains(peer.Addr().Unmap()) {
+			return values[0], true
+		}
+	}
+	return "", false
+}
+
+// Bounds of the forwarded-chain cache: entries, and the longest header
+// value kept (a chain of a few certificates).
+const (
+	maxCachedChains = 1024
+	maxCachedHeader = 16 << 10
+)
+
+// headerCache remembers the chains parsed from forwarded header values. A
+// proxy forwards the same certificate with every request of a client, and
+// parsing it (unescaping, PEM, X.509) was about a tenth of a token's cost.
+// Whether the chain verifies is decided per request, at its time.
+type headerCache struct {
+	mu     sync.Mutex
+	chains map[string][]*x509.Certificate
+}
+
+func (c *headerCache) get(value string) []*x509.Certificate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// A copy of the slice: callers may reslice theirs.
+	return slices.Clone(c.chains[value])
+}
+
+func (c *headerCache) put(value string, chain []*x509.Certificate) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.chains) >= maxCachedChains {
+		for k := range c.chains { // drop one at random
+			delete(c.chains, k)
+			break
+		}
+	}
+	c.chains[value] = slices.Clone(chain)
 }
 
 // Verify checks that chain leads to one of roots at now and that the leaf

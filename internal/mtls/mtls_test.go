@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -305,5 +306,50 @@ func TestChainVerifierRemembers(t *testing.T) {
 	}
 	if err := mtls.NewChainVerifier(nil).Verify(leaf.Chain, now); err == nil {
 		t.Fatal("no roots verified")
+	}
+}
+
+// TestExtractorRemembersForwardedChains: a header value parsed once is
+// served from memory to trusted proxies, and never believed from anyone
+// else or over a connection's own certificate.
+func TestExtractorRemembersForwardedChains(t *testing.T) {
+	ca := mtlstest.NewCA(t, "clients")
+	leaf := ca.Issue(t, mtlstest.Options{DNSNames: []string{"bot.example.com"}})
+	e := mtls.Extractor{Header: "X-SSL-Client-Cert", Format: mtls.FormatNginx,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	var got *mtls.Presented
+	h := e.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = mtls.FromContext(r.Context()) }))
+	send := func(peer, header string, tlsCert *x509.Certificate) *mtls.Presented {
+		got = nil
+		r := httptest.NewRequest("POST", "/oauth2/token", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-SSL-Client-Cert", header)
+		if tlsCert != nil {
+			r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{tlsCert}}
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		return got
+	}
+	escaped := nginxEscape(mtlstest.PEM(leaf.Cert))
+	first, second := send("10.1.2.3:4444", escaped, nil), send("10.9.9.9:5555", escaped, nil)
+	if first == nil || second == nil || !first.Leaf().Equal(leaf.Cert) || second.Source != mtls.SourceHeader {
+		t.Fatalf("trusted proxy: %+v, %+v", first, second)
+	}
+	if first.Leaf() != second.Leaf() {
+		t.Fatal("the second request parsed the header again")
+	}
+	if p := send("203.0.113.7:4444", escaped, nil); p != nil {
+		t.Fatal("a remembered header was believed from an untrusted peer")
+	}
+	other := ca.Issue(t, mtlstest.Options{})
+	if p := send("10.1.2.3:4444", escaped, other.Cert); p == nil || p.Source != mtls.SourceTLS || !p.Leaf().Equal(other.Cert) {
+		t.Fatalf("TLS certificate does not take precedence over a remembered header: %+v", p)
+	}
+	// Past the cache's bound, every value still parses to its own certificate.
+	for i := range 1100 {
+		l := ca.Issue(t, mtlstest.Options{DNSNames: []string{"bot" + strconv.Itoa(i) + ".example.com"}})
+		if p := send("10.1.2.3:4444", nginxEscape(mtlstest.PEM(l.Cert)), nil); p == nil || !p.Leaf().Equal(l.Cert) {
+			t.Fatalf("certificate %d: %+v", i, p)
+		}
 	}
 }

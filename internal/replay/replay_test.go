@@ -402,7 +402,7 @@ func TestSoleUserFlushesInBatches(t *testing.T) {
 	clk := newClock()
 	cfg := replay.Config{Store: db, SoleUser: true, Horizon: 10 * time.Minute, Now: clk.Now}
 	r := newRecords(t, cfg)
-	const n = 12000 // more than two batches
+	const n = 5001 // more than one batch
 	exp := t0.Add(time.Minute)
 	for i := range n {
 		wantUse(t, r, "ns", strconv.Itoa(i), exp, nil)
