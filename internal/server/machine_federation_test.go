@@ -266,3 +266,32 @@ func (ts *testServer) waitAudit(t *testing.T, typ, target string) map[string]any
 	})
 	return found
 }
+
+// TestFederationIssuerIsNeverPrivateKeyJWT: an assertion whose iss is a
+// registered trust's issuer is judged by that trust alone, even when its
+// key and sub would make it a valid private_key_jwt assertion of a client.
+func TestFederationIssuerIsNeverPrivateKeyJWT(t *testing.T) {
+	ts := newTestServer(t, nil)
+	k := jwttest.NewKey(t, "ES256", "shared")
+	const iss = "https://token.ci.example.com"
+	ts.mustJSON(t, "POST", "/api/v1/trusts", map[string]any{"name": "ci", "issuer": iss, "key_source": "jwks",
+		"jwks": jwksOf(k), "audience": ts.URL}, 201)
+	ts.mustJSON(t, "POST", "/api/v1/service-clients", map[string]any{"name": "Keyed", "client_id": "keyed",
+		"token_endpoint_auth_method": "private_key_jwt", "jwks": jwksOf(k)}, 201)
+	if r := ts.assertionToken(wire.AssertionTypeJWTBearer, assertion(t, k, "keyed", ts.URL, nil)); r.Status != 200 {
+		t.Fatalf("the client's own assertion: %d %s", r.Status, r.Body)
+	}
+	a := assertion(t, k, "keyed", ts.URL, func(c, h map[string]any) { c["iss"] = iss })
+	r := ts.withAssertion("/oauth2/token", wire.AssertionTypeJWTBearer, a,
+		url.Values{"grant_type": {"client_credentials"}, "client_id": {"keyed"}})
+	wantInvalidClient(t, "trust-issued assertion naming a keyed client", r, "")
+	e := ts.wantAuditReason(t, "no_binding")
+	if d, _ := e["details"].(map[string]any); d["trust"] != "ci" || d["issuer"] != iss || d["subject"] != "keyed" {
+		t.Fatalf("audit details %v: not judged by the trust", d)
+	}
+	// Nor can a client take an issuer URL as its client_id.
+	if r := ts.jsonReq("POST", "/api/v1/service-clients", ts.adminToken(), map[string]any{"name": "Issuer", "client_id": iss,
+		"token_endpoint_auth_method": "private_key_jwt", "jwks": jwksOf(k)}); r.Status != 422 {
+		t.Fatalf("a client_id equal to a trust's issuer: %d %s, want 422", r.Status, r.Body)
+	}
+}
