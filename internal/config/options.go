@@ -42,7 +42,7 @@ func options(c *Config) []option {
 		{"log-format", "json or text", str(&c.LogFormat, "json")},
 		{"trusted-proxies", "addresses/CIDRs whose X-Forwarded-For is believed, separated by commas or spaces", list(&c.TrustedProxies)},
 		{"cors-origins", "origins allowed to call the API from a browser, separated by commas or spaces", list(&c.CORSOrigins)},
-		{"outbound-allow", "internal addresses/CIDRs Permiso may call (webhooks), separated by commas or spaces; loopback, private and link-local are refused otherwise", list(&c.OutboundAllow)},
+		{"outbound-allow", "internal addresses/CIDRs Permiso may call (webhooks, client jwks_uri, trust keys), separated by commas or spaces; loopback, private and link-local are refused otherwise", list(&c.OutboundAllow)},
 		{"drain-delay", "after SIGTERM or Ctrl-C, how long readiness reports false before the listener closes, so load balancers stop sending first (a second Ctrl-C exits at once)", dur(&c.DrainDelay, 5*time.Second)},
 		{"shutdown-timeout", "how long SIGTERM waits for in-flight requests", dur(&c.ShutdownTimeout, 15*time.Second)},
 		{"read-timeout", "HTTP read timeout", dur(&c.ReadTimeout, 10*time.Second)},
