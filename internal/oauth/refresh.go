@@ -58,6 +58,13 @@ func (ut *UserTokens) Refresh(ctx context.Context, req *TokenRequest, c *store.C
 	if err != nil {
 		return nil, web.Unavailable(fmt.Errorf("load refresh token: %w", err))
 	}
+	// A refresh token issued before its tenant was disabled stays refused
+	// once the tenant is enabled again, as its access tokens do.
+	if ic, ok := ut.cfg.Sessions.(interface{ IssuedBefore() int64 }); ok {
+		if nb := ic.IssuedBefore(); nb != 0 && t.CreatedAt.Unix() < nb {
+			return nil, ut.refuse(ctx, req, t.UserID, "issued_before_disable", errRefresh("Refresh token not found or expired"))
+		}
+	}
 	if reason, err := ut.checkClient(ctx, &t, c); reason != "" || err != nil {
 		if err != nil {
 			return nil, err

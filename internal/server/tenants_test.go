@@ -379,6 +379,10 @@ func TestTenantsAdministration(t *testing.T) {
 	a := ts.newTenant("acme")
 	secA := ts.tenantClient(a, "svc", nil)
 	old := ts.tenantToken(a, "svc", secA)
+	oldLogin := ts.form(a.Path+"/api/v1/auth/token", url.Values{"username": {"alice"}, "password": {goodPassword}}, "", "")
+	if oldLogin.Status != 200 || oldLogin.str("refresh_token") == "" {
+		t.Fatalf("login: %d %s", oldLogin.Status, oldLogin.Body)
+	}
 
 	for _, tc := range []struct {
 		body map[string]any
@@ -452,6 +456,14 @@ func TestTenantsAdministration(t *testing.T) {
 	}
 	if in(old) || !in(fresh) {
 		t.Fatalf("after enable: old active %v, fresh active %v", in(old), in(fresh))
+	}
+	// A refresh token from before the disable is refused too; a new login works.
+	if r := ts.jsonReq("POST", a.Path+"/api/v1/auth/refresh", "", map[string]any{"refresh_token": oldLogin.str("refresh_token")}); r.Status == 200 {
+		t.Fatalf("refresh from before the disable: %d %s", r.Status, r.Body)
+	}
+	newLogin := ts.form(a.Path+"/api/v1/auth/token", url.Values{"username": {"alice"}, "password": {goodPassword}}, "", "")
+	if r := ts.jsonReq("POST", a.Path+"/api/v1/auth/refresh", "", map[string]any{"refresh_token": newLogin.str("refresh_token")}); r.Status != 200 {
+		t.Fatalf("refresh after the enable: %d %s", r.Status, r.Body)
 	}
 	// The operator changes nothing of the default tenant.
 	for _, m := range []string{"PUT", "DELETE"} {

@@ -149,6 +149,10 @@ func (l *RevocationList) SetIssuedBefore(t time.Time) {
 	l.issuedBefore.Store(t.Unix() + 1)
 }
 
+// IssuedBefore returns the time set by SetIssuedBefore (Unix seconds;
+// tokens issued before it are refused), or zero.
+func (l *RevocationList) IssuedBefore() int64 { return l.issuedBefore.Load() }
+
 // RevokeIssuer revokes, until exp, every token of issuer issued before
 // before (a tenant disabled or deleted): an entry of kind iss on the feed.
 // It also covers them here at once.
