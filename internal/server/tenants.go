@@ -51,7 +51,15 @@ type tenants struct {
 	building map[string]*build
 	unknown  map[string]int64         // name -> unix nanos until which it is known not to exist
 	gone     map[string]*store.Tenant // tombstones among the unknown names
+	// lookups bounds the database reads of names not loaded, per second:
+	// a flood of made-up tenant names is answered 404 from memory.
+	lookupSecond int64
+	lookups      int
 }
+
+// maxLookupsPerSecond bounds the database reads of tenant names that are
+// not loaded.
+const maxLookupsPerSecond = 50
 
 type build struct {
 	done chan struct{}
@@ -69,6 +77,9 @@ type deletedError struct{ t *store.Tenant }
 func (e *deletedError) Error() string { return "tenant deleted" }
 func (e *deletedError) Unwrap() error { return errNoTenant }
 
+// errLookupsBusy: too many names not loaded were asked for this second.
+var errLookupsBusy = errors.New("too many tenant lookups")
+
 // maxUnknown bounds the memory of names known not to exist.
 const maxUnknown = 4096
 
@@ -82,6 +93,9 @@ func newTenants(s *Server) *tenants {
 // get returns the runtime of the tenant named name, building it if it is
 // not loaded. errNoTenant means there is no such tenant (or it is deleted).
 func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
+	if tenant.ValidName(name) != nil {
+		return nil, errNoTenant
+	}
 	now := ts.s.cfg.Now().UnixNano()
 	ts.mu.Lock()
 	if rt, ok := ts.byName[name]; ok {
@@ -99,6 +113,14 @@ func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
 	}
 	b, ok := ts.building[name]
 	if !ok {
+		if sec := now / int64(time.Second); sec != ts.lookupSecond {
+			ts.lookupSecond, ts.lookups = sec, 0
+		}
+		if ts.lookups >= maxLookupsPerSecond {
+			ts.mu.Unlock()
+			return nil, errLookupsBusy
+		}
+		ts.lookups++
 		b = &build{done: make(chan struct{})}
 		ts.building[name] = b
 		ts.mu.Unlock()
@@ -352,7 +374,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			web.WriteError(w, r, nil, web.NotFound("Not found"))
 			return
 		}
-		s.logErr(err, "load tenant")
+		if !errors.Is(err, errLookupsBusy) {
+			s.logErr(err, "load tenant")
+		}
 		web.WriteError(w, r, nil, &web.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
 			Description: "The tenant cannot be loaded now; try again"})
 		return

@@ -345,6 +345,14 @@ func TestTenantsAttacker(t *testing.T) {
 	if status, body := raw("/t/globex/oauth2/token", h, form+"&tenant=acme"); status != 401 {
 		t.Fatalf("acme's client at globex with decoys: %d %s", status, body)
 	}
+	// A flood of made-up tenant names is answered (404, or 503 once the
+	// database reads of unknown names are spent), and acme keeps serving.
+	for i := range 300 {
+		r := ts.form("/t/made-up-"+strconv.Itoa(i)+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", secA)
+		if r.Status != 404 && r.Status != 503 {
+			t.Fatalf("made-up tenant: %d %s", r.Status, r.Body)
+		}
+	}
 	tok := ts.tenantToken(a, "svc", secA)
 	// A token's iss names acme: presenting it to globex's API does not
 	// switch tenants, whatever else it says.
