@@ -41,7 +41,7 @@ run . -race -count="$FLAKY_COUNT" -timeout 60m -run '^TestRedisRecovers$' ./inte
 run . -race -count="$FLAKY_COUNT" -timeout 60m -run '^TestRunLoadLatencies$' ./internal/bench
 # End-to-end servers cost seconds each: fewer rounds.
 run . -race -count="$SERVER_FLAKY_COUNT" -timeout 300m \
-	-run '^(TestOriginalBugs|TestChecklistTokens|TestChecklistRBAC|TestDrainDelayKeepsServingWhileNotReady|TestSIGTERMDrains|TestPostgresOutage|TestHARollingRestart|TestRevocationFeedHTTP)$' ./internal/server
+	-run '^(TestOriginalBugs|TestChecklistTokens|TestChecklistRBAC|TestDrainOrder|TestDrain|TestSIGTERMDrains|TestPostgresOutage|TestHARollingRestart|TestRevocationFeedHTTP)$' ./internal/server
 
 # Then every suite, REPEAT times each.
 for m in $MODULES; do
