@@ -57,9 +57,6 @@ func newOps(ctx context.Context, s *Server) (*ops, error) {
 	return o, nil
 }
 
-// limiter returns the rate limiter for the protocol, or nil for none.
-func (o *ops) limiter() oauth.Limiter { return o.limit }
-
 // observer returns the protocol's metric hooks.
 func (o *ops) observer() oauth.Observer { return o.metrics.observer() }
 

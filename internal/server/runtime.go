@@ -56,11 +56,10 @@ type runtime struct {
 
 	// Set for tenants other than the default, whose background work the
 	// runtime runs itself (the default tenant's is Server.Run's).
-	stop     context.CancelFunc
-	done     sync.WaitGroup
-	used     atomic.Int64 // unix nanoseconds of the last request
-	record   atomic.Pointer[store.Tenant]
-	serveErr error
+	stop   context.CancelFunc
+	done   sync.WaitGroup
+	used   atomic.Int64 // unix nanoseconds of the last request
+	record atomic.Pointer[store.Tenant]
 }
 
 // secretLabel is the label under which a per-tenant secret is derived from

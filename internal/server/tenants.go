@@ -308,13 +308,6 @@ func (ts *tenants) closeAll() {
 	ts.fan.close()
 }
 
-// count returns how many runtimes are loaded.
-func (ts *tenants) count() int {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	return len(ts.byName)
-}
-
 // setRecord keeps the tenant's record, and refuses the tokens it issued
 // before TokensValidAfter (set when it was disabled).
 func (rt *runtime) setRecord(t store.Tenant) {
