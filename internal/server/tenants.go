@@ -46,7 +46,7 @@ type tenants struct {
 	life context.Context
 	end  context.CancelFunc
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	byName   map[string]*runtime
 	building map[string]*build
 	unknown  map[string]int64         // name -> unix nanos until which it is known not to exist
@@ -97,6 +97,14 @@ func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
 		return nil, errNoTenant
 	}
 	now := ts.s.cfg.Now().UnixNano()
+	// Every request of a loaded tenant takes only the read lock.
+	ts.mu.RLock()
+	rt, ok := ts.byName[name]
+	ts.mu.RUnlock()
+	if ok {
+		rt.used.Store(now)
+		return rt, nil
+	}
 	ts.mu.Lock()
 	if rt, ok := ts.byName[name]; ok {
 		ts.mu.Unlock()
