@@ -23,9 +23,9 @@ const (
 // Authenticate checks a login (username or email, case-insensitive) and
 // password from source address ip, applying lockout. It fails with a
 // *web.Error: 401 invalid_grant for an unknown user or a wrong password
-// (the same answer, after the same Argon2id work), and only after a
-// correct password 403 account_disabled or 423 account_locked with
-// locked_until. Every attempt is audited; the password never is, and what
+// (the same answer, after the same Argon2id work), 403 account_disabled
+// only after a correct password, and 423 account_locked with locked_until
+// while the source is locked, whatever the password (it is not checked). Every attempt is audited; the password never is, and what
 // was typed as the login only when it names a user (as the user's id).
 //
 // Lockout is kept per user and source (an IPv4 address, or the /64 of an
@@ -34,8 +34,8 @@ const (
 // from one source lock that source out for LockoutDuration. Across
 // sources a slower limit still stops guessing from many addresses:
 // MaxUserLoginAttempts failures from all sources within LockoutDuration
-// lock the user out from every source for LockoutDuration. Wrong passwords
-// during a lock are not counted (so do not extend it); the first wrong
+// lock the user out from every source for LockoutDuration. Attempts during
+// a lock are refused unchecked and not counted (so do not extend it); the first wrong
 // password after a lock ended starts a new count; a successful login
 // clears its own source only. A lock refuses new logins only: sessions and
 // tokens already issued keep working.
@@ -59,17 +59,20 @@ func (s *Service) Authenticate(ctx context.Context, login, password, ip, userAge
 	}
 	m.ActorID, m.ActorType = u.ID, "user"
 	source := SourceKey(ip)
-	if !s.verify(ctx, password, u.PasswordHash) {
-		return nil, s.failedPassword(ctx, m, &u, source)
-	}
 	now := s.cfg.Now()
-	if !u.Active {
-		s.record(ctx, m, "login.failure", outcomeDenied, u.ID, map[string]any{"reason": "account_disabled"})
-		return nil, errDisabled()
-	}
+	// A locked source is refused before the password is checked: were the
+	// right password answered otherwise than a wrong one, guessing would
+	// go on through the lock.
 	if until := lockedFor(u.LoginSources, source, now); until != nil {
 		s.record(ctx, m, "login.failure", outcomeDenied, u.ID, map[string]any{"reason": "account_locked", "source": source})
 		return nil, errLocked(*until)
+	}
+	if !s.verify(ctx, password, u.PasswordHash) {
+		return nil, s.failedPassword(ctx, m, &u, source)
+	}
+	if !u.Active {
+		s.record(ctx, m, "login.failure", outcomeDenied, u.ID, map[string]any{"reason": "account_disabled"})
+		return nil, errDisabled()
 	}
 	u, err = s.cfg.Store.UpdateUser(ctx, u.ID, func(x store.User) (store.User, error) {
 		// Only this source's count is cleared: a lock of another source

@@ -50,9 +50,10 @@ func code(err error) string {
 	return err.Error()
 }
 
-// TestLockoutLifecycle: five failures lock; wrong passwords during the
-// lock do not extend it; the correct one gets 423 only; after the lock the
-// count restarts, and a success resets it.
+// TestLockoutLifecycle: five failures lock; during the lock every attempt
+// gets 423 without its password being checked (so the answer tells nothing
+// of it) and does not extend the lock; after the lock the count restarts,
+// and a success resets it.
 func TestLockoutLifecycle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	s := newService(t, &now)
@@ -73,8 +74,8 @@ func TestLockoutLifecycle(t *testing.T) {
 		{"bad", 0, wire.ErrInvalidGrant},
 		{"bad", 0, wire.ErrInvalidGrant}, // locks until 12:15
 		{pw, 10 * time.Minute, wire.ErrAccountLocked},
-		{"bad", 0, wire.ErrInvalidGrant}, // does not extend
-		{pw, 6 * time.Minute, "ok"},      // 12:16: the lock has ended
+		{"bad", 0, wire.ErrAccountLocked}, // unchecked, and does not extend
+		{pw, 6 * time.Minute, "ok"},       // 12:16: the lock has ended
 		{"bad", 0, wire.ErrInvalidGrant},
 		{pw, 0, "ok"},
 	}
