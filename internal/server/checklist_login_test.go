@@ -11,10 +11,13 @@ import (
 )
 
 // peopleServer is a test server whose per-IP failure budget does not get
-// in the way of lockout tests (the limiter has its own tests).
+// in the way of lockout tests (the limiter has its own tests), and whose
+// write timeout outlasts Argon2id on a machine busy with other tests (a
+// login past the timeout would read as a closed connection).
 func peopleServer(t *testing.T, mutate func(*server.Config)) *testServer {
 	return newTestServer(t, func(c *server.Config) {
 		c.AuthFailuresPerMin = 10000
+		c.WriteTimeout = time.Minute
 		if mutate != nil {
 			mutate(c)
 		}
