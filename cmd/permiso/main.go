@@ -39,13 +39,22 @@ func commands(stdin io.Reader) []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts a graceful stop (serve drains); a second one
+	// ends the process at once. Both are read from one channel, so the
+	// second cannot slip in before the default action is restored, as it
+	// could with signal.NotifyContext and a later stop().
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		// The first signal starts a graceful stop (serve drains); giving the
-		// signals back their default action makes a second one end the
-		// process at once.
-		<-ctx.Done()
-		stop()
+		<-sigs
+		cancel()
+		sig := <-sigs
+		code := 130 // 128 + SIGINT, as a shell reports it
+		if sig == syscall.SIGTERM {
+			code = 143
+		}
+		os.Exit(code)
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
