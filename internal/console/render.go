@@ -24,6 +24,7 @@ var pageInfo = map[string]struct{ title, nav string }{
 	"roles":     {"Roles and scopes", "roles"},
 	"sessions":  {"Sessions", "sessions"},
 	"keys":      {"Signing keys", "keys"},
+	"tenants":   {"Tenants", "tenants"},
 	"audit":     {"Audit log", "audit"},
 	"problem":   {"Problem", ""},
 	"signedout": {"Signed out", ""},
@@ -40,7 +41,12 @@ var navItems = []struct{ Key, Label, Href, Scope string }{
 	{"sessions", "Sessions", Path + "/sessions", "admin:sessions"},
 	{"keys", "Signing keys", Path + "/keys", "admin:system"},
 	{"audit", "Audit log", Path + "/audit", "admin:audit"},
+	{"tenants", "Tenants", Path + "/tenants", scopeTenants},
 }
+
+// scopeTenants is the operators' scope: the Tenants entry is shown only to
+// those who hold it (it exists only in the default tenant).
+const scopeTenants = "admin:tenants"
 
 // view is what every template receives.
 type view struct {
@@ -150,12 +156,15 @@ func parsePages() (map[string]*template.Template, error) {
 // first, so a template error becomes a clean 500 instead of half a page.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, sess *session, data any) {
 	info := pageInfo[name]
-	v := view{Title: info.title, Nav: info.nav, NavItems: navItems, Data: data}
+	v := view{Title: info.title, Nav: info.nav, NavItems: navItems[:len(navItems)-1], Data: data}
 	if p, ok := data.(problem); ok {
 		v.Title = p.Title
 	}
 	if sess != nil {
 		v.User, v.Scopes, v.CSRF, v.Flash = sess.username, sess.scopes, sess.csrf, sess.takeFlash()
+		if slices.Contains(sess.scopes, scopeTenants) {
+			v.NavItems = navItems
+		}
 	}
 	var buf bytes.Buffer
 	if err := c.pages[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {

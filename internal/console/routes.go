@@ -63,6 +63,11 @@ func (c *Console) routes() {
 	m.Handle("POST "+Path+"/sessions/cleanup", c.action(c.sessionsCleanup))
 	m.Handle("POST "+Path+"/sessions/{id}/end", c.action(c.sessionEnd))
 
+	m.Handle("GET "+Path+"/tenants", c.page(c.tenantsPage))
+	m.Handle("POST "+Path+"/tenants", c.action(c.tenantCreate))
+	m.Handle("POST "+Path+"/tenants/{name}/status", c.action(c.tenantStatus))
+	m.Handle("POST "+Path+"/tenants/{name}/delete", c.action(c.tenantDelete))
+	m.Handle("POST "+Path+"/tenants/{name}/administrators", c.action(c.tenantAddAdmin))
 	m.Handle("GET "+Path+"/keys", c.page(c.keysPage))
 	m.Handle("POST "+Path+"/keys/rotate", c.action(c.keyRotate))
 

@@ -46,6 +46,9 @@ type flash struct {
 	Message string
 	Secret  string // a newly issued client secret, shown once
 	Client  string // the client the secret belongs to
+	// Label, when set, names Secret instead (a tenant administrator's
+	// setup token).
+	Label string
 }
 
 // pending is a sign-in in progress: the PKCE verifier and where to return.

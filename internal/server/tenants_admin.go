@@ -10,6 +10,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/account"
 	"github.com/permiso-auth/permiso/internal/api"
 	"github.com/permiso-auth/permiso/internal/apitype"
+	"github.com/permiso-auth/permiso/internal/console"
 	"github.com/permiso-auth/permiso/internal/rbac"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/tenant"
@@ -234,11 +235,15 @@ func seedOperatorScope(ctx context.Context, st store.Store) error {
 			return fmt.Errorf("seed scope %s: %w", api.ScopeTenants, err)
 		}
 	}
-	if _, err := st.UpdateClient(ctx, BootstrapClientID, func(c store.Client) (store.Client, error) {
-		c.ScopeIDs = append(c.ScopeIDs, sc.ID)
-		return c, nil
-	}); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("seed scope %s: %w", api.ScopeTenants, err)
+	// The console's client holds every scope, so that a signed-in
+	// operator's token carries this one too.
+	for _, id := range []string{BootstrapClientID, console.ClientID} {
+		if _, err := st.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
+			c.ScopeIDs = append(c.ScopeIDs, sc.ID)
+			return c, nil
+		}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("seed scope %s: %w", api.ScopeTenants, err)
+		}
 	}
 	return nil
 }

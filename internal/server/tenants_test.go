@@ -573,3 +573,53 @@ func TestTenantsConsole(t *testing.T) {
 		t.Fatalf("unknown user signed in to globex: %s", r.Header.Get("Location"))
 	}
 }
+
+// TestTenantsConsolePage: an operator (an admin user of the default
+// tenant) creates a tenant in the console's Tenants page, adds its first
+// administrator and reads the setup token there once; a tenant's own
+// console has no such page.
+func TestTenantsConsolePage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createUser("ops", "admin")
+	b := consoleSignIn(t, ts, "ops")
+	page := b.get(ts.URL + "/admin/tenants")
+	if page.Status != 200 || page.Form.Get("csrf") == "" || !strings.Contains(page.Body, `href="/admin/tenants"`) {
+		t.Fatalf("tenants page: %d %.300s", page.Status, page.Body)
+	}
+	csrf := page.Form.Get("csrf")
+	res := b.post(ts.URL+"/admin/tenants", url.Values{"csrf": {csrf}, "name": {"acme"}, "display_name": {"Acme Corp"}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("create: %d %.300s", res.Status, res.Body)
+	}
+	list := b.get(ts.URL + res.Header.Get("Location"))
+	if !strings.Contains(list.Body, "Acme Corp") || !strings.Contains(list.Body, ts.URL+"/t/acme") {
+		t.Fatalf("the new tenant is not listed: %.500s", list.Body)
+	}
+	res = b.post(ts.URL+"/admin/tenants/acme/administrators", url.Values{"csrf": {csrf}, "username": {"alice"}, "email": {"alice@acme.example"}})
+	shown := b.get(ts.URL + res.Header.Get("Location"))
+	i := strings.Index(shown.Body, `value="pmu_`)
+	if res.Status != http.StatusSeeOther || i < 0 {
+		t.Fatalf("setup token not shown: %d %.800s", res.Status, shown.Body)
+	}
+	tok := shown.Body[i+len(`value="`):]
+	tok = tok[:strings.IndexByte(tok, '"')]
+	if r := ts.jsonReq("POST", "/t/acme/api/v1/users/password-reset/confirm", "", map[string]any{"token": tok, "new_password": goodPassword}); r.Status >= 300 {
+		t.Fatalf("setup with the console's token: %d %s", r.Status, r.Body)
+	}
+	if again := b.get(ts.URL + "/admin/tenants"); strings.Contains(again.Body, tok) {
+		t.Fatal("the setup token is shown twice")
+	}
+	// Disable from the console: acme refuses its API.
+	if res := b.post(ts.URL+"/admin/tenants/acme/status", url.Values{"csrf": {csrf}, "active": {"0"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("disable: %d", res.Status)
+	}
+	if r := ts.form("/t/acme/api/v1/auth/token", url.Values{"username": {"alice"}, "password": {goodPassword}}, "", ""); r.Status != 403 {
+		t.Fatalf("login at a disabled tenant: %d %s", r.Status, r.Body)
+	}
+	// A user without admin:tenants has no Tenants entry and is refused.
+	ts.createUser("plain", "user")
+	p := consoleSignIn(t, ts, "plain")
+	if r := p.get(ts.URL + "/admin/tenants"); r.Status == 200 || strings.Contains(r.Body, `href="/admin/tenants"`) {
+		t.Fatalf("tenants page without admin:tenants: %d", r.Status)
+	}
+}
