@@ -51,15 +51,18 @@ type tenants struct {
 	building map[string]*build
 	unknown  map[string]int64         // name -> unix nanos until which it is known not to exist
 	gone     map[string]*store.Tenant // tombstones among the unknown names
-	// lookups bounds the database reads of names not loaded, per second:
-	// a flood of made-up tenant names is answered 404 from memory.
-	lookupSecond int64
-	lookups      int
+	// misses counts, per second, the names read from the database that
+	// named no tenant: past maxMissesPerSecond, names not loaded are not
+	// read until the next second, so a flood of made-up tenant names does
+	// not become a flood of database reads (loading real tenants, however
+	// many, is not slowed).
+	missSecond int64
+	misses     int
 }
 
-// maxLookupsPerSecond bounds the database reads of tenant names that are
-// not loaded.
-const maxLookupsPerSecond = 50
+// maxMissesPerSecond bounds the database reads of names that name no
+// tenant.
+const maxMissesPerSecond = 50
 
 type build struct {
 	done chan struct{}
@@ -77,7 +80,8 @@ type deletedError struct{ t *store.Tenant }
 func (e *deletedError) Error() string { return "tenant deleted" }
 func (e *deletedError) Unwrap() error { return errNoTenant }
 
-// errLookupsBusy: too many names not loaded were asked for this second.
+// errLookupsBusy: too many names that name no tenant were asked for this
+// second.
 var errLookupsBusy = errors.New("too many tenant lookups")
 
 // maxUnknown bounds the memory of names known not to exist.
@@ -121,14 +125,14 @@ func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
 	}
 	b, ok := ts.building[name]
 	if !ok {
-		if sec := now / int64(time.Second); sec != ts.lookupSecond {
-			ts.lookupSecond, ts.lookups = sec, 0
+		sec := now / int64(time.Second)
+		if sec != ts.missSecond {
+			ts.missSecond, ts.misses = sec, 0
 		}
-		if ts.lookups >= maxLookupsPerSecond {
+		if ts.misses >= maxMissesPerSecond {
 			ts.mu.Unlock()
 			return nil, errLookupsBusy
 		}
-		ts.lookups++
 		b = &build{done: make(chan struct{})}
 		ts.building[name] = b
 		ts.mu.Unlock()
@@ -148,6 +152,9 @@ func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
 				clear(ts.gone)
 			}
 			ts.unknown[name] = now + int64(5*time.Second)
+			if sec == ts.missSecond {
+				ts.misses++
+			}
 			var d *deletedError
 			if errors.As(b.err, &d) {
 				ts.gone[name] = d.t
