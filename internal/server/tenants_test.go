@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/server"
 	"github.com/permiso-auth/permiso/sdk/guard"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -622,4 +623,38 @@ func TestTenantsConsolePage(t *testing.T) {
 	if r := p.get(ts.URL + "/admin/tenants"); r.Status == 200 || strings.Contains(r.Body, `href="/admin/tenants"`) {
 		t.Fatalf("tenants page without admin:tenants: %d", r.Status)
 	}
+}
+
+// TestTenantsOwnKeysAndLimits: a tenant rotates its own keys only, and its
+// clients' failed authentications throttle none of another tenant's.
+func TestTenantsOwnKeysAndLimits(t *testing.T) {
+	ts := newTestServer(t, func(c *server.Config) { c.AuthFailuresPerMin = 5 })
+	a, b := ts.newTenant("acme"), ts.newTenant("globex")
+	ts.tenantClient(a, "svc", nil)
+	secB := ts.tenantClient(b, "svc", nil)
+	keys := func(tn tenantAdm) int {
+		r := ts.do("GET", tn.Path+"/.well-known/jwks.json", nil, nil)
+		ks, _ := r.JSON["keys"].([]any)
+		return len(ks)
+	}
+	before := keys(b)
+	if r := ts.jsonReq("POST", a.Path+"/api/v1/admin/keys/rotate", a.Admin, map[string]any{}); r.Status != 201 {
+		t.Fatalf("rotate at acme: %d %s", r.Status, r.Body)
+	}
+	if keys(a) != 2 || keys(b) != before {
+		t.Fatalf("after acme's rotation: acme %d keys, globex %d (was %d)", keys(a), keys(b), before)
+	}
+	// acme's svc is throttled after its failures; globex's svc is not.
+	for range 8 {
+		ts.form(a.Path+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", "wrong")
+	}
+	// (A correct server-generated secret still passes a spent budget.)
+	if r := ts.form(a.Path+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", "wrong"); r.Status != 429 {
+		t.Fatalf("acme's svc after its failures: %d %s", r.Status, r.Body)
+	}
+	// Same client_id, same address, another tenant: a budget of its own.
+	if r := ts.form(b.Path+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", "wrong"); r.Status != 401 {
+		t.Fatalf("globex's svc throttled by acme's failures: %d %s", r.Status, r.Body)
+	}
+	ts.tenantToken(b, "svc", secB)
 }
