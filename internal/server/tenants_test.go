@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/permiso-auth/permiso/internal/jwttest"
 	"github.com/permiso-auth/permiso/internal/server"
 	"github.com/permiso-auth/permiso/sdk/guard"
 	"github.com/permiso-auth/permiso/sdk/wire"
@@ -657,4 +658,38 @@ func TestTenantsOwnKeysAndLimits(t *testing.T) {
 		t.Fatalf("globex's svc throttled by acme's failures: %d %s", r.Status, r.Body)
 	}
 	ts.tenantToken(b, "svc", secB)
+}
+
+// TestTenantsTrustAudience: two tenants trust the same Kubernetes
+// cluster; a trust's expected audience defaults to its tenant's issuer, so
+// a projected token made for acme authenticates in acme only.
+func TestTenantsTrustAudience(t *testing.T) {
+	ts := newTestServer(t, allowLoopback)
+	k8s := jwttest.NewKubernetesIssuer(t)
+	a, b := ts.newTenant("acme"), ts.newTenant("globex")
+	for _, tn := range []tenantAdm{a, b} {
+		for _, step := range []struct {
+			path string
+			body map[string]any
+		}{
+			{"/api/v1/trusts", map[string]any{"name": "cluster", "issuer": k8s.URL, "key_source": "oidc", "max_token_age": 3600}},
+			{"/api/v1/service-clients", map[string]any{"name": "bot", "client_id": "bot", "token_endpoint_auth_method": "federated_jwt", "scope_ids": []string{"read:profile"}}},
+			{"/api/v1/trusts/cluster/bindings", map[string]any{"client_id": "bot", "subject": "system:serviceaccount:apps:bot"}},
+		} {
+			if r := ts.jsonReq("POST", tn.Path+step.path, tn.Admin, step.body); r.Status != 201 {
+				t.Fatalf("%s %s: %d %s", tn.Name, step.path, r.Status, r.Body)
+			}
+		}
+	}
+	tok := k8s.ServiceAccountToken(t, "apps", "bot", []string{a.Issuer}, time.Hour, time.Now())
+	assert := func(tn tenantAdm) *response {
+		return ts.form(tn.Path+"/oauth2/token", url.Values{"grant_type": {"client_credentials"},
+			"client_assertion_type": {wire.AssertionTypeJWTBearer}, "client_assertion": {tok}}, "", "")
+	}
+	if r := assert(a); r.Status != 200 || claimsOfToken(t, r.str("access_token")).Issuer != a.Issuer {
+		t.Fatalf("acme: %d %s", r.Status, r.Body)
+	}
+	if r := assert(b); r.Status != 401 {
+		t.Fatalf("acme's projected token at globex: %d %s", r.Status, r.Body)
+	}
 }
