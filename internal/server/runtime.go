@@ -141,7 +141,7 @@ func (s *Server) newRuntime(ctx context.Context, info tenant.Info, st store.Stor
 	auditCfg := audit.Config{Store: st, Logger: log.With("component", "audit"), Now: cfg.Now}
 	if !info.Default() {
 		// A thousand tenants must not each hold the default's queue.
-		auditCfg.QueueSize = 128
+		auditCfg.QueueSize, auditCfg.BatchSize = 64, 64
 	}
 	rt.audit = audit.NewSink(auditCfg)
 	rt.usage = oauth.NewUsage(st, rt.audit, log, cfg.Now)
@@ -233,7 +233,18 @@ func (s *Server) newRuntime(ctx context.Context, info tenant.Info, st store.Stor
 	// mounted on the default tenant's mux by init.
 	rt.mux = http.NewServeMux()
 	rt.provider.Mount(rt.mux)
-	a.Mount(rt.mux)
+	if info.Default() {
+		a.Mount(rt.mux)
+	} else {
+		// The API's routes are most of a runtime's memory, and most
+		// tenants' token clients never call it: mount them on first use.
+		rt.mux.Handle("/api/", &lazyHandler{build: func(context.Context) (http.Handler, error) {
+			m := http.NewServeMux()
+			a.Mount(m)
+			m.Handle("/", web.NotFoundHandler(m))
+			return m, nil
+		}})
+	}
 	authz.Mount(rt.mux)
 	var adminConsole http.Handler
 	if info.Default() {
