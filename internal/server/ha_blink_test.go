@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -183,9 +184,9 @@ func TestHARevokedStaysRevokedDuringResync(t *testing.T) {
 // TestHAOutageServesKnownClients: PostgreSQL stops; with the replicas'
 // clock moved past twice the cache lifetime, token requests of known
 // clients keep succeeding and readiness says the database is down; writes
-// fail with 503. A client disabled in the database the moment it returns,
-// which no notification announces, is refused once the replicas reconnect
-// and revalidate what they hold.
+// fail with 503. A client disabled in the database while no replica can
+// reach it, which no notification announces, is refused once the replicas
+// reconnect and revalidate what they hold.
 func TestHAOutageServesKnownClients(t *testing.T) {
 	pg := newOwnPostgres(t)
 	migrateAndSeed(t, pg.DSN, 0)
@@ -246,12 +247,15 @@ func TestHAOutageServesKnownClients(t *testing.T) {
 			writes+1, written, occurrences, limit)
 	}
 
+	// The client is disabled in the database directly while neither
+	// replica can reach it (PostgreSQL runs on another port for the
+	// change): no replica is notified, so A can only learn it by
+	// revalidating what it holds once it reconnects.
+	port := pg.port
+	pg.port = strconv.Itoa(freePort(t))
 	pg.start()
-	// The client is disabled in the database directly, the moment it is
-	// back: no replica is notified, so A can only learn it by revalidating
-	// what it holds once it reconnects.
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.DSN)
+	conn, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:"+pg.port+"/postgres?sslmode=disable")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +263,9 @@ func TestHAOutageServesKnownClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
+	pg.stop()
+	pg.port = port
+	pg.start()
 	took := waitUntil(t, 20*time.Second, "A refuses the client disabled during its outage", func() bool {
 		return tokenStatus(a, gone, goneSecret) == 401
 	})
