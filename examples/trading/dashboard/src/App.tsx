@@ -6,7 +6,7 @@ import { Dashboard } from "./Dashboard";
 import { Notice } from "./Notice";
 import type { Tokens } from "./tokenStore";
 
-type Phase = "starting" | "signed-out" | "signed-in" | "bye";
+type Phase = "starting" | "signed-out" | "signed-in" | "signing-out" | "bye";
 
 /** App signs the user in (or finishes a sign-in) and shows the dashboard. */
 export function App({ cfg, auth }: { cfg: Config; auth: Auth }) {
@@ -42,6 +42,9 @@ export function App({ cfg, auth }: { cfg: Config; auth: Auth }) {
   const api = useMemo(() => new Mt5Client(cfg.mt5_api_url, auth), [cfg, auth]);
 
   const signOut = async () => {
+    // Not "signed-out" while the tokens are being revoked: the page offers
+    // no sign-in until the sign-out has finished.
+    setPhase("signing-out");
     await auth.signOut();
     setPhase("bye");
   };
@@ -60,6 +63,7 @@ export function App({ cfg, auth }: { cfg: Config; auth: Auth }) {
       </header>
       <main id="main" tabIndex={-1}>
         {phase === "starting" && <p>Loading…</p>}
+        {phase === "signing-out" && <p>Signing out…</p>}
         {(phase === "signed-out" || phase === "bye") && (
           <section className="card signin">
             <h1>{phase === "bye" ? "You are signed out" : "Sign in to trade"}</h1>

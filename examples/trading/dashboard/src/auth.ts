@@ -1,9 +1,9 @@
 // Sign-in through Permiso's login page: the authorization-code flow with
 // PKCE for a public client (no secret exists), refresh with the rotating
-// refresh token, and sign-out by logout plus revocation. Every token is
-// bound to the tab's DPoP key (see dpop.ts): the code by dpop_jkt, the
-// access and refresh tokens by a proof on every token request, and every
-// API call carries a fresh proof.
+// refresh token, and sign-out by revoking the refresh token, which ends
+// the Permiso session. Every token is bound to the tab's DPoP key (see
+// dpop.ts): the code by dpop_jkt, the access and refresh tokens by a proof
+// on every token request, and every API call carries a fresh proof.
 import type { TokenSource } from "./api";
 import type { Config } from "./config";
 import { DPoP, generateKeyPair, IndexedDBKeyStore, MemoryKeyStore, type KeyStore } from "./dpop";
@@ -38,6 +38,7 @@ export class Auth implements TokenSource {
   private refreshing: Promise<Tokens> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private dpop: DPoP | null = null;
+  private signingOut: Promise<void> | null = null;
 
   constructor(
     private cfg: Config,
@@ -64,6 +65,7 @@ export class Auth implements TokenSource {
 
   /** signIn sends the browser to Permiso's authorization endpoint. */
   async signIn(): Promise<void> {
+    await this.signingOut;
     // A new key for every sign-in; the code is bound to it (RFC 9449 §10).
     const pair = await generateKeyPair();
     await this.keys.save(pair);
@@ -198,29 +200,34 @@ export class Auth implements TokenSource {
     return fresh && res.status === 401 && /error="?use_dpop_nonce/.test(res.headers.get("WWW-Authenticate") ?? "");
   }
 
-  /** signOut ends the Permiso session, revokes the refresh token and forgets the key. */
-  async signOut(): Promise<void> {
+  /**
+   * signOut revokes the tokens and forgets the key. Revoking the refresh
+   * token ends the Permiso session it belongs to (docs/delegation.md); the
+   * access token is for mt5-api, so Permiso's own API (its logout
+   * included) refuses it. Whatever resolves first, the next sign-in waits
+   * for this one: its key must not be deleted by an earlier sign-out.
+   */
+  signOut(): Promise<void> {
+    this.signingOut ??= this.endSession().finally(() => {
+      this.signingOut = null;
+    });
+    return this.signingOut;
+  }
+
+  private async endSession(): Promise<void> {
     clearTimeout(this.timer);
     const t = this.store.get();
     this.store.clear();
-    if (!t) {
-      await this.forgetKey();
-      return;
+    if (t) {
+      // Without a refresh token there is no session to end: the access
+      // token itself is revoked.
+      const [token, hint] = t.refreshToken ? [t.refreshToken, "refresh_token"] : [t.accessToken, "access_token"];
+      await fetch(`${this.cfg.issuer}/oauth2/revoke`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token, token_type_hint: hint, client_id: this.cfg.client_id }),
+      }).catch(() => undefined);
     }
-    const logout = `${this.cfg.issuer}/api/v1/auth/logout`;
-    const calls: Promise<unknown>[] = [
-      this.authorization("POST", logout, t).then((headers) => fetch(logout, { method: "POST", headers })),
-    ];
-    if (t.refreshToken) {
-      calls.push(
-        fetch(`${this.cfg.issuer}/oauth2/revoke`, {
-          method: "POST",
-          headers: { "Content-Type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ token: t.refreshToken, token_type_hint: "refresh_token", client_id: this.cfg.client_id }),
-        }),
-      );
-    }
-    await Promise.allSettled(calls);
     await this.forgetKey();
   }
 

@@ -133,3 +133,34 @@ describe("sign-in with DPoP", () => {
     expect(await keys.load()).toBeNull();
   });
 });
+
+describe("sign-out", () => {
+  it("revokes the refresh token (ending the session) and never deletes the key of a sign-in that follows it", async () => {
+    const keys = new MemoryKeyStore();
+    const store = new TokenStore();
+    const loc = { origin: "http://dash.test", assign: vi.fn() } as unknown as Location & { assign: ReturnType<typeof vi.fn> };
+    const auth = new Auth(cfg, store, loc, keys);
+    await auth.signIn();
+    store.set({ accessToken: "at", tokenType: "DPoP", refreshToken: "pmr_refresh", expiresAt: Date.now() + 60_000, scopes: [] });
+
+    let answer!: (r: Response) => void;
+    const fetchMock = vi.fn(() => new Promise<Response>((resolve) => (answer = resolve)));
+    vi.stubGlobal("fetch", fetchMock);
+    const out = auth.signOut();
+    // The user signs in again before Permiso has answered the revocation.
+    const again = auth.signIn();
+    await vi.waitFor(() => expect(fetchMock).toHaveBeenCalledTimes(1));
+    answer(new Response(null, { status: 200 }));
+    await Promise.all([out, again]);
+
+    const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe("http://permiso.test/oauth2/revoke");
+    const body = new URLSearchParams(String(init.body));
+    expect(body.get("token")).toBe("pmr_refresh");
+    expect(body.get("client_id")).toBe("trading-dashboard");
+    const pair = await keys.load();
+    expect(pair).not.toBeNull();
+    const jkt = new URL(loc.assign.mock.calls[1][0] as string).searchParams.get("dpop_jkt");
+    expect(await thumbprint(await crypto.subtle.exportKey("jwk", pair!.publicKey))).toBe(jkt);
+  });
+});
