@@ -23,10 +23,15 @@ import (
 // reloadHold is a store hook that holds the first revocation reload that
 // arms it open after its first page.
 type reloadHold struct {
-	mu      sync.Mutex
-	armed   bool
-	reached chan struct{}
-	release chan struct{}
+	mu    sync.Mutex
+	armed bool
+	// maxAfter tells the reload's pages from a sync's: a reload pages from
+	// 0 through the seeded rows, a sync reads from the list's cursor, past
+	// every seeded row. Holding a sync instead would hold the sync lock and
+	// stall every later sync: the test would fail for its own reasons.
+	maxAfter int64
+	reached  chan struct{}
+	release  chan struct{}
 }
 
 type holdingStore struct {
@@ -38,7 +43,7 @@ func (s holdingStore) ListRevocations(ctx context.Context, after int64, now time
 	s.h.mu.Lock()
 	// A reload starts from 0; the sync that follows a notification starts
 	// from the list's cursor. Hold the reload's second page.
-	hold := s.h.armed && after > 0 && limit >= 10_000 && s.h.reached != nil
+	hold := s.h.armed && after > 0 && after <= s.h.maxAfter && limit >= 10_000 && s.h.reached != nil
 	if hold {
 		s.h.armed = false
 	}
@@ -124,7 +129,7 @@ func TestHARevokedStaysRevokedDuringResync(t *testing.T) {
 	waitUntil(t, propagation, "A refuses the token revoked on B", func() bool { return !a.introspectActive(tok, id, secret) })
 
 	hold.mu.Lock()
-	hold.armed, hold.reached, hold.release = true, make(chan struct{}), make(chan struct{})
+	hold.armed, hold.maxAfter, hold.reached, hold.release = true, seeded/2, make(chan struct{}), make(chan struct{})
 	hold.mu.Unlock()
 	released := false
 	defer func() {

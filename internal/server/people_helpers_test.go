@@ -70,21 +70,31 @@ func (ts *testServer) refreshOriginal(token string) *response {
 // returns it as JSON.
 func (ts *testServer) waitEvent(typ, target string) map[string]any {
 	ts.t.Helper()
+	return ts.waitEventWhere(typ, target, func(map[string]any) bool { return true })
+}
+
+// waitEventWhere is waitEvent for the newest event that also satisfies
+// match: a subject with several events of one type picks the one meant.
+func (ts *testServer) waitEventWhere(typ, target string, match func(ev map[string]any) bool) map[string]any {
+	ts.t.Helper()
 	q := url.Values{"type": {typ}, "per_page": {"100"}}
 	if target != "" {
 		q.Set("target", target)
 	}
 	admin := ts.adminToken()
 	var found map[string]any
-	waitUntil(ts.t, 5*time.Second, "audit event "+typ, func() bool {
+	// Audit events are written behind; a loaded machine may take a while.
+	waitUntil(ts.t, 30*time.Second, "audit event "+typ, func() bool {
 		r := ts.jsonReq("GET", "/api/v1/admin/audit/events?"+q.Encode(), admin, nil)
 		var page struct {
 			Events []map[string]any `json:"events"`
 		}
 		json.Unmarshal(r.Body, &page)
-		if len(page.Events) > 0 {
-			found = page.Events[0]
-			return true
+		for _, ev := range page.Events {
+			if match(ev) {
+				found = ev
+				return true
+			}
 		}
 		return false
 	})
