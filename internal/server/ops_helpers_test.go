@@ -43,7 +43,7 @@ func replicaConfig(t *testing.T, dataDir string) server.Config {
 		Environment: "test", Version: "test", SigningAlg: "ES256", MasterKey: testMasterKey,
 		// Argon2id under -race on a loaded machine can outlast seconds: a
 		// write timeout would close the connection (EOF), not test anything.
-		ShutdownTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute,
+		ShutdownTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 2 * time.Minute,
 		IdleTimeout: 30 * time.Second,
 	}
 }
