@@ -43,7 +43,10 @@ func replicaConfig(t *testing.T, dataDir string) server.Config {
 		Environment: "test", Version: "test", SigningAlg: "ES256", MasterKey: testMasterKey,
 		// Argon2id under -race on a loaded machine can outlast seconds: a
 		// write timeout would close the connection (EOF), not test anything.
-		ShutdownTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 2 * time.Minute,
+		// net/http's Shutdown waits up to 5 s for a connection that was
+		// opened but has sent no request yet (a client's spare dial): a 5 s
+		// shutdown timeout raced it.
+		ShutdownTimeout: 15 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 2 * time.Minute,
 		IdleTimeout: 30 * time.Second,
 	}
 }
