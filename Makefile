@@ -2,7 +2,8 @@
 GO ?= go
 MODULES := . sdk sdk/guard/grpcguard sdk/forwardauth/extauthz examples/trading examples/trading/dashboard/e2e
 DASHBOARD := examples/trading/dashboard
-FUZZTIME ?= 5s
+# A count, not a duration: see scripts/fuzz.sh.
+FUZZTIME ?= 20000x
 # staticcheck at a pinned version, built by `go run` (cached after the first).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -41,27 +42,9 @@ test-repeat:
 unit:
 	@for m in $(MODULES); do if [ -f $$m/go.mod ]; then echo "== test $$m"; (cd $$m && $(GO) test -count=1 -timeout 15m ./...) || exit 1; fi; done
 
+# Every fuzz target in the repository (scripts/fuzz.sh finds them by name).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
-	$(GO) test -run '^$$' -fuzz '^FuzzClientAssertion$$' -fuzztime $(FUZZTIME) ./internal/oauth
-	$(GO) test -run '^$$' -fuzz '^FuzzExchangeRequest$$' -fuzztime $(FUZZTIME) ./internal/oauth
-	$(GO) test -run '^$$' -fuzz '^FuzzRedirectURI$$' -fuzztime $(FUZZTIME) ./internal/oauth
-	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/outbound
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseXFCC$$' -fuzztime $(FUZZTIME) ./clientcert
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseEscapedPEM$$' -fuzztime $(FUZZTIME) ./clientcert
-	$(GO) test -run '^$$' -fuzz '^FuzzParseDN$$' -fuzztime $(FUZZTIME) ./internal/mtls
-	$(GO) test -run '^$$' -fuzz '^FuzzParseBundle$$' -fuzztime $(FUZZTIME) ./internal/remotekeys
-	$(GO) test -run '^$$' -fuzz '^FuzzParseSPIFFEID$$' -fuzztime $(FUZZTIME) ./internal/federation
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzCleanPath$$' -fuzztime $(FUZZTIME) ./forwardauth
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./forwardauth
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./jwt
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzClaimsDelegation$$' -fuzztime $(FUZZTIME) ./wire
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzParseJWKS$$' -fuzztime $(FUZZTIME) ./jwt
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./dpop
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzNormalizeURI$$' -fuzztime $(FUZZTIME) ./dpop
-	$(GO) test -run '^$$' -fuzz '^FuzzFeedQuery$$' -fuzztime $(FUZZTIME) ./internal/tokens
-	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./internal/tenant
-	cd sdk && $(GO) test -run '^$$' -fuzz '^FuzzFeedApply$$' -fuzztime $(FUZZTIME) ./guard
+	GO="$(GO)" FUZZTIME="$(FUZZTIME)" scripts/fuzz.sh
 
 # Benchmarks run once each so a broken benchmark fails CI; timings are
 # never asserted.
