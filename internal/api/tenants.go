@@ -126,8 +126,16 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	typ := "tenant.updated"
+	switch {
+	case in.IsActive != nil && !*in.IsActive:
+		typ = "tenant.disabled"
+	case in.IsActive != nil && *in.IsActive:
+		typ = "tenant.enabled"
+	}
 	t, err := a.cfg.Tenants.Update(r.Context(), name, in)
 	if err != nil {
+		a.record(r.Context(), a.event(r, c, typ, audit.Failure, name, map[string]any{"error": errCode(err)}))
 		return err
 	}
 	details := map[string]any{}
@@ -136,13 +144,6 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.DisplayName != nil {
 		details["display_name"] = *in.DisplayName
-	}
-	typ := "tenant.updated"
-	switch {
-	case in.IsActive != nil && !*in.IsActive:
-		typ = "tenant.disabled"
-	case in.IsActive != nil && *in.IsActive:
-		typ = "tenant.enabled"
 	}
 	a.record(r.Context(), a.event(r, c, typ, audit.Success, t.Name, details))
 	web.WriteJSON(w, http.StatusOK, t)
@@ -159,6 +160,7 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.cfg.Tenants.Delete(r.Context(), name); err != nil {
+		a.record(r.Context(), a.event(r, c, "tenant.deleted", audit.Failure, name, map[string]any{"error": errCode(err)}))
 		return err
 	}
 	a.record(r.Context(), a.event(r, c, "tenant.deleted", audit.Success, name, nil))

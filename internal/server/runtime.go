@@ -56,10 +56,16 @@ type runtime struct {
 
 	// Set for tenants other than the default, whose background work the
 	// runtime runs itself (the default tenant's is Server.Run's).
-	stop   context.CancelFunc
-	done   sync.WaitGroup
-	used   atomic.Int64 // unix nanoseconds of the last request
-	record atomic.Pointer[store.Tenant]
+	stop context.CancelFunc
+	done sync.WaitGroup
+	used atomic.Int64 // unix nanoseconds of the last request
+	// inflight counts the requests using the runtime (enter, leave);
+	// closing is set in it when close begins, after which none enters,
+	// and the last to leave then closes idle.
+	inflight  atomic.Int64
+	idle      chan struct{}
+	closeOnce sync.Once
+	record    atomic.Pointer[store.Tenant]
 }
 
 // secretLabel is the label under which a per-tenant secret is derived from
@@ -390,6 +396,7 @@ func (rt *runtime) start(parent context.Context, s *Server) {
 	ctx, cancel := context.WithCancel(parent)
 	bg, stopBG := context.WithCancel(ctx)
 	rt.stop = func() { stopBG(); cancel() }
+	rt.idle = make(chan struct{})
 	auditDone := make(chan struct{})
 	// The audit sink outlives the rest, so their last events are written.
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
@@ -421,11 +428,54 @@ func (rt *runtime) start(parent context.Context, s *Server) {
 	})
 }
 
-// close stops what start started and waits for it: queued audit events
-// and usage counters are written first.
+// closing is the bit of runtime.inflight set once close begins.
+const closing = 1 << 62
+
+// closeWait bounds how long close waits for requests still using the
+// runtime (the server's own timeouts end them well before).
+const closeWait = 5 * time.Minute
+
+// enter counts a request using rt; false if rt is closing, and then the
+// caller loads the tenant again.
+func (rt *runtime) enter() bool {
+	for {
+		n := rt.inflight.Load()
+		if n&closing != 0 {
+			return false
+		}
+		if rt.inflight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// leave ends what enter began.
+func (rt *runtime) leave() {
+	if rt.inflight.Add(-1) == closing {
+		close(rt.idle)
+	}
+}
+
+// busy reports whether a request is using rt.
+func (rt *runtime) busy() bool { return rt.inflight.Load()&^closing != 0 }
+
+// close waits for the requests using rt to end, then stops what start
+// started and waits for it: queued audit events and usage counters are
+// written first.
 func (rt *runtime) close() {
-	if rt.stop != nil {
+	if rt.stop == nil {
+		return
+	}
+	rt.closeOnce.Do(func() {
+		if n := rt.inflight.Or(closing); n != 0 {
+			t := time.NewTimer(closeWait)
+			select {
+			case <-rt.idle:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		rt.stop()
 		rt.done.Wait()
-	}
+	})
 }

@@ -126,8 +126,9 @@ type Config struct {
 	TenantIdle        time.Duration
 
 	Logger *slog.Logger
-	// StoreHook, when set, wraps the default tenant's store before the
-	// components use it; tests use it to hold reads open or fail them.
+	// StoreHook, when set, wraps every tenant's store (the default's and
+	// each other's as it loads) before the components use it; tests use
+	// it to hold reads open or fail them.
 	StoreHook func(store.Store) store.Store
 	// Out receives the bootstrap credentials, printed once on first start.
 	Out io.Writer

@@ -175,6 +175,21 @@ func (ts *tenants) get(ctx context.Context, name string) (*runtime, error) {
 	return b.rt, b.err
 }
 
+// use is get for a caller that works with the runtime: it counts as in
+// use until the caller calls leave, and a runtime evicted meanwhile is
+// closed only after that, so what the request queues (audit events, usage)
+// is written, not dropped with the runtime.
+func (ts *tenants) use(ctx context.Context, name string) (*runtime, error) {
+	for range 3 {
+		rt, err := ts.get(ctx, name)
+		if err != nil || rt.enter() {
+			return rt, err
+		}
+		// Evicted between get and enter: get builds it again.
+	}
+	return nil, errLookupsBusy
+}
+
 // load reads the tenant named name and builds its runtime.
 func (ts *tenants) load(ctx context.Context, name string) (*runtime, error) {
 	if tenant.ValidName(name) != nil {
@@ -196,7 +211,11 @@ func (ts *tenants) load(ctx context.Context, name string) (*runtime, error) {
 // build builds and starts the runtime of t.
 func (ts *tenants) build(ctx context.Context, t store.Tenant) (*runtime, error) {
 	info := tenant.Info{ID: t.ID, Name: t.Name, Issuer: tenant.Issuer(ts.s.cfg.Issuer, t.Name)}
-	rt, err := ts.s.newRuntime(ctx, info, fannedStore{Store: ts.s.db.Tenant(t.ID), fan: ts.fan, id: t.ID})
+	var st store.Store = fannedStore{Store: ts.s.db.Tenant(t.ID), fan: ts.fan, id: t.ID}
+	if ts.s.cfg.StoreHook != nil {
+		st = ts.s.cfg.StoreHook(st)
+	}
+	rt, err := ts.s.newRuntime(ctx, info, st)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
 	}
@@ -262,15 +281,18 @@ func (ts *tenants) evictIdle(now time.Time, idle time.Duration) {
 	ts.mu.Lock()
 	var gone []*runtime
 	for name, rt := range ts.byName {
-		if rt.used.Load() < cut {
+		// A request that has outlasted idle keeps its runtime.
+		if rt.used.Load() < cut && !rt.busy() {
 			delete(ts.byName, name)
 			gone = append(gone, rt)
 		}
 	}
 	ts.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, rt := range gone {
-		rt.close()
+		wg.Go(rt.close)
 	}
+	wg.Wait()
 }
 
 // onChange follows tenant records changed anywhere: a tenant disabled,
@@ -363,7 +385,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.defaultRT.mux.ServeHTTP(w, r)
 		return
 	}
-	run, err := s.tenants.get(r.Context(), rt.Name)
+	run, err := s.tenants.use(r.Context(), rt.Name)
+	if err == nil {
+		defer run.leave()
+	}
 	if err != nil {
 		var d *deletedError
 		if errors.As(err, &d) && r.Method == http.MethodGet {

@@ -143,10 +143,11 @@ func (ta tenantAdmin) Update(ctx context.Context, name string, in apitype.Tenant
 	}
 	if old.Active && !t.Active && t.TokensValidAfter != nil {
 		// Resource servers that follow the feed learn it too.
-		rt, err := ta.s.tenants.get(ctx, t.Name)
+		rt, err := ta.s.tenants.use(ctx, t.Name)
 		if err != nil {
 			return apitype.Tenant{}, web.Unavailable(err)
 		}
+		defer rt.leave()
 		before := *t.TokensValidAfter
 		if err := rt.revoked.RevokeIssuer(ctx, rt.info.Issuer, before, before.Add(max(ta.s.cfg.AccessTokenLifetime, maxTokenLifetime))); err != nil {
 			return apitype.Tenant{}, web.Unavailable(err)
@@ -186,10 +187,11 @@ func (ta tenantAdmin) AddAdmin(ctx context.Context, name string, in apitype.Tena
 	if err != nil {
 		return apitype.TenantAdminSetup{}, err
 	}
-	rt, err := ta.s.tenants.get(ctx, t.Name)
+	rt, err := ta.s.tenants.use(ctx, t.Name)
 	if err != nil {
 		return apitype.TenantAdminSetup{}, web.Unavailable(err)
 	}
+	defer rt.leave()
 	role, err := rt.store.GetRoleByName(ctx, "admin")
 	if err != nil {
 		return apitype.TenantAdminSetup{}, web.Conflict("The tenant has no admin role; its administrators manage it")

@@ -3,6 +3,8 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,11 +12,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/jwttest"
 	"github.com/permiso-auth/permiso/internal/server"
+	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/sdk/guard"
 	"github.com/permiso-auth/permiso/sdk/wire"
 )
@@ -513,6 +517,13 @@ func TestTenantsAdministration(t *testing.T) {
 			t.Fatalf("%s actor: %v", typ, ev["actor_id"])
 		}
 	}
+	// So is every refused change (here, of the default tenant).
+	for _, typ := range []string{"tenant.disabled", "tenant.deleted"} {
+		ev := ts.waitEventWhere(typ, "default", func(ev map[string]any) bool { return ev["outcome"] == "failure" })
+		if ev["actor_id"] != ts.AdminID || !strings.Contains(fmt.Sprint(ev["details"]), "not_found") {
+			t.Fatalf("%s refused: %v", typ, ev)
+		}
+	}
 }
 
 // TestTenantsConsole: a tenant's administrator signs in to the tenant's
@@ -692,4 +703,89 @@ func TestTenantsTrustAudience(t *testing.T) {
 	if r := assert(b); r.Status != 401 {
 		t.Fatalf("acme's projected token at globex: %d %s", r.Status, r.Body)
 	}
+}
+
+// loginHold holds the first GetUserByLogin after arm until release.
+type loginHold struct {
+	mu      sync.Mutex
+	armed   bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (h *loginHold) arm() {
+	h.mu.Lock()
+	h.armed, h.reached, h.release = true, make(chan struct{}), make(chan struct{})
+	h.mu.Unlock()
+}
+
+type loginHoldStore struct {
+	store.Store
+	h *loginHold
+}
+
+func (s loginHoldStore) GetUserByLogin(ctx context.Context, login string) (store.User, error) {
+	s.h.mu.Lock()
+	held := s.h.armed
+	s.h.armed = false
+	reached, release := s.h.reached, s.h.release
+	s.h.mu.Unlock()
+	if held {
+		close(reached)
+		<-release
+	}
+	return s.Store.GetUserByLogin(ctx, login)
+}
+
+// TestTenantsEvictionKeepsAudit: a tenant's runtime evicted while one of
+// its requests is still running is closed only when that request ends, so
+// the audit events it records are written, not dropped with the runtime.
+func TestTenantsEvictionKeepsAudit(t *testing.T) {
+	hold := &loginHold{}
+	ts := newTestServer(t, func(c *server.Config) {
+		c.MaxTenantRuntimes = 1
+		c.StoreHook = func(s store.Store) store.Store { return loginHoldStore{s, hold} }
+	})
+	a := ts.newTenant("acme")
+
+	// acme's login of alice, with a wrong password, waits in the store...
+	hold.arm()
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", ts.URL+a.Path+"/api/v1/auth/token",
+			strings.NewReader(url.Values{"username": {"alice"}, "password": {"wrong-" + goodPassword}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Request-ID", "held-login")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		res.Body.Close()
+		status <- res.StatusCode
+	}()
+	select {
+	case <-hold.reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the login did not reach the store")
+	}
+	// ...while a second tenant loads, which evicts acme's runtime (one at
+	// most)...
+	b := ts.newTenant("beta")
+	if r := ts.jsonReq("GET", b.Path+"/api/v1/users", b.Admin, nil); r.Status != 200 {
+		t.Fatalf("beta: %d %s", r.Status, r.Body)
+	}
+	// ...then finishes, and records its failure.
+	close(hold.release)
+	if s := <-status; s != http.StatusUnauthorized {
+		t.Fatalf("held login: %d", s)
+	}
+	waitUntil(t, 30*time.Second, "acme's audit log holds the held login's failure", func() bool {
+		r := ts.jsonReq("GET", a.Path+"/api/v1/admin/audit/events?type=login.failure&per_page=100", a.Admin, nil)
+		var page struct {
+			Events []map[string]any `json:"events"`
+		}
+		json.Unmarshal(r.Body, &page)
+		return slices.ContainsFunc(page.Events, func(ev map[string]any) bool { return ev["request_id"] == "held-login" })
+	})
 }
