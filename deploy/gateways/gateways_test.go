@@ -5,6 +5,9 @@ package gateways
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +22,7 @@ import (
 	"time"
 
 	"github.com/permiso-auth/permiso/internal/e2etest"
+	"github.com/permiso-auth/permiso/sdk/dpop"
 )
 
 const (
@@ -280,7 +284,8 @@ func checkProxy(t *testing.T, s *stack, proxy string) {
 	})
 	t.Run("no token is 401 with a challenge", func(t *testing.T) {
 		r := send(t, proxy, "GET", "/api/v1/trades")
-		if r.status != 401 || r.seen != nil || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), `Bearer realm="https://mt5.example.com"`) {
+		if r.status != 401 || r.seen != nil || len(r.header.Values("WWW-Authenticate")) != 1 ||
+			!strings.HasPrefix(r.header.Get("WWW-Authenticate"), `Bearer realm="https://mt5.example.com"`) {
 			t.Fatalf("got %d %v %s", r.status, r.header, r.body)
 		}
 	})
@@ -347,6 +352,9 @@ func checkProxy(t *testing.T, s *stack, proxy string) {
 			t.Fatalf("got %d %s", r.status, r.body)
 		}
 	})
+	t.Run("DPoP-bound token with its proof for the URL the client called", func(t *testing.T) {
+		checkDPoP(t, s, proxy)
+	})
 	t.Run("revoked token is refused within the feed's delay", func(t *testing.T) {
 		tok := s.permiso.Token(t, "trading-bot", s.botSecret, mt5, "trade:read")
 		if r := send(t, proxy, "GET", "/api/v1/trades", bearer(tok)...); r.status != 200 {
@@ -357,6 +365,52 @@ func checkProxy(t *testing.T, s *stack, proxy string) {
 			return send(t, proxy, "GET", "/api/v1/trades", bearer(tok)...).status == 401
 		})
 	})
+}
+
+// checkDPoP sends a DPoP-bound token through the proxy, as a client that
+// addressed it as http://api.example.com (send's Host) does: the proof
+// names that URL, and the decision must rebuild it from what the proxy
+// forwards.
+func checkDPoP(t *testing.T, s *stack, proxy string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := dpop.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := s.permiso.DPoPToken(t, signer, "trading-bot", s.botSecret, mt5, "trade:read")
+	proof := func(method, uri string) string {
+		p, err := signer.Proof(method, uri, dpop.ProofOptions{AccessToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const htu = "http://api.example.com/api/v1/trades"
+	r := send(t, proxy, "GET", "/api/v1/trades?limit=5", "Authorization", "DPoP "+tok, "DPoP", proof("GET", htu))
+	if r.status != 200 || r.seen == nil {
+		t.Fatalf("with its proof: %d %v %s", r.status, r.header, r.body)
+	}
+	if got := r.seen.Header["X-Auth-Subject"]; len(got) != 1 || got[0] != "trading-bot" {
+		t.Errorf("upstream saw X-Auth-Subject %q", got)
+	}
+	for _, tc := range []struct {
+		name   string
+		header []string
+	}{
+		{"presented as a bearer token", []string{"Authorization", "Bearer " + tok}},
+		{"without a proof", []string{"Authorization", "DPoP " + tok}},
+		{"a proof for another URL", []string{"Authorization", "DPoP " + tok, "DPoP", proof("GET", "http://api.example.com/api/v1/positions")}},
+		{"a proof for another method", []string{"Authorization", "DPoP " + tok, "DPoP", proof("POST", htu)}},
+		{"a proof for another port", []string{"Authorization", "DPoP " + tok, "DPoP", proof("GET", "http://api.example.com:8443/api/v1/trades")}},
+	} {
+		if r := send(t, proxy, "GET", "/api/v1/trades", tc.header...); r.status != 401 || r.seen != nil ||
+			!strings.Contains(r.header.Get("WWW-Authenticate"), "DPoP") {
+			t.Errorf("%s: got %d %v %s", tc.name, r.status, r.header, r.body)
+		}
+	}
 }
 
 // TestGatewayFeedCredentials runs the gateway against a Permiso whose

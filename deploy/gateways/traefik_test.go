@@ -1,6 +1,9 @@
 package gateways
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/permiso-auth/permiso/sdk/dpop"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -124,6 +128,29 @@ func checkTraefik(t *testing.T, s *stack) {
 			if v, ok := resp.Header[h]; !ok || len(v) != 1 || v[0] != "" {
 				t.Errorf("%s = %q, want present and empty", h, v)
 			}
+		}
+	})
+	t.Run("a DPoP-bound token with its proof passes authRequestHeaders", func(t *testing.T) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := dpop.NewSigner(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := s.permiso.DPoPToken(t, signer, "trading-bot", s.botSecret, mt5, "trade:read")
+		proof, err := signer.Proof("GET", "https://api.example.com/api/v1/trades", dpop.ProofOptions{AccessToken: bound})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := forward("GET", "/api/v1/trades", client("Authorization", "DPoP "+bound, "DPoP", proof))
+		if resp.StatusCode != 200 || resp.Header.Get("X-Auth-Subject") != "trading-bot" {
+			t.Fatalf("got %d %v %s", resp.StatusCode, resp.Header, body)
+		}
+		resp, body = forward("GET", "/api/v1/trades", client("Authorization", "DPoP "+bound))
+		if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "DPoP") {
+			t.Fatalf("without the proof: %d %v %s", resp.StatusCode, resp.Header, body)
 		}
 	})
 	t.Run("refusals carry what Traefik relays to the client", func(t *testing.T) {

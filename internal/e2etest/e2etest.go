@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/permiso-auth/permiso/sdk/dpop"
 )
 
 // Require returns the path of a command the test needs. In CI a missing
@@ -230,6 +232,18 @@ func StartPermiso(t testing.TB, args ...string) *Permiso {
 // default) and scopes, failing the test on an error.
 func (p *Permiso) Token(t testing.TB, id, secret, audience string, scopes ...string) string {
 	t.Helper()
+	return p.token(t, nil, id, secret, audience, scopes)
+}
+
+// DPoPToken is Token for a token bound to signer's key (RFC 9449): the
+// request carries a DPoP proof, again with the server's nonce if it asks.
+func (p *Permiso) DPoPToken(t testing.TB, signer *dpop.Signer, id, secret, audience string, scopes ...string) string {
+	t.Helper()
+	return p.token(t, signer, id, secret, audience, scopes)
+}
+
+func (p *Permiso) token(t testing.TB, signer *dpop.Signer, id, secret, audience string, scopes []string) string {
+	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(scopes) > 0 {
 		form.Set("scope", strings.Join(scopes, " "))
@@ -237,11 +251,32 @@ func (p *Permiso) Token(t testing.TB, id, secret, audience string, scopes ...str
 	if audience != "" {
 		form.Set("audience", audience)
 	}
-	status, body := p.post(t, "/oauth2/token", id, secret, form)
+	var (
+		status int
+		body   []byte
+		nonce  string
+	)
+	for range 2 {
+		h := http.Header{}
+		if signer != nil {
+			proof, err := signer.Proof(http.MethodPost, p.URL+"/oauth2/token", dpop.ProofOptions{Nonce: nonce})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Set(dpop.HeaderProof, proof)
+		}
+		var resp http.Header
+		status, body, resp = p.post(t, "/oauth2/token", id, secret, form, h)
+		if nonce = resp.Get("DPoP-Nonce"); status != http.StatusBadRequest || nonce == "" {
+			break
+		}
+	}
 	var tr struct {
 		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
 	}
-	if status != http.StatusOK || json.Unmarshal(body, &tr) != nil || tr.AccessToken == "" {
+	if status != http.StatusOK || json.Unmarshal(body, &tr) != nil || tr.AccessToken == "" ||
+		(signer != nil) != strings.EqualFold(tr.TokenType, dpop.Scheme) {
 		t.Fatalf("token for %s (aud %q, scopes %v): HTTP %d %s", id, audience, scopes, status, body)
 	}
 	return tr.AccessToken
@@ -250,14 +285,17 @@ func (p *Permiso) Token(t testing.TB, id, secret, audience string, scopes ...str
 // Revoke revokes token (RFC 7009) as the client that holds it.
 func (p *Permiso) Revoke(t testing.TB, id, secret, token string) {
 	t.Helper()
-	if status, body := p.post(t, "/oauth2/revoke", id, secret, url.Values{"token": {token}}); status != http.StatusOK {
+	if status, body, _ := p.post(t, "/oauth2/revoke", id, secret, url.Values{"token": {token}}, nil); status != http.StatusOK {
 		t.Fatalf("revoke: HTTP %d %s", status, body)
 	}
 }
 
-func (p *Permiso) post(t testing.TB, path, id, secret string, form url.Values) (int, []byte) {
+func (p *Permiso) post(t testing.TB, path, id, secret string, form url.Values, h http.Header) (int, []byte, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, p.URL+path, strings.NewReader(form.Encode()))
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	resp, err := http.DefaultClient.Do(req)
@@ -266,7 +304,7 @@ func (p *Permiso) post(t testing.TB, path, id, secret string, form url.Values) (
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b
+	return resp.StatusCode, b, resp.Header
 }
 
 // admin calls the /api/v1 admin API as the bootstrap client.

@@ -69,7 +69,9 @@ type Request struct {
 	// a DPoP proof names (htu).
 	Scheme string
 	// Port is the port the client connected to (X-Forwarded-Port), used
-	// for the target URI when Host names none (nginx's $host never does).
+	// for the target URI when Host names none. A Host without a port
+	// already means the scheme's default, so a proxy should send the
+	// client's Host as it came (nginx: $http_host) rather than a Port.
 	Port string
 	// Authorization is the client's Authorization header: "Bearer <token>"
 	// or "DPoP <token>".
