@@ -85,7 +85,7 @@ type stack struct {
 	botSecret string
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, gatewayArgs ...string) *stack {
 	s := &stack{permiso: e2etest.StartPermiso(t), upstream: newUpstream(t)}
 	s.botSecret = s.permiso.Client(t, "trading-bot", false, []string{mt5, other},
 		"trade:read", "trade:open", "market:data", "account:read")
@@ -98,8 +98,8 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.gateway = e2etest.FreeAddr(t)
-	gw := e2etest.Start(t, "permiso gateway", nil, e2etest.PermisoBinary(t), "gateway", "--addr", s.gateway,
-		"--issuer", s.permiso.URL, "--rules", rules, "--revocation-poll", "1s", "--log-level", "debug")
+	gw := e2etest.Start(t, "permiso gateway", nil, e2etest.PermisoBinary(t), append([]string{"gateway", "--addr", s.gateway,
+		"--issuer", s.permiso.URL, "--rules", rules, "--revocation-poll", "1s", "--log-level", "debug"}, gatewayArgs...)...)
 	e2etest.WaitHTTP(t, "http://"+s.gateway+"/readyz", http.StatusOK, gw)
 	return s
 }
@@ -367,11 +367,54 @@ func checkProxy(t *testing.T, s *stack, proxy string) {
 	})
 }
 
-// checkDPoP sends a DPoP-bound token through the proxy, as a client that
-// addressed it as http://api.example.com (send's Host) does: the proof
-// names that URL, and the decision must rebuild it from what the proxy
-// forwards.
-func checkDPoP(t *testing.T, s *stack, proxy string) {
+// TestGatewayDPoPNonce: with a gateway that requires its nonce in DPoP
+// proofs, the proxy hands the client the nonce the refusal names, and a
+// proof carrying it passes.
+func TestGatewayDPoPNonce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Permiso, permiso gateway, nginx and Caddy")
+	}
+	s := newStack(t, "--dpop-nonce")
+	signer := newDPoPSigner(t)
+	tok := s.permiso.DPoPToken(t, signer, "trading-bot", s.botSecret, mt5, "trade:read")
+	for _, proxy := range []struct {
+		name  string
+		start func(*testing.T, *stack) string
+	}{{"nginx", startNginx}, {"caddy", startCaddy}} {
+		t.Run(proxy.name, func(t *testing.T) {
+			addr := proxy.start(t, s)
+			call := func(nonce string) response {
+				p, err := signer.Proof("GET", "http://api.example.com/api/v1/trades", dpop.ProofOptions{AccessToken: tok, Nonce: nonce})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return send(t, addr, "GET", "/api/v1/trades", "Authorization", "DPoP "+tok, "DPoP", p)
+			}
+			r := call("")
+			nonce := r.header.Get("DPoP-Nonce")
+			if r.status != 401 || r.seen != nil || nonce == "" || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="use_dpop_nonce"`) {
+				t.Fatalf("without a nonce: %d %v %s", r.status, r.header, r.body)
+			}
+			r = call(nonce)
+			if r.status != 200 || r.seen == nil {
+				t.Fatalf("with the nonce: %d %v %s", r.status, r.header, r.body)
+			}
+			// nginx also passes on the fresh nonce of an allowed request;
+			// Caddy's forward_auth copies the decision's headers onto the
+			// upstream request only, so its clients learn a new nonce from
+			// the next refusal.
+			if proxy.name == "nginx" && r.header.Get("DPoP-Nonce") == "" {
+				t.Errorf("allowed, without the fresh nonce: %v", r.header)
+			}
+			if r := call("not-the-nonce"); r.status != 401 || r.header.Get("DPoP-Nonce") == "" {
+				t.Fatalf("with another nonce: %d %v %s", r.status, r.header, r.body)
+			}
+		})
+	}
+}
+
+func newDPoPSigner(t *testing.T) *dpop.Signer {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -380,6 +423,15 @@ func checkDPoP(t *testing.T, s *stack, proxy string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return signer
+}
+
+// checkDPoP sends a DPoP-bound token through the proxy, as a client that
+// addressed it as http://api.example.com (send's Host) does: the proof
+// names that URL, and the decision must rebuild it from what the proxy
+// forwards.
+func checkDPoP(t *testing.T, s *stack, proxy string) {
+	signer := newDPoPSigner(t)
 	tok := s.permiso.DPoPToken(t, signer, "trading-bot", s.botSecret, mt5, "trade:read")
 	proof := func(method, uri string) string {
 		p, err := signer.Proof(method, uri, dpop.ProofOptions{AccessToken: tok})

@@ -1,9 +1,6 @@
 package gateways
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -131,14 +128,7 @@ func checkTraefik(t *testing.T, s *stack) {
 		}
 	})
 	t.Run("a DPoP-bound token with its proof passes authRequestHeaders", func(t *testing.T) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signer, err := dpop.NewSigner(key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		signer := newDPoPSigner(t)
 		bound := s.permiso.DPoPToken(t, signer, "trading-bot", s.botSecret, mt5, "trade:read")
 		proof, err := signer.Proof("GET", "https://api.example.com/api/v1/trades", dpop.ProofOptions{AccessToken: bound})
 		if err != nil {
