@@ -132,40 +132,34 @@ func clientsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	var out apitype.ClientCreated
-	raw, err := api.callInto(ctx, "POST", clientsPath, body, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	if *env {
-		fmt.Fprintf(stdout, "CLIENT_ID=%s\n", shellQuote(out.Client.ClientID))
-		if out.ClientSecret != nil {
-			fmt.Fprintf(stdout, "CLIENT_SECRET=%s\n", shellQuote(*out.ClientSecret))
+	return callPrint(ctx, conn, api, stdout, "POST", clientsPath, body, func(out apitype.ClientCreated) error {
+		if *env {
+			fmt.Fprintf(stdout, "CLIENT_ID=%s\n", shellQuote(out.Client.ClientID))
+			if out.ClientSecret != nil {
+				fmt.Fprintf(stdout, "CLIENT_SECRET=%s\n", shellQuote(*out.ClientSecret))
+			}
+			if out.WebhookSecret != nil {
+				fmt.Fprintf(stdout, "WEBHOOK_SECRET=%s\n", shellQuote(*out.WebhookSecret))
+			}
+			fmt.Fprintln(stderr, "The secret is shown only this once.")
+			return nil
 		}
+		fmt.Fprintf(stdout, "client_id:     %s\n", out.Client.ClientID)
 		if out.WebhookSecret != nil {
-			fmt.Fprintf(stdout, "WEBHOOK_SECRET=%s\n", shellQuote(*out.WebhookSecret))
+			fmt.Fprintf(stdout, "webhook_secret: %s\n", *out.WebhookSecret)
 		}
-		fmt.Fprintln(stderr, "The secret is shown only this once.")
-		return nil
-	}
-	fmt.Fprintf(stdout, "client_id:     %s\n", out.Client.ClientID)
-	if out.WebhookSecret != nil {
-		fmt.Fprintf(stdout, "webhook_secret: %s\n", *out.WebhookSecret)
-	}
-	if out.ClientSecret == nil {
-		why := "public client"
-		if out.Client.ClientType != "public" {
-			why = "authenticates with " + out.Client.TokenEndpointAuthMethod
+		if out.ClientSecret == nil {
+			why := "public client"
+			if out.Client.ClientType != "public" {
+				why = "authenticates with " + out.Client.TokenEndpointAuthMethod
+			}
+			fmt.Fprintf(stdout, "client_secret: (none: %s)\n", why)
+			return nil
 		}
-		fmt.Fprintf(stdout, "client_secret: (none: %s)\n", why)
+		fmt.Fprintf(stdout, "client_secret: %s\n", *out.ClientSecret)
+		fmt.Fprintln(stderr, "Store the secret now: it is not shown again.")
 		return nil
-	}
-	fmt.Fprintf(stdout, "client_secret: %s\n", *out.ClientSecret)
-	fmt.Fprintln(stderr, "Store the secret now: it is not shown again.")
-	return nil
+	})
 }
 
 func clientsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -214,19 +208,13 @@ func clientCall(ctx context.Context, conn *connFlags, method, path string, body 
 	if err != nil {
 		return err
 	}
-	var c apitype.ClientChanged
-	raw, err := api.callInto(ctx, method, path, body, &c)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	if c.WebhookSecret != nil {
-		fmt.Fprintf(stdout, "webhook_secret: %s\n", *c.WebhookSecret)
-		fmt.Fprintln(stderr, "Store the webhook secret now: it is not shown again.")
-	}
-	return printClient(stdout, c.Client)
+	return callPrint(ctx, conn, api, stdout, method, path, body, func(c apitype.ClientChanged) error {
+		if c.WebhookSecret != nil {
+			fmt.Fprintf(stdout, "webhook_secret: %s\n", *c.WebhookSecret)
+			fmt.Fprintln(stderr, "Store the webhook secret now: it is not shown again.")
+		}
+		return printClient(stdout, c.Client)
+	})
 }
 
 func clientsGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -273,20 +261,7 @@ func clientsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 func clientsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso clients delete", "CLIENT_ID [options]", "Deletes a service client and its secrets.", stderr)
-	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	if _, err := api.call(ctx, "DELETE", clientsPath+"/"+url.PathEscape(pos[0]), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "deleted service client %s\n", pos[0])
-	return nil
+	return deleteNamed(ctx, fs, args, clientsPath, "service client", stdout, stderr)
 }
 
 func clientsRotateSecret(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -312,22 +287,17 @@ func clientsRotateSecret(ctx context.Context, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	var out apitype.SecretRotated
-	raw, err := api.callInto(ctx, "POST", clientsPath+"/"+url.PathEscape(pos[0])+"/rotate-secret", body, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	if *env {
-		fmt.Fprintf(stdout, "CLIENT_SECRET=%s\n", shellQuote(out.ClientSecret))
+	path := clientsPath + "/" + url.PathEscape(pos[0]) + "/rotate-secret"
+	return callPrint(ctx, conn, api, stdout, "POST", path, body, func(out apitype.SecretRotated) error {
+		if *env {
+			fmt.Fprintf(stdout, "CLIENT_SECRET=%s\n", shellQuote(out.ClientSecret))
+			return nil
+		}
+		fmt.Fprintf(stdout, "client_id:     %s\nclient_secret: %s\n", pos[0], out.ClientSecret)
+		if out.PreviousSecretExpiresAt != nil {
+			fmt.Fprintf(stdout, "previous secret valid until %s\n", fmtTime(out.PreviousSecretExpiresAt))
+		}
+		fmt.Fprintln(stderr, "Store the secret now: it is not shown again.")
 		return nil
-	}
-	fmt.Fprintf(stdout, "client_id:     %s\nclient_secret: %s\n", pos[0], out.ClientSecret)
-	if out.PreviousSecretExpiresAt != nil {
-		fmt.Fprintf(stdout, "previous secret valid until %s\n", fmtTime(out.PreviousSecretExpiresAt))
-	}
-	fmt.Fprintln(stderr, "Store the secret now: it is not shown again.")
-	return nil
+	})
 }

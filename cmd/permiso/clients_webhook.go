@@ -18,42 +18,35 @@ func clientsRateLimit(ctx context.Context, args []string, stdout, stderr io.Writ
 		"Shows the client's token budgets as the server enforces them: the limit per minute and per hour,\n"+
 			"how many tokens still fit now, and when each budget is whole again.", stderr)
 	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
+	api, pos, err := conn.open(ctx, fs, args, 1, stderr)
 	if err != nil {
 		return err
 	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	var out apitype.RateLimitStatus
-	raw, err := api.callInto(ctx, "GET", clientsPath+"/"+url.PathEscape(pos[0])+"/rate-limit", nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	row := func(name string, limit, left *int, reset time.Time) []string {
-		if limit == nil {
-			return []string{name, "none", "-", "-"}
+	path := clientsPath + "/" + url.PathEscape(pos[0]) + "/rate-limit"
+	return callPrint(ctx, conn, api, stdout, "GET", path, nil, func(out apitype.RateLimitStatus) error {
+		if err := writeTable(stdout, []string{"BUDGET", "LIMIT", "LEFT", "WHOLE_AGAIN"}, [][]string{
+			budgetRow("per minute", out.PerMinuteLimit, out.PerMinuteRemaining, out.PerMinuteReset),
+			budgetRow("per hour", out.PerHourLimit, out.PerHourRemaining, out.PerHourReset),
+		}); err != nil {
+			return err
 		}
-		whole := "now"
-		if d := time.Until(reset); d > 0 {
-			whole = "in " + humanDuration(d)
+		if out.IsRateLimited {
+			fmt.Fprintf(stdout, "%s is rate limited: its next token request is refused (429)\n", pos[0])
 		}
-		return []string{name, strconv.Itoa(*limit), strconv.Itoa(*left), whole}
+		return nil
+	})
+}
+
+// budgetRow shows one rate-limit budget; a nil limit is no budget at all.
+func budgetRow(name string, limit, left *int, reset time.Time) []string {
+	if limit == nil {
+		return []string{name, "none", "-", "-"}
 	}
-	if err := writeTable(stdout, []string{"BUDGET", "LIMIT", "LEFT", "WHOLE_AGAIN"}, [][]string{
-		row("per minute", out.PerMinuteLimit, out.PerMinuteRemaining, out.PerMinuteReset),
-		row("per hour", out.PerHourLimit, out.PerHourRemaining, out.PerHourReset),
-	}); err != nil {
-		return err
+	whole := "now"
+	if d := time.Until(reset); d > 0 {
+		whole = "in " + humanDuration(d)
 	}
-	if out.IsRateLimited {
-		fmt.Fprintf(stdout, "%s is rate limited: its next token request is refused (429)\n", pos[0])
-	}
-	return nil
+	return []string{name, strconv.Itoa(*limit), strconv.Itoa(*left), whole}
 }
 
 func clientsTestWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -116,27 +109,18 @@ func clientsRotateWebhookSecret(ctx context.Context, args []string, stdout, stde
 			"\"<timestamp>.<body>\", header X-Permiso-Signature). It is shown once; the previous one stops signing at once.", stderr)
 	conn := addConnFlags(fs)
 	env := fs.Bool("env", false, "print the shell assignment WEBHOOK_SECRET=..., for eval")
-	pos, err := parseArgs(fs, args, 1)
+	api, pos, err := conn.open(ctx, fs, args, 1, stderr)
 	if err != nil {
 		return err
 	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	var out apitype.WebhookSecretRotated
-	raw, err := api.callInto(ctx, "POST", clientsPath+"/"+url.PathEscape(pos[0])+"/webhook/rotate-secret", nil, &out)
-	if err != nil {
-		return err
-	}
-	switch {
-	case conn.json:
-		return writeJSON(stdout, raw)
-	case *env:
-		fmt.Fprintf(stdout, "WEBHOOK_SECRET=%s\n", shellQuote(out.WebhookSecret))
-	default:
-		fmt.Fprintf(stdout, "client_id:      %s\nwebhook_secret: %s\n", pos[0], out.WebhookSecret)
-	}
-	fmt.Fprintln(stderr, "Store the webhook secret now: it is not shown again.")
-	return nil
+	path := clientsPath + "/" + url.PathEscape(pos[0]) + "/webhook/rotate-secret"
+	return callPrint(ctx, conn, api, stdout, "POST", path, nil, func(out apitype.WebhookSecretRotated) error {
+		if *env {
+			fmt.Fprintf(stdout, "WEBHOOK_SECRET=%s\n", shellQuote(out.WebhookSecret))
+		} else {
+			fmt.Fprintf(stdout, "client_id:      %s\nwebhook_secret: %s\n", pos[0], out.WebhookSecret)
+		}
+		fmt.Fprintln(stderr, "Store the webhook secret now: it is not shown again.")
+		return nil
+	})
 }

@@ -26,26 +26,17 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso keys list", "[options]", "Lists the signing keys (requires admin:system).", stderr)
 	conn := addConnFlags(fs)
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
+	api, _, err := conn.open(ctx, fs, args, 0, stderr)
 	if err != nil {
 		return err
 	}
-	var out apitype.KeyList
-	raw, err := api.callInto(ctx, "GET", "/api/v1/admin/keys", nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	rows := make([][]string, len(out.Keys))
-	for i, k := range out.Keys {
-		rows[i] = []string{k.KID, k.Alg, k.State, fmtTime(&k.CreatedAt), fmtTime(&k.ActivatesAt), fmtTime(k.RetiresAt), fmtTime(k.ExpiresAt)}
-	}
-	return writeTable(stdout, []string{"KID", "ALG", "STATE", "CREATED", "SIGNS_FROM", "RETIRED", "UNPUBLISHED_AT"}, rows)
+	return callPrint(ctx, conn, api, stdout, "GET", "/api/v1/admin/keys", nil, func(out apitype.KeyList) error {
+		rows := make([][]string, len(out.Keys))
+		for i, k := range out.Keys {
+			rows[i] = []string{k.KID, k.Alg, k.State, fmtTime(&k.CreatedAt), fmtTime(&k.ActivatesAt), fmtTime(k.RetiresAt), fmtTime(k.ExpiresAt)}
+		}
+		return writeTable(stdout, []string{"KID", "ALG", "STATE", "CREATED", "SIGNS_FROM", "RETIRED", "UNPUBLISHED_AT"}, rows)
+	})
 }
 
 func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,17 +55,12 @@ func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var k apitype.Key
 	delaySeconds := int64(*delay / time.Second)
-	raw, err := api.callInto(ctx, "POST", "/api/v1/admin/keys/rotate", apitype.KeyRotation{DelaySeconds: &delaySeconds}, &k)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "new key %s (%s) is published and signs from %s\n", k.KID, k.Alg, fmtTime(&k.ActivatesAt))
-	return nil
+	body := apitype.KeyRotation{DelaySeconds: &delaySeconds}
+	return callPrint(ctx, conn, api, stdout, "POST", "/api/v1/admin/keys/rotate", body, func(k apitype.Key) error {
+		fmt.Fprintf(stdout, "new key %s (%s) is published and signs from %s\n", k.KID, k.Alg, fmtTime(&k.ActivatesAt))
+		return nil
+	})
 }
 
 func keysExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {

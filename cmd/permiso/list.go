@@ -49,28 +49,22 @@ func (l listing[T]) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	var out map[string]json.RawMessage
-	raw, err := api.callInto(ctx, "GET", l.path+"?"+q.Encode(), nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	var items []T
-	var total, pageNo, pages int
-	for k, dst := range map[string]any{l.key: &items, "total": &total, "page": &pageNo, "pages": &pages} {
-		if err := json.Unmarshal(out[k], dst); err != nil {
-			return fmt.Errorf("decode %s list: %s: %w", l.things, k, err)
+	return callPrint(ctx, conn, api, stdout, "GET", l.path+"?"+q.Encode(), nil, func(out map[string]json.RawMessage) error {
+		var items []T
+		var total, pageNo, pages int
+		for k, dst := range map[string]any{l.key: &items, "total": &total, "page": &pageNo, "pages": &pages} {
+			if err := json.Unmarshal(out[k], dst); err != nil {
+				return fmt.Errorf("decode %s list: %s: %w", l.things, k, err)
+			}
 		}
-	}
-	rows := make([][]string, len(items))
-	for i, it := range items {
-		rows[i] = l.row(it)
-	}
-	if err := writeTable(stdout, l.header, rows); err != nil {
-		return err
-	}
-	pageNote(stderr, pageNo, pages, total, l.things)
-	return nil
+		rows := make([][]string, len(items))
+		for i, it := range items {
+			rows[i] = l.row(it)
+		}
+		if err := writeTable(stdout, l.header, rows); err != nil {
+			return err
+		}
+		pageNote(stderr, pageNo, pages, total, l.things)
+		return nil
+	})
 }

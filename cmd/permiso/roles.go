@@ -37,16 +37,10 @@ func roleCall(ctx context.Context, conn *connFlags, method, path string, body an
 	if err != nil {
 		return err
 	}
-	var r apitype.Role
-	raw, err := api.callInto(ctx, method, path, body, &r)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "%s role %s: %s\n", verb, r.Name, scopeList(r.Scopes))
-	return nil
+	return callPrint(ctx, conn, api, stdout, method, path, body, func(r apitype.Role) error {
+		fmt.Fprintf(stdout, "%s role %s: %s\n", verb, r.Name, scopeList(r.Scopes))
+		return nil
+	})
 }
 
 func rolesCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,18 +77,5 @@ func rolesSetScopes(ctx context.Context, args []string, stdout, stderr io.Writer
 
 func rolesDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso roles delete", "NAME [options]", "Deletes a role (by name or id). A role users hold cannot be deleted.", stderr)
-	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	if _, err := api.call(ctx, "DELETE", rolesPath+"/"+url.PathEscape(pos[0]), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "deleted role %s\n", pos[0])
-	return nil
+	return deleteNamed(ctx, fs, args, rolesPath, "role", stdout, stderr)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 
 	"github.com/permiso-auth/permiso/internal/apitype"
@@ -47,33 +46,14 @@ func scopesCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	var s apitype.Scope
-	raw, err := api.callInto(ctx, "POST", scopesPath, body, &s)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "created scope %s (id %s)\n", s.Name, s.ID)
-	return nil
+	return callPrint(ctx, conn, api, stdout, "POST", scopesPath, body, func(s apitype.Scope) error {
+		fmt.Fprintf(stdout, "created scope %s (id %s)\n", s.Name, s.ID)
+		return nil
+	})
 }
 
 func scopesDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso scopes delete", "NAME [options]",
 		"Deletes a scope (by name or id). A scope a role or client holds cannot be deleted.", stderr)
-	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	if _, err := api.call(ctx, "DELETE", scopesPath+"/"+url.PathEscape(pos[0]), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "deleted scope %s\n", pos[0])
-	return nil
+	return deleteNamed(ctx, fs, args, scopesPath, "scope", stdout, stderr)
 }

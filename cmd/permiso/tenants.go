@@ -37,24 +37,15 @@ func tenantsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"Creates a tenant. NAME (1-63 of a-z 0-9 -) is its URL segment: its issuer is the server's URL + /t/NAME.", stderr)
 	conn := addConnFlags(fs)
 	display := fs.String("display-name", "", "the tenant's name as people read it")
-	pos, err := parseArgs(fs, args, 1)
+	api, pos, err := conn.open(ctx, fs, args, 1, stderr)
 	if err != nil {
 		return err
 	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	var t apitype.Tenant
-	raw, err := api.callInto(ctx, "POST", tenantsPath, apitype.TenantCreate{Name: pos[0], DisplayName: *display}, &t)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "created tenant %s, issuer %s\n", t.Name, t.Issuer)
-	return nil
+	body := apitype.TenantCreate{Name: pos[0], DisplayName: *display}
+	return callPrint(ctx, conn, api, stdout, "POST", tenantsPath, body, func(t apitype.Tenant) error {
+		fmt.Fprintf(stdout, "created tenant %s, issuer %s\n", t.Name, t.Issuer)
+		return nil
+	})
 }
 
 func tenantsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,24 +60,15 @@ func tenantsList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func tenantsGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso tenants get", "NAME [options]", "Shows a tenant.", stderr)
 	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
+	api, pos, err := conn.open(ctx, fs, args, 1, stderr)
 	if err != nil {
 		return err
 	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	var t apitype.Tenant
-	raw, err := api.callInto(ctx, "GET", tenantsPath+"/"+url.PathEscape(pos[0]), nil, &t)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	printTenant(stdout, t)
-	return nil
+	path := tenantsPath + "/" + url.PathEscape(pos[0])
+	return callPrint(ctx, conn, api, stdout, "GET", path, nil, func(t apitype.Tenant) error {
+		printTenant(stdout, t)
+		return nil
+	})
 }
 
 func tenantsSetActive(active bool) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -97,24 +79,15 @@ func tenantsSetActive(active bool) func(ctx context.Context, args []string, stdo
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs := newFlagSet("permiso tenants "+verb, "NAME [options]", "Sets whether a tenant is active.", stderr)
 		conn := addConnFlags(fs)
-		pos, err := parseArgs(fs, args, 1)
+		api, pos, err := conn.open(ctx, fs, args, 1, stderr)
 		if err != nil {
 			return err
 		}
-		api, err := conn.connect(ctx, stderr)
-		if err != nil {
-			return err
-		}
-		var t apitype.Tenant
-		raw, err := api.callInto(ctx, "PUT", tenantsPath+"/"+url.PathEscape(pos[0]), apitype.TenantUpdate{IsActive: &active}, &t)
-		if err != nil {
-			return err
-		}
-		if conn.json {
-			return writeJSON(stdout, raw)
-		}
-		fmt.Fprintf(stdout, "%sd tenant %s\n", verb, t.Name)
-		return nil
+		path, body := tenantsPath+"/"+url.PathEscape(pos[0]), apitype.TenantUpdate{IsActive: &active}
+		return callPrint(ctx, conn, api, stdout, "PUT", path, body, func(t apitype.Tenant) error {
+			fmt.Fprintf(stdout, "%sd tenant %s\n", verb, t.Name)
+			return nil
+		})
 	}
 }
 
@@ -134,11 +107,7 @@ func tenantsDelete(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if _, err := api.call(ctx, "DELETE", tenantsPath+"/"+url.PathEscape(pos[0]), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "deleted tenant %s\n", pos[0])
-	return nil
+	return deletePath(ctx, api, tenantsPath+"/"+url.PathEscape(pos[0]), stdout, "deleted tenant "+pos[0])
 }
 
 func tenantsAddAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -159,16 +128,11 @@ func tenantsAddAdmin(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	var out apitype.TenantAdminSetup
-	raw, err := api.callInto(ctx, "POST", tenantsPath+"/"+url.PathEscape(pos[0])+"/administrators",
-		apitype.TenantAdminCreate{Username: *username, Email: *email}, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "administrator %s (id %s) of tenant %s\nsetup token (single use, until %s):\n  %s\nthey choose their password with:\n  %s  {\"token\": \"...\", \"new_password\": \"...\"}\n",
-		out.Username, out.UserID, pos[0], out.ExpiresAt.Format("2006-01-02 15:04:05Z07:00"), out.SetupToken, out.Setup)
-	return nil
+	path := tenantsPath + "/" + url.PathEscape(pos[0]) + "/administrators"
+	body := apitype.TenantAdminCreate{Username: *username, Email: *email}
+	return callPrint(ctx, conn, api, stdout, "POST", path, body, func(out apitype.TenantAdminSetup) error {
+		fmt.Fprintf(stdout, "administrator %s (id %s) of tenant %s\nsetup token (single use, until %s):\n  %s\nthey choose their password with:\n  %s  {\"token\": \"...\", \"new_password\": \"...\"}\n",
+			out.Username, out.UserID, pos[0], out.ExpiresAt.Format("2006-01-02 15:04:05Z07:00"), out.SetupToken, out.Setup)
+		return nil
+	})
 }

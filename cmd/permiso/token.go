@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -69,9 +70,18 @@ func tokenGet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-// readTokenArg returns the token given as the one positional argument,
-// or read from stdin when it is absent or "-".
-func readTokenArg(pos []string, stdin io.Reader) (string, error) {
+// parseTokenArg parses the command line of a command that takes one
+// token, and returns the token given as the positional argument, or read
+// from stdin when it is absent or "-".
+func parseTokenArg(fs *flag.FlagSet, args []string, stdin io.Reader) (string, error) {
+	pos, err := parseArgs(fs, args, -1)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) > 1 {
+		fs.Usage()
+		return "", fmt.Errorf("expected at most 1 argument, got %d", len(pos))
+	}
 	if len(pos) == 1 && pos[0] != "-" {
 		return strings.TrimSpace(pos[0]), nil
 	}
@@ -99,15 +109,7 @@ func tokenRevoke(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			"client's, or hold admin:tokens (the bootstrap admin client does). The token is read from standard\n"+
 			"input when not given.", stderr)
 	conn := addConnFlagsFor(fs, "token's own client's (or an admin client's)", "print the server's JSON")
-	pos, err := parseArgs(fs, args, -1)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		fs.Usage()
-		return fmt.Errorf("expected at most 1 argument, got %d", len(pos))
-	}
-	tok, err := readTokenArg(pos, stdin)
+	tok, err := parseTokenArg(fs, args, stdin)
 	if err != nil {
 		return err
 	}

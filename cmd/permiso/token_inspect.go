@@ -53,15 +53,7 @@ func tokenInspect(ctx context.Context, args []string, stdin io.Reader, stdout, s
 			"or credentials file) when there are any; otherwise the token asks about itself.\n"+
 			"The exit status is 1 when the token is not valid now (bad signature, expired, revoked, inactive).", stderr)
 	conn := addConnFlagsFor(fs, "introspecting client's", "print JSON")
-	pos, err := parseArgs(fs, args, -1)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		fs.Usage()
-		return fmt.Errorf("expected at most 1 argument, got %d", len(pos))
-	}
-	tok, err := readTokenArg(pos, stdin)
+	tok, err := parseTokenArg(fs, args, stdin)
 	if err != nil {
 		return err
 	}

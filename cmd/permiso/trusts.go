@@ -138,15 +138,9 @@ func trustCall(ctx context.Context, conn *connFlags, method, path string, body a
 	if err != nil {
 		return err
 	}
-	var t apitype.Trust
-	raw, err := api.callInto(ctx, method, path, body, &t)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	return printTrust(stdout, t)
+	return callPrint(ctx, conn, api, stdout, method, path, body, func(t apitype.Trust) error {
+		return printTrust(stdout, t)
+	})
 }
 
 func trustsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -198,73 +192,42 @@ func trustsGet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func trustsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso trusts list", "[options]", "Lists trusts.", stderr)
 	conn := addConnFlags(fs)
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
+	api, _, err := conn.open(ctx, fs, args, 0, stderr)
 	if err != nil {
 		return err
 	}
-	var out apitype.TrustList
-	raw, err := api.callInto(ctx, "GET", trustsPath, nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	var rows [][]string
-	for _, t := range out.Trusts {
-		rows = append(rows, []string{t.Name, orDash(t.Issuer + t.TrustDomain), t.KeySource, t.Audience,
-			strconv.FormatBool(t.IsActive), strconv.Itoa(len(t.Bindings))})
-	}
-	return writeTable(stdout, []string{"NAME", "ISSUER", "KEYS", "AUDIENCE", "ACTIVE", "BINDINGS"}, rows)
+	return callPrint(ctx, conn, api, stdout, "GET", trustsPath, nil, func(out apitype.TrustList) error {
+		var rows [][]string
+		for _, t := range out.Trusts {
+			rows = append(rows, []string{t.Name, orDash(t.Issuer + t.TrustDomain), t.KeySource, t.Audience,
+				strconv.FormatBool(t.IsActive), strconv.Itoa(len(t.Bindings))})
+		}
+		return writeTable(stdout, []string{"NAME", "ISSUER", "KEYS", "AUDIENCE", "ACTIVE", "BINDINGS"}, rows)
+	})
 }
 
 func trustsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso trusts delete", "NAME [options]", "Deletes a trust; unbind its clients first.", stderr)
-	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	if _, err := api.call(ctx, "DELETE", trustsPath+"/"+url.PathEscape(pos[0]), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "deleted trust %s\n", pos[0])
-	return nil
+	return deleteNamed(ctx, fs, args, trustsPath, "trust", stdout, stderr)
 }
 
 func trustsKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso trusts keys", "NAME [options]", "Fetches the trust's keys now and lists their kids, or says why it cannot.", stderr)
 	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
+	api, pos, err := conn.open(ctx, fs, args, 1, stderr)
 	if err != nil {
 		return err
 	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	var out apitype.TrustKeys
-	raw, err := api.callInto(ctx, "GET", trustsPath+"/"+url.PathEscape(pos[0])+"/keys", nil, &out)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	if out.Error != "" {
-		return fmt.Errorf("keys of trust %s: %s", pos[0], out.Error)
-	}
-	for _, k := range out.KeyIDs {
-		fmt.Fprintln(stdout, orDash(k))
-	}
-	return nil
+	path := trustsPath + "/" + url.PathEscape(pos[0]) + "/keys"
+	return callPrint(ctx, conn, api, stdout, "GET", path, nil, func(out apitype.TrustKeys) error {
+		if out.Error != "" {
+			return fmt.Errorf("keys of trust %s: %s", pos[0], out.Error)
+		}
+		for _, k := range out.KeyIDs {
+			fmt.Fprintln(stdout, orDash(k))
+		}
+		return nil
+	})
 }
 
 // conditionFlag collects repeated --condition path=value flags.
@@ -309,33 +272,21 @@ func trustsBind(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var b apitype.TrustBinding
-	raw, err := api.callInto(ctx, "POST", trustsPath+"/"+url.PathEscape(pos[0])+"/bindings",
-		apitype.TrustBindingFields{ClientID: pos[1], Subject: *subject, Conditions: cond}, &b)
-	if err != nil {
-		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "bound %s to %s of trust %s (binding %s)\n", b.ClientID, b.Subject, b.Trust, b.ID)
-	return nil
+	path := trustsPath + "/" + url.PathEscape(pos[0]) + "/bindings"
+	body := apitype.TrustBindingFields{ClientID: pos[1], Subject: *subject, Conditions: cond}
+	return callPrint(ctx, conn, api, stdout, "POST", path, body, func(b apitype.TrustBinding) error {
+		fmt.Fprintf(stdout, "bound %s to %s of trust %s (binding %s)\n", b.ClientID, b.Subject, b.Trust, b.ID)
+		return nil
+	})
 }
 
 func trustsUnbind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("permiso trusts unbind", "TRUST BINDING_ID [options]", "Removes a binding (permiso trusts get TRUST lists them).", stderr)
 	conn := addConnFlags(fs)
-	pos, err := parseArgs(fs, args, 2)
+	api, pos, err := conn.open(ctx, fs, args, 2, stderr)
 	if err != nil {
 		return err
 	}
-	api, err := conn.connect(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	if _, err := api.call(ctx, "DELETE", trustsPath+"/"+url.PathEscape(pos[0])+"/bindings/"+url.PathEscape(pos[1]), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "removed binding %s\n", pos[1])
-	return nil
+	path := trustsPath + "/" + url.PathEscape(pos[0]) + "/bindings/" + url.PathEscape(pos[1])
+	return deletePath(ctx, api, path, stdout, "removed binding "+pos[1])
 }

@@ -156,11 +156,7 @@ func userCommand(ctx context.Context, name, usage, help string, args []string, s
 	if extra != nil {
 		extra(fs)
 	}
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	api, err := conn.connect(ctx, stderr)
+	api, pos, err := conn.open(ctx, fs, args, 1, stderr)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -190,16 +186,11 @@ func userChange(ctx context.Context, conn *connFlags, api *adminClient, ref, met
 	if err != nil {
 		return err
 	}
-	var out apitype.User
-	raw, err := api.callInto(ctx, method, usersPath+"/"+url.PathEscape(u.ID)+suffix, body, &out)
-	if err != nil {
+	path := usersPath + "/" + url.PathEscape(u.ID) + suffix
+	return callPrint(ctx, conn, api, stdout, method, path, body, func(out apitype.User) error {
+		_, err := fmt.Fprintln(stdout, summary(out))
 		return err
-	}
-	if conn.json {
-		return writeJSON(stdout, raw)
-	}
-	_, err = fmt.Fprintln(stdout, summary(out))
-	return err
+	})
 }
 
 func usersSetRoles(ctx context.Context, args []string, stdout, stderr io.Writer) error {
