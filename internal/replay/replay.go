@@ -23,6 +23,9 @@ var (
 	ErrUnavailable = errors.New("replay: shared records unavailable")
 )
 
+// DefaultMaxLocal is Config.MaxLocal's default.
+const DefaultMaxLocal = 2_000_000
+
 // Config configures [Records]. The zero value keeps records in memory only,
 // which suits a single replica and tests.
 type Config struct {
@@ -37,9 +40,11 @@ type Config struct {
 	Strict bool
 	// Timeout bounds each call to a shared record; default 2s.
 	Timeout time.Duration
-	// MaxLocal bounds the values kept in memory; default 100000 (about
-	// 10 MB). When full of unexpired values, a replica without a shared
-	// record refuses with ErrUnavailable rather than forget one.
+	// MaxLocal bounds the unexpired values kept in memory; default
+	// 2,000,000 (about 120 MB when full): a replica must hold every value
+	// it accepts until it expires, and DPoP proofs at 10,000/s, each kept
+	// 65 s, are 650,000. When full, a replica without a shared record
+	// refuses with ErrUnavailable rather than forget one.
 	MaxLocal int
 	// SoleUser says this process is the only one using Store (SQLite,
 	// whose file one process owns): its memory then decides, and Store
@@ -79,8 +84,8 @@ type Records struct {
 	shared []shared
 
 	mu       sync.Mutex
-	local    map[[32]byte]time.Time // key -> expiry
-	pending  []pending              // kept locally while no shared record answered
+	local    *memory
+	pending  []pending // kept locally while no shared record answered
 	degraded bool
 	// sole mode: memory decides after warm; behind is written to Store.
 	warm     time.Time
@@ -100,7 +105,7 @@ func New(cfg Config) (*Records, error) {
 		cfg.Timeout = 2 * time.Second
 	}
 	if cfg.MaxLocal <= 0 {
-		cfg.MaxLocal = 100000
+		cfg.MaxLocal = DefaultMaxLocal
 	}
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = "permiso:"
@@ -109,7 +114,8 @@ func New(cfg Config) (*Records, error) {
 		cfg.Horizon = 10 * time.Minute
 	}
 	cfg.SoleUser = cfg.SoleUser && cfg.RedisURL == "" && cfg.Store != nil
-	r := &Records{cfg: cfg, local: map[[32]byte]time.Time{}, warm: cfg.Now().Add(cfg.Horizon)}
+	now := cfg.Now()
+	r := &Records{cfg: cfg, local: newMemory(cfg.MaxLocal, now), warm: now.Add(cfg.Horizon)}
 	if cfg.RedisURL != "" {
 		rd, err := newRedis(cfg.RedisURL, cfg.RedisPrefix, cfg.Timeout)
 		if err != nil {
@@ -166,9 +172,9 @@ func (r *Records) Use(ctx context.Context, namespace, id string, exp time.Time) 
 		return nil
 	}
 	r.mu.Lock()
-	until, seen := r.local[key]
+	seen := r.local.has(key, now)
 	r.mu.Unlock()
-	if seen && until.After(now) {
+	if seen {
 		return ErrReplayed
 	}
 	first, err := r.claimShared(ctx, key, exp, now)
@@ -226,17 +232,13 @@ func (r *Records) claimShared(ctx context.Context, key [32]byte, exp, now time.T
 func (r *Records) claimLocal(key [32]byte, exp, now time.Time, queue bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if until, ok := r.local[key]; ok && until.After(now) {
+	if r.local.has(key, now) {
 		return ErrReplayed
 	}
-	if len(r.local) >= r.cfg.MaxLocal {
-		r.sweepLocked(now)
-	}
-	if len(r.local) >= r.cfg.MaxLocal {
+	if !r.local.add(key, exp, now) {
 		// Forgetting a value would let it be used again: refuse instead.
 		return ErrUnavailable
 	}
-	r.local[key] = exp
 	if queue {
 		if len(r.pending) >= r.cfg.MaxLocal {
 			r.pending = slices.DeleteFunc(r.pending, func(p pending) bool { return !p.exp.After(now) })
@@ -254,21 +256,7 @@ func (r *Records) claimLocal(key [32]byte, exp, now time.Time, queue bool) error
 func (r *Records) remember(key [32]byte, exp, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.local) >= r.cfg.MaxLocal {
-		r.sweepLocked(now)
-		if len(r.local) >= r.cfg.MaxLocal {
-			return
-		}
-	}
-	r.local[key] = exp
-}
-
-func (r *Records) sweepLocked(now time.Time) {
-	for k, until := range r.local {
-		if !until.After(now) {
-			delete(r.local, k)
-		}
-	}
+	r.local.add(key, exp, now)
 }
 
 // recovered writes back the values kept while no shared record answered,
@@ -317,7 +305,7 @@ func unexpired(values []pending, now time.Time) []pending {
 func (r *Records) Maintain(ctx context.Context) error {
 	now := r.cfg.Now()
 	r.mu.Lock()
-	r.sweepLocked(now)
+	r.local.sweep(now)
 	degraded := r.degraded
 	r.mu.Unlock()
 	if degraded && len(r.shared) > 0 {

@@ -73,6 +73,26 @@ func TestMemoryOnly(t *testing.T) {
 	wantUse(t, r, "private_key_jwt", "svc jti-1", t0.Add(2*time.Minute), nil)
 }
 
+// TestHoldsAWindowOfProofsAtFullRate: a replica alone keeps every DPoP
+// proof it accepts for its 65 s window at 10,000 proofs/s, never refusing
+// one for want of room (the old bound, 100,000 values swept only when
+// full, refused from the 11th second on), and still refuses replays.
+func TestHoldsAWindowOfProofsAtFullRate(t *testing.T) {
+	clk := newClock()
+	r := newRecords(t, replay.Config{Now: clk.Now})
+	const n = 800_000 // 80 s at 10,000/s
+	for i := range n {
+		now := clk.Now()
+		if err := r.Use(t.Context(), "dpop", strconv.Itoa(i), now.Add(65*time.Second)); err != nil {
+			t.Fatalf("proof %d at +%v: %v", i, now.Sub(t0), err)
+		}
+		clk.Add(100 * time.Microsecond)
+	}
+	now := clk.Now()
+	wantUse(t, r, "dpop", strconv.Itoa(n-1), now.Add(time.Second), replay.ErrReplayed)
+	wantUse(t, r, "dpop", strconv.Itoa(n-600_000), now.Add(time.Second), replay.ErrReplayed) // 60 s ago
+}
+
 func TestConcurrentUseHasOneWinner(t *testing.T) {
 	for name, cfg := range map[string]func(t *testing.T) replay.Config{
 		"memory": func(*testing.T) replay.Config { return replay.Config{} },
