@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
-// DefaultReplaySize is the capacity of a [MemoryReplay] when none is given.
-const DefaultReplaySize = 100_000
+// DefaultReplaySize is the capacity of a [MemoryReplay] when none is given:
+// a minute of proofs (MaxAge plus leeway) at 15,000 a second. Memory grows
+// with what is held, about 60 bytes a proof, so a quiet service pays
+// little for it.
+const DefaultReplaySize = 1_000_000
 
 // MemoryReplay is a bounded, in-memory [Replay] for one process. It keeps a
 // 16-byte hash of each id with its expiry, in insertion order; entries
@@ -28,7 +31,7 @@ type MemoryReplay struct {
 
 	mu   sync.Mutex
 	seen map[[16]byte]int64 // expiry, unix nanoseconds
-	ring []replayEntry      // insertion order; len(ring) == max once full
+	ring []replayEntry      // insertion order; grows to max as needed
 	head int                // oldest entry
 	n    int                // entries in ring
 
@@ -73,11 +76,11 @@ func (m *MemoryReplay) Use(_ context.Context, id string, exp time.Time) error {
 		}
 		m.pop()
 	}
-	if m.ring == nil {
-		m.ring = make([]replayEntry, m.max)
+	if m.n == len(m.ring) {
+		m.grow()
 	}
 	e := replayEntry{key: k, exp: exp.UnixNano()}
-	m.ring[(m.head+m.n)%m.max] = e
+	m.ring[(m.head+m.n)%len(m.ring)] = e
 	m.n++
 	m.seen[k] = e.exp
 	return nil
@@ -91,8 +94,18 @@ func (m *MemoryReplay) pop() {
 	if m.seen[e.key] == e.exp {
 		delete(m.seen, e.key)
 	}
-	m.head = (m.head + 1) % m.max
+	m.head = (m.head + 1) % len(m.ring)
 	m.n--
+}
+
+// grow doubles the ring, up to max, keeping the entries in order; the
+// caller holds mu and the ring is full.
+func (m *MemoryReplay) grow() {
+	ring := make([]replayEntry, min(max(2*len(m.ring), 1024), m.max))
+	for i := range m.n {
+		ring[i] = m.ring[(m.head+i)%len(m.ring)]
+	}
+	m.ring, m.head = ring, 0
 }
 
 // Len returns the number of ids held.

@@ -355,6 +355,45 @@ func TestMemoryReplayBounded(t *testing.T) {
 	}
 }
 
+// TestMemoryReplayGrows: the cache starts small and grows to its bound,
+// keeping its entries in order across the wrap of its ring.
+func TestMemoryReplayGrows(t *testing.T) {
+	c := newClock()
+	m := dpop.NewMemoryReplay(3000, c.Now)
+	ctx := context.Background()
+	use := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if err := m.Use(ctx, fmt.Sprint(i), c.Now().Add(time.Minute)); err != nil {
+				t.Fatalf("id %d: %v", i, err)
+			}
+		}
+	}
+	use(0, 1000)
+	c.Add(61 * time.Second) // the first thousand expire: the ring's head moves on
+	use(1000, 2500)         // wraps the first ring, then grows it
+	if m.Len() != 1500 || m.Evicted() != 0 {
+		t.Fatalf("Len = %d, Evicted = %d; want 1500, 0", m.Len(), m.Evicted())
+	}
+	for _, i := range []int{1000, 1023, 1024, 2047, 2048, 2499} {
+		if err := m.Use(ctx, fmt.Sprint(i), c.Now().Add(time.Minute)); !errors.Is(err, dpop.ErrReplayed) {
+			t.Fatalf("id %d after growth: %v", i, err)
+		}
+	}
+	use(2500, 5000) // past the bound: the oldest leave early, counted
+	if m.Len() != 3000 || m.Evicted() != 1000 {
+		t.Fatalf("Len = %d, Evicted = %d; want 3000, 1000", m.Len(), m.Evicted())
+	}
+	if err := m.Use(ctx, "2000", c.Now().Add(time.Minute)); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("id 2000, still held: %v", err)
+	}
+	c.Add(61 * time.Second)
+	use(5000, 5001)
+	if m.Len() != 1 {
+		t.Fatalf("after expiry: Len = %d", m.Len())
+	}
+}
+
 func TestConfigProblems(t *testing.T) {
 	_, err := dpop.NewVerifier(dpop.Config{Algorithms: []string{"HS256"}, MaxAge: -1, Leeway: time.Hour})
 	if err == nil {
