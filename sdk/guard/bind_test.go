@@ -240,6 +240,31 @@ func TestDPoPReplay(t *testing.T) {
 	}
 }
 
+// TestDPoPReplayCacheFull: a replay cache too small for the traffic drops
+// proofs before their window ends, and Status says how many.
+func TestDPoPReplayCacheFull(t *testing.T) {
+	s := newBoundService(t, func(c *Config) { c.DPoP.ReplayCacheSize = 2 })
+	key := newSigner(t)
+	tok := s.token(&wire.Confirmation{JKT: key.Thumbprint()})
+	var proofs []string
+	for range 3 {
+		p := s.proof(t, key, "GET", s.srv.URL+"/orders", tok, dpop.ProofOptions{})
+		proofs = append(proofs, p)
+		if a := s.do(t, call{path: "/orders", auth: "DPoP " + tok, proofs: []string{p}}); a.status != 200 {
+			t.Fatalf("fresh proof: %d %s", a.status, a.body)
+		}
+	}
+	if n := s.g.Status().DPoPProofsEvicted; n != 1 {
+		t.Fatalf("DPoPProofsEvicted = %d, want 1", n)
+	}
+	// The two held are refused again; the evicted one is the price.
+	for _, p := range proofs[1:] {
+		if a := s.do(t, call{path: "/orders", auth: "DPoP " + tok, proofs: []string{p}}); a.status != 401 {
+			t.Fatalf("replay of a held proof: %d %s", a.status, a.body)
+		}
+	}
+}
+
 // TestDPoPExternalURL: behind a proxy, htu names the public URL.
 func TestDPoPExternalURL(t *testing.T) {
 	s := newBoundService(t, func(c *Config) { c.ExternalURL = "https://api.example.com/mt5/" })

@@ -30,6 +30,7 @@ type Guard struct {
 	revs        revocations
 	group       singleflight.Group
 	proofs      *dpop.Verifier
+	proofsSeen  *dpop.MemoryReplay
 	nonces      *dpop.Nonces // nil: DPoP nonces off
 	algs        string       // the DPoP challenge's algs
 
@@ -79,10 +80,11 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 			return nil, fmt.Errorf("guard: %w", err)
 		}
 	}
+	g.proofsSeen = dpop.NewMemoryReplay(cfg.DPoP.ReplayCacheSize, cfg.Now)
 	g.proofs, err = dpop.NewVerifier(dpop.Config{
 		Algorithms: cfg.DPoP.Algorithms,
 		MaxAge:     cfg.DPoP.MaxAge,
-		Replay:     dpop.NewMemoryReplay(cfg.DPoP.ReplayCacheSize, cfg.Now),
+		Replay:     g.proofsSeen,
 		Nonces:     g.nonces,
 		Now:        cfg.Now,
 	})
@@ -148,6 +150,11 @@ type Status struct {
 	// Issuers is, for a guard of several issuers (Config.Issuers), the
 	// status of each, in the configured order; Revocations is then empty.
 	Issuers []IssuerStatus
+	// DPoPProofsEvicted counts the DPoP proofs the replay cache dropped
+	// before their window ended because it was full: each could have been
+	// used again. More than zero means DPoPConfig.ReplayCacheSize is too
+	// small for this instance's traffic.
+	DPoPProofsEvicted int64
 }
 
 // Status reports the guard's state. A guard whose revocation feed refuses
@@ -155,9 +162,13 @@ type Status struct {
 // list and stays ready; Revocations.Error says what went wrong.
 func (g *Guard) Status() Status {
 	if g.issuers != nil {
-		return Status{Ready: g.Ready(), Issuers: g.Issuers()}
+		st := Status{Ready: g.Ready(), Issuers: g.Issuers()}
+		for _, child := range g.issuers {
+			st.DPoPProofsEvicted += child.proofsSeen.Evicted()
+		}
+		return st
 	}
-	st := Status{Ready: g.Ready(), Revocations: g.revs.statusCopy()}
+	st := Status{Ready: g.Ready(), Revocations: g.revs.statusCopy(), DPoPProofsEvicted: g.proofsSeen.Evicted()}
 	st.Revocations.Following = g.cfg.Mode == ModeLocal && g.cfg.RevocationPoll > 0
 	st.Revocations.Synced = g.revs.synced.Load()
 	st.Revocations.Entries = g.revs.len()
