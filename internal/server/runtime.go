@@ -459,10 +459,10 @@ func (rt *runtime) leave() {
 // busy reports whether a request is using rt.
 func (rt *runtime) busy() bool { return rt.inflight.Load()&^closing != 0 }
 
-// close waits for the requests using rt to end, then stops what start
-// started and waits for it: queued audit events and usage counters are
-// written first.
-func (rt *runtime) close() {
+// close waits for the requests using rt to end (until hurry is closed,
+// or closeWait), then stops what start started and waits for it: queued
+// audit events and usage counters are written first.
+func (rt *runtime) close(hurry <-chan struct{}) {
 	if rt.stop == nil {
 		return
 	}
@@ -471,6 +471,7 @@ func (rt *runtime) close() {
 			t := time.NewTimer(closeWait)
 			select {
 			case <-rt.idle:
+			case <-hurry:
 			case <-t.C:
 			}
 			t.Stop()

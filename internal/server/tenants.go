@@ -45,6 +45,12 @@ type tenants struct {
 	// life bounds the background work of every runtime; Close ends it.
 	life context.Context
 	end  context.CancelFunc
+	// retiring counts the runtimes being closed after an eviction, which
+	// wait for their last requests; hurry cuts that wait short on
+	// shutdown.
+	retiring sync.WaitGroup
+	hurry    context.Context
+	rush     context.CancelFunc
 
 	mu       sync.RWMutex
 	byName   map[string]*runtime
@@ -89,7 +95,8 @@ const maxUnknown = 4096
 
 func newTenants(s *Server) *tenants {
 	life, end := context.WithCancel(context.Background())
-	return &tenants{s: s, fan: newFanout(s.db), life: life, end: end,
+	hurry, rush := context.WithCancel(context.Background())
+	return &tenants{s: s, fan: newFanout(s.db), life: life, end: end, hurry: hurry, rush: rush,
 		byName: map[string]*runtime{}, building: map[string]*build{}, unknown: map[string]int64{},
 		gone: map[string]*store.Tenant{}}
 }
@@ -254,8 +261,20 @@ func (ts *tenants) drop(name string) {
 	delete(ts.gone, name)
 	ts.mu.Unlock()
 	if rt != nil {
-		go rt.close()
+		ts.retire(rt)
 	}
+}
+
+// retire closes rt, no longer reachable, in the background: once its last
+// request ends, or at once on shutdown.
+func (ts *tenants) retire(rt *runtime) {
+	if ts.hurry.Err() != nil {
+		// Built by a request that outlived shutdown: closeAll does not
+		// wait for it.
+		go rt.close(ts.hurry.Done())
+		return
+	}
+	ts.retiring.Go(func() { rt.close(ts.hurry.Done()) })
 }
 
 // evictLocked drops the least recently used runtimes beyond max.
@@ -268,7 +287,7 @@ func (ts *tenants) evictLocked(max int) {
 			}
 		}
 		delete(ts.byName, oldest.info.Name)
-		go oldest.close()
+		ts.retire(oldest)
 	}
 }
 
@@ -279,20 +298,14 @@ func (ts *tenants) evictIdle(now time.Time, idle time.Duration) {
 	}
 	cut := now.Add(-idle).UnixNano()
 	ts.mu.Lock()
-	var gone []*runtime
+	defer ts.mu.Unlock()
 	for name, rt := range ts.byName {
 		// A request that has outlasted idle keeps its runtime.
 		if rt.used.Load() < cut && !rt.busy() {
 			delete(ts.byName, name)
-			gone = append(gone, rt)
+			ts.retire(rt)
 		}
 	}
-	ts.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, rt := range gone {
-		wg.Go(rt.close)
-	}
-	wg.Wait()
 }
 
 // onChange follows tenant records changed anywhere: a tenant disabled,
@@ -336,11 +349,13 @@ func (ts *tenants) closeAll() {
 	}
 	clear(ts.byName)
 	ts.mu.Unlock()
-	var wg sync.WaitGroup
+	// The HTTP server has waited for requests already: what still runs
+	// is not waited for again.
 	for _, rt := range rts {
-		wg.Go(rt.close)
+		ts.retire(rt)
 	}
-	wg.Wait()
+	ts.rush()
+	ts.retiring.Wait()
 	ts.end()
 	ts.fan.close()
 }
