@@ -32,6 +32,10 @@ func TestFastAPIExample(t *testing.T) {
 	p := e2etest.StartPermiso(t)
 	secret := p.Client(t, "trading-bot", false, []string{mt5, other},
 		"trade:read", "trade:open", "trade:close", "market:data", "account:read")
+	// A tenant, to check that disabling it revokes its tokens at the
+	// service (the feed's iss entries).
+	acme := p.Tenant(t, "acme")
+	acmeSecret := acme.Client(t, "trading-bot", false, []string{mt5}, "trade:read")
 
 	// The gateway way: nginx -> permiso gateway, in front of app_gateway.py.
 	root := e2etest.RepoRoot(t)
@@ -64,13 +68,14 @@ func TestFastAPIExample(t *testing.T) {
 
 	cmd := exec.Command(python, "-m", "unittest", "-v", "tests.test_e2e")
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PERMISO_ISSUER="+p.URL, "BOT_ID=trading-bot", "BOT_SECRET="+secret,
-		"MT5_AUDIENCE="+mt5, "OTHER_AUDIENCE="+other, "GATEWAY_URL=http://"+listen)
+		"MT5_AUDIENCE="+mt5, "OTHER_AUDIENCE="+other, "GATEWAY_URL=http://"+listen,
+		"TENANT_ISSUER="+acme.URL, "TENANT_BOT_SECRET="+acmeSecret, "OPERATOR_TOKEN="+p.OperatorToken(t))
 	out, err := cmd.CombinedOutput()
 	t.Logf("python -m unittest:\n%s", out)
 	if err != nil {
 		t.Fatalf("FastAPI example tests failed: %v", err)
 	}
-	if !strings.Contains(string(out), "Ran 15 tests") || strings.Contains(string(out), "skipped") {
-		t.Fatalf("expected 15 tests run and none skipped")
+	if !strings.Contains(string(out), "Ran 18 tests") || strings.Contains(string(out), "skipped") {
+		t.Fatalf("expected 18 tests run and none skipped")
 	}
 }

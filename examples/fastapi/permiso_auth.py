@@ -4,8 +4,13 @@ A short dependency, no Permiso SDK needed: the issuer's keys (JWKS, found
 through RFC 8414 metadata) and its revocation list are kept in memory and
 followed, so a request costs no call to Permiso. Checks: signature with an
 allowed asymmetric algorithm, header typ at+jwt (RFC 9068), iss, aud, exp,
-nbf, iat, jti not revoked, and the scopes a route requires (Permiso's
-implied-scope rule included).
+nbf, iat, not revoked (jti, sid, root_jti, iss entries), not bound to a key,
+and the scopes a route requires (Permiso's implied-scope rule included).
+
+A token bound to a key (a cnf claim: DPoP or a client certificate) is
+refused: this dependency does not check proof of possession, and taking such
+a token as a bearer token would let whoever copied it use it. Put those
+services behind `permiso gateway`, which checks both.
 
     auth = PermisoAuth(issuer="https://auth.example.com", audience="https://mt5.example.com")
     @app.get("/api/v1/trades")
@@ -89,7 +94,7 @@ class PermisoAuth:
     # --- revocation list ------------------------------------------------
     # The feed's format is docs/revocation-feed.md (version 1): a snapshot
     # is applied only once every page of it has arrived; a delta adds.
-    KNOWN_KINDS = ("jti", "sid", "root_jti")
+    KNOWN_KINDS = ("jti", "sid", "root_jti", "iss")
 
     def _fetch_answer(self, params):
         """Every page of one answer: (type, cursor, entries)."""
@@ -116,16 +121,25 @@ class PermisoAuth:
         for e in entries:
             if e.get("kind") not in self.KNOWN_KINDS:
                 continue  # a kind this verifier cannot match: keep it out of decisions
-            revoked[(e["kind"], e["value"])] = e.get("exp", 0)
+            # An iss entry revokes the tokens of that issuer issued before
+            # its "before" (a tenant disabled or deleted); the others, every
+            # token whose claim has the value.
+            revoked[(e["kind"], e["value"])] = (e.get("exp", 0), e.get("before"))
         cutoff = self.now() - self.leeway
-        self._revoked = {k: x for k, x in revoked.items() if not x or x >= cutoff}
+        self._revoked = {k: x for k, x in revoked.items() if not x[0] or x[0] >= cutoff}
         self._cursor = cursor
         self._synced.set()
 
     def _is_revoked(self, claims):
         held = self._revoked
-        return any((kind, claims[kind]) in held for kind in self.KNOWN_KINDS
-                   if isinstance(claims.get(kind), str))
+        for kind in self.KNOWN_KINDS:
+            value = claims.get(kind)
+            if not isinstance(value, str) or (kind, value) not in held:
+                continue
+            before = held[(kind, value)][1]
+            if before is None or claims["iat"] < before:
+                return True
+        return False
 
     def _follow(self, every):
         while not self._stop.wait(every):
@@ -158,6 +172,8 @@ class PermisoAuth:
             raise jwt.InvalidTokenError("revocation list not loaded")
         if self._is_revoked(claims):
             raise jwt.InvalidTokenError("revoked")
+        if "cnf" in claims:
+            raise jwt.InvalidTokenError("bound to a key: proof of possession is not checked here")
         if "scopes" not in claims:
             claims["scopes"] = (claims.get("scope") or "").split()
         return claims

@@ -200,6 +200,9 @@ type Permiso struct {
 	Proc        *Proc
 	adminID     string
 	adminSecret string
+	// adminToken, when set, is the administrator's token (a tenant's
+	// first administrator, signed in); otherwise the bootstrap client's.
+	adminToken string
 }
 
 // StartPermiso starts `permiso serve` on a loopback port with a fresh
@@ -310,7 +313,10 @@ func (p *Permiso) post(t testing.TB, path, id, secret string, form url.Values, h
 // admin calls the /api/v1 admin API as the bootstrap client.
 func (p *Permiso) admin(t testing.TB, method, path string, body any) (int, []byte) {
 	t.Helper()
-	tok := p.Token(t, p.adminID, p.adminSecret, "")
+	tok := p.adminToken
+	if tok == "" {
+		tok = p.Token(t, p.adminID, p.adminSecret, "")
+	}
 	b, _ := json.Marshal(body)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -355,4 +361,55 @@ func (p *Permiso) Client(t testing.TB, id string, trusted bool, audiences []stri
 		t.Fatalf("create client %s: HTTP %d %s", id, status, body)
 	}
 	return resp.ClientSecret
+}
+
+// OperatorToken is a token of the bootstrap client with admin:tenants, for
+// the operators' tenant API.
+func (p *Permiso) OperatorToken(t testing.TB) string {
+	t.Helper()
+	return p.Token(t, p.adminID, p.adminSecret, "", "admin:tenants")
+}
+
+// Tenant creates the tenant name, hands it to a first administrator who
+// sets a password and signs in, and returns the tenant as a Permiso whose
+// URL is the tenant's issuer and whose Scopes and Client act as that
+// administrator.
+func (p *Permiso) Tenant(t testing.TB, name string) *Permiso {
+	t.Helper()
+	if status, body := p.admin(t, http.MethodPost, "/api/v1/tenants", map[string]string{"name": name}); status != http.StatusCreated {
+		t.Fatalf("create tenant %s: HTTP %d %s", name, status, body)
+	}
+	status, body := p.admin(t, http.MethodPost, "/api/v1/tenants/"+name+"/administrators",
+		map[string]string{"username": "admin", "email": "admin@" + name + ".example"})
+	var setup struct {
+		SetupToken string `json:"setup_token"`
+	}
+	if status != http.StatusCreated || json.Unmarshal(body, &setup) != nil || setup.SetupToken == "" {
+		t.Fatalf("first administrator of %s: HTTP %d %s", name, status, body)
+	}
+	tn := &Permiso{URL: p.URL + "/t/" + name, Proc: p.Proc}
+	const password = "Quiet!Harbor-73"
+	confirm, _ := json.Marshal(map[string]string{"token": setup.SetupToken, "new_password": password})
+	resp, err := http.Post(tn.URL+"/api/v1/users/password-reset/confirm", "application/json", bytes.NewReader(confirm))
+	if err != nil {
+		t.Fatalf("administrator of %s sets a password: %v", name, err)
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("administrator of %s sets a password: HTTP %d %s", name, resp.StatusCode, b)
+	}
+	resp, err = http.PostForm(tn.URL+"/api/v1/auth/token", url.Values{"username": {"admin"}, "password": {password}})
+	if err != nil {
+		t.Fatalf("administrator of %s signs in: %v", name, err)
+	}
+	defer resp.Body.Close()
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&login); err != nil || login.AccessToken == "" {
+		t.Fatalf("administrator of %s signs in: HTTP %d", name, resp.StatusCode)
+	}
+	tn.adminToken = login.AccessToken
+	return tn
 }

@@ -5,7 +5,9 @@ registers the clients and sets PERMISO_ISSUER, BOT_ID, BOT_SECRET,
 MT5_AUDIENCE and OTHER_AUDIENCE (and GATEWAY_URL for the gateway mode).
 """
 
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import time
 import unittest
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
@@ -51,6 +55,19 @@ def eventually(cond, deadline=20):
             return True
         time.sleep(0.05)
     return False
+
+
+def dpop_token(audience, scopes):
+    """A client-credentials token bound to a fresh key with DPoP (RFC 9449)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    proof = jwt.encode({"jti": secrets.token_urlsafe(16), "htm": "POST", "htu": ISSUER + "/oauth2/token",
+                        "iat": int(time.time())}, key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": jwk})
+    r = httpx.post(ISSUER + "/oauth2/token", auth=(BOT_ID, BOT_SECRET), headers={"DPoP": proof}, timeout=10,
+                   data={"grant_type": "client_credentials", "audience": audience, "scope": " ".join(scopes)})
+    r.raise_for_status()
+    assert r.json()["token_type"] == "DPoP", r.text
+    return r.json()["access_token"]
 
 
 class Base:
@@ -103,6 +120,14 @@ class Base:
         self.assertTrue(eventually(lambda: self.get("/api/v1/trades", tok).status_code == 401),
                         "revoked token still accepted")
 
+    def test_bound_token_as_bearer_401(self):
+        # A DPoP-bound token copied off the wire is refused as a bearer
+        # token: neither the gateway nor the local dependency takes it.
+        tok = dpop_token(MT5, ["trade:read"])
+        r = self.get("/api/v1/trades", tok)
+        self.assertEqual(r.status_code, 401, r.text)
+        self.assertEqual(r.json()["error"], "invalid_token")
+
     def test_caller_caches_tokens_and_trades(self):
         tokens = TokenSource(ISSUER, BOT_ID, BOT_SECRET)
         api = TradingClient(self.url, tokens, MT5)
@@ -139,6 +164,34 @@ class LocalVerification(Base, unittest.TestCase):
         cls.proc.terminate()
         cls.proc.wait(10)
         cls.proc.stdout.close()
+
+
+class DisabledTenant(unittest.TestCase):
+    """A service accepting a tenant's tokens refuses them once the tenant is
+    disabled: the tenant's feed publishes an iss entry."""
+
+    def test_disabled_tenant_401(self):
+        issuer = os.environ["TENANT_ISSUER"]
+        port = free_port()
+        env = dict(os.environ, PERMISO_ISSUER=issuer, PERMISO_REVOCATION_POLL="1")
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app_local:app", "--host", "127.0.0.1",
+                                 "--port", str(port), "--log-level", "warning"],
+                                cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.terminate)
+        url = "http://127.0.0.1:%d" % port
+        wait_ok(url + "/health", proc)
+        tok = TokenSource(issuer, BOT_ID, os.environ["TENANT_BOT_SECRET"]).token(MT5, ["trade:read"])
+        get = lambda: httpx.get(url + "/api/v1/trades", headers={"Authorization": "Bearer " + tok}, timeout=10)
+        self.assertEqual(get().status_code, 200, get().text)
+        # The operator disables the tenant (default tenant's API).
+        name = issuer.rstrip("/").rsplit("/", 1)[1]
+        base = issuer.rsplit("/t/", 1)[0]
+        r = httpx.put(base + "/api/v1/tenants/" + name, json={"is_active": False}, timeout=10,
+                      headers={"Authorization": "Bearer " + os.environ["OPERATOR_TOKEN"]})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertTrue(eventually(lambda: get().status_code == 401), "a disabled tenant's token still accepted")
 
 
 @unittest.skipUnless(os.environ.get("GATEWAY_URL"), "GATEWAY_URL not set")
