@@ -8,6 +8,7 @@ import (
 	"github.com/permiso-auth/permiso/internal/audit"
 	"github.com/permiso-auth/permiso/internal/store"
 	"github.com/permiso-auth/permiso/internal/web"
+	"github.com/permiso-auth/permiso/sdk/wire"
 )
 
 // ScopeTenants is the operators' scope: it creates, lists, disables,
@@ -38,6 +39,26 @@ func (a *API) mountTenants(mux *http.ServeMux) {
 	a.handle(mux, "POST /api/v1/tenants/{name}/administrators", a.addTenantAdmin)
 }
 
+// tenantRequest authorises an operator's request about one tenant and
+// returns the caller and the {name} path value.
+func (a *API) tenantRequest(r *http.Request) (*wire.Claims, string, error) {
+	c, err := a.requireScope(r, ScopeTenants)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := tenantName(r)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, name, nil
+}
+
+// recordFailure audits a refused tenant change with its error code (never
+// its text).
+func (a *API) recordFailure(r *http.Request, c *wire.Claims, typ, target string, err error) {
+	a.record(r.Context(), a.event(r, c, typ, audit.Failure, target, map[string]any{"error": errCode(err)}))
+}
+
 // tenantName reads the {name} path value, bounded.
 func tenantName(r *http.Request) (string, error) {
 	n := r.PathValue("name")
@@ -58,7 +79,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := a.cfg.Tenants.Create(r.Context(), in)
 	if err != nil {
-		a.record(r.Context(), a.event(r, c, "tenant.created", audit.Failure, in.Name, map[string]any{"error": errCode(err)}))
+		a.recordFailure(r, c, "tenant.created", in.Name, err)
 		return err
 	}
 	a.record(r.Context(), a.event(r, c, "tenant.created", audit.Success, t.Name, map[string]any{"display_name": t.DisplayName}))
@@ -98,10 +119,7 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.requireScope(r, ScopeTenants); err != nil {
-		return err
-	}
-	name, err := tenantName(r)
+	_, name, err := a.tenantRequest(r)
 	if err != nil {
 		return err
 	}
@@ -114,11 +132,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.requireScope(r, ScopeTenants)
-	if err != nil {
-		return err
-	}
-	name, err := tenantName(r)
+	c, name, err := a.tenantRequest(r)
 	if err != nil {
 		return err
 	}
@@ -135,7 +149,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := a.cfg.Tenants.Update(r.Context(), name, in)
 	if err != nil {
-		a.record(r.Context(), a.event(r, c, typ, audit.Failure, name, map[string]any{"error": errCode(err)}))
+		a.recordFailure(r, c, typ, name, err)
 		return err
 	}
 	details := map[string]any{}
@@ -151,16 +165,12 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.requireScope(r, ScopeTenants)
-	if err != nil {
-		return err
-	}
-	name, err := tenantName(r)
+	c, name, err := a.tenantRequest(r)
 	if err != nil {
 		return err
 	}
 	if err := a.cfg.Tenants.Delete(r.Context(), name); err != nil {
-		a.record(r.Context(), a.event(r, c, "tenant.deleted", audit.Failure, name, map[string]any{"error": errCode(err)}))
+		a.recordFailure(r, c, "tenant.deleted", name, err)
 		return err
 	}
 	a.record(r.Context(), a.event(r, c, "tenant.deleted", audit.Success, name, nil))
@@ -169,11 +179,7 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) addTenantAdmin(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.requireScope(r, ScopeTenants)
-	if err != nil {
-		return err
-	}
-	name, err := tenantName(r)
+	c, name, err := a.tenantRequest(r)
 	if err != nil {
 		return err
 	}
@@ -183,7 +189,7 @@ func (a *API) addTenantAdmin(w http.ResponseWriter, r *http.Request) error {
 	}
 	out, err := a.cfg.Tenants.AddAdmin(r.Context(), name, in)
 	if err != nil {
-		a.record(r.Context(), a.event(r, c, "tenant.admin_created", audit.Failure, name, map[string]any{"error": errCode(err)}))
+		a.recordFailure(r, c, "tenant.admin_created", name, err)
 		return err
 	}
 	// The setup token is the administrator's secret: never in the log.
