@@ -401,9 +401,6 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := s.tenants.use(r.Context(), rt.Name)
-	if err == nil {
-		defer run.leave()
-	}
 	if err != nil {
 		var d *deletedError
 		if errors.As(err, &d) && r.Method == http.MethodGet {
@@ -429,6 +426,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			Description: "The tenant cannot be loaded now; try again"})
 		return
 	}
+	defer run.leave()
 	if rec := run.record.Load(); rec != nil && !rec.Active && !servedWhileDisabled[rt.Path] {
 		web.WriteError(w, r, nil, web.Errorf(http.StatusForbidden, "access_denied", "This tenant is disabled"))
 		return
